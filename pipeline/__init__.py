@@ -1,0 +1,8 @@
+"""gradeflow's domain steps: ingest, judge, scoring, calibration, storage, reports and the CLI."""
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("gradeflow")
+except PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0+unknown"

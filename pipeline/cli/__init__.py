@@ -1,0 +1,11 @@
+"""The `gradeflow` command line: thin commands over the pipeline and the flows."""
+
+from pipeline.cli import rubric  # noqa: F401  (validate, schema, split)
+from pipeline.cli._app import app
+
+__all__ = ["app", "main"]
+
+
+def main() -> None:
+    """Entry point of the `gradeflow` script."""
+    app()

@@ -1,0 +1,31 @@
+"""Submission files → items, one per question."""
+
+from pipeline.ingest._split import (
+    DEFAULT_MAX_BYTES,
+    SUBMISSION_SUFFIXES,
+    CodeBlock,
+    Item,
+    RejectedFile,
+    Submission,
+    SubmissionRejected,
+    discover,
+    split_code,
+    split_file,
+    split_markdown,
+    split_round,
+)
+
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "SUBMISSION_SUFFIXES",
+    "CodeBlock",
+    "Item",
+    "RejectedFile",
+    "Submission",
+    "SubmissionRejected",
+    "discover",
+    "split_code",
+    "split_file",
+    "split_markdown",
+    "split_round",
+]

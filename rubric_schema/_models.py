@@ -1,0 +1,293 @@
+"""Pydantic models of an exam rubric: Exam → Section → Question → Criterion.
+
+Every model is frozen: a rubric is validated once at the boundary and then trusted.
+Points are decimals with at most two places (0.3, 1.5); sums are compared with a tolerance.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+POINT_TOLERANCE = 1e-6
+"""Two point sums closer than this are equal (0.1 + 0.2 is not 0.3 in floats)."""
+
+Identifier = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
+Points = Annotated[float, Field(ge=0, le=1000)]
+AnswerKind = Literal["text", "code", "both"]
+CodeCheckName = Literal["correct", "complexity", "speed"]
+
+
+def points_equal(a: float, b: float) -> bool:
+    """Compare point sums with the rubric's tolerance."""
+    return math.isclose(a, b, abs_tol=POINT_TOLERANCE)
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+
+
+class CodeRef(_Frozen):
+    """Which code task a criterion is checked by, and which of its checks must pass."""
+
+    task: Identifier
+    """Id of a code task declared in `Exam.code_tasks`."""
+    checks: list[CodeCheckName] = Field(default_factory=lambda: ["correct"], min_length=1)
+    """Each passed check earns an equal share of the criterion's points."""
+
+
+class PerMention(_Frozen):
+    """Points per distinct valid mention (e.g. 0.3 for each monitoring metric named)."""
+
+    points_each: Points = Field(gt=0)
+    """Points for each distinct mention the judge counts."""
+    full_at: int | None = Field(default=None, ge=1)
+    """With this many mentions the criterion earns its full points (the seed's "at least three")."""
+
+
+class Criterion(_Frozen):
+    """One thing that earns points, with what the judge needs to decide it."""
+
+    id: Identifier
+    title: str = Field(min_length=1)
+    """Short name shown in reports, e.g. "复杂度分析正确"."""
+    points: Points = Field(gt=0)
+    """Most points this criterion can earn."""
+    step: Points = Field(default=0.5, gt=0)
+    """Granularity of awarded points; a judge may only award multiples of it (or the max)."""
+    answer_kind: AnswerKind = "text"
+    """Where the evidence is expected: prose, code, or either."""
+    code: CodeRef | None = None
+    """Code task that checks this criterion; required for answer_kind "code"."""
+    per_mention: PerMention | None = None
+    """Award by counting distinct mentions instead of judging quality."""
+    bonus: bool = False
+    """Bonus points: not part of the question's max, added on top of it."""
+    earns_points_for: str = Field(min_length=1)
+    """What an answer must show to earn the points (the judge's main instruction)."""
+    reference: str = ""
+    """Reference answer text condensed from the answer key."""
+    grading_notes: str = ""
+    """Partial credit, common mistakes, what not to reward."""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Criterion:
+        if self.answer_kind == "code" and self.code is None:
+            raise ValueError("answer_kind 'code' needs a `code` reference to a code task")
+        if self.answer_kind == "text" and self.code is not None:
+            raise ValueError("a `code` reference needs answer_kind 'code' or 'both'")
+        if self.step > self.points + POINT_TOLERANCE:
+            raise ValueError(f"step {self.step} is larger than points {self.points}")
+        return self
+
+
+class Alternative(_Frozen):
+    """One way of answering inside a best-k-of-n group (e.g. "方法二：最小堆")."""
+
+    id: Identifier
+    title: str = Field(min_length=1)
+    criteria: list[Criterion] = Field(min_length=1)
+
+    @property
+    def points(self) -> float:
+        """Most points this alternative can earn."""
+        return sum(c.points for c in self.criteria)
+
+
+class ChoiceGroup(_Frozen):
+    """Best k of n alternatives: the k highest-scoring alternatives count, capped."""
+
+    id: Identifier
+    title: str = Field(min_length=1)
+    pick: int = Field(ge=1)
+    """How many alternatives count (k)."""
+    cap: Points = Field(gt=0)
+    """Most points the group earns in all."""
+    caps_when_fewer: dict[int, Points] = Field(default_factory=dict)
+    """Cap when only this many alternatives earned points (seed 3.2: one method → at most 4)."""
+    alternatives: list[Alternative] = Field(min_length=2)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ChoiceGroup:
+        if self.pick > len(self.alternatives):
+            raise ValueError(f"pick {self.pick} exceeds the {len(self.alternatives)} alternatives")
+        best_k = sum(sorted((a.points for a in self.alternatives), reverse=True)[: self.pick])
+        if self.cap > best_k + POINT_TOLERANCE:
+            raise ValueError(f"cap {self.cap} is unreachable: the best {self.pick} alternatives give {best_k}")
+        for answered in self.caps_when_fewer:
+            if not 1 <= answered < self.pick:
+                raise ValueError(f"caps_when_fewer key {answered} must be between 1 and pick-1 ({self.pick - 1})")
+        for alternative in self.alternatives:
+            if any(c.bonus for c in alternative.criteria):
+                raise ValueError(f"alternative {alternative.id!r}: bonus criteria belong to the question")
+        return self
+
+
+class Question(_Frozen):
+    """One exam question with its criteria, choice groups and bonus."""
+
+    id: Annotated[str, Field(pattern=r"^\d+(\.\d+)*$")]
+    """Numbered as in the exam ("1.1", "10.1"); submissions are matched to it."""
+    title: str = Field(min_length=1)
+    prompt: str = Field(min_length=1)
+    """The question as the candidate saw it."""
+    points: Points = Field(gt=0)
+    """Question maximum, bonus excluded."""
+    language: Literal["zh", "en"] = "zh"
+    criteria: list[Criterion] = Field(default_factory=list)
+    groups: list[ChoiceGroup] = Field(default_factory=list)
+    bonus_may_exceed_max: bool = False
+    """Whether bonus points may lift the question above `points`."""
+
+    @model_validator(mode="after")
+    def _points_add_up(self) -> Question:
+        if not self.criteria and not self.groups:
+            raise ValueError("a question needs at least one criterion or choice group")
+        regular = sum(c.points for c in self.criteria if not c.bonus) + sum(g.cap for g in self.groups)
+        if regular + POINT_TOLERANCE < self.points:
+            raise ValueError(f"criteria give at most {regular:g} points but the question is worth {self.points:g}")
+        ids = [c.id for c in self.all_criteria()] + [g.id for g in self.groups]
+        ids += [a.id for g in self.groups for a in g.alternatives]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate ids inside the question: {', '.join(duplicates)}")
+        return self
+
+    def all_criteria(self) -> list[Criterion]:
+        """Every criterion, flat: direct ones, then each group's alternatives in order."""
+        nested = [c for g in self.groups for a in g.alternatives for c in a.criteria]
+        return [*self.criteria, *nested]
+
+    def criterion(self, criterion_id: str) -> Criterion:
+        """Look a criterion up by id; KeyError names the question."""
+        for c in self.all_criteria():
+            if c.id == criterion_id:
+                return c
+        raise KeyError(f"question {self.id} has no criterion {criterion_id!r}")
+
+    @property
+    def bonus_points(self) -> float:
+        """Most bonus points on offer."""
+        return sum(c.points for c in self.criteria if c.bonus)
+
+    @property
+    def expects_code(self) -> bool:
+        """Whether any criterion can be earned with code."""
+        return any(c.answer_kind != "text" for c in self.all_criteria())
+
+
+class CodeTask(_Frozen):
+    """A code task the executors check: the candidate-facing contract and the reference to compare with."""
+
+    id: Identifier
+    question_id: str
+    entrypoint: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    """Name of the function or class the candidate's code must define."""
+    signature: str = Field(min_length=1)
+    """Shown to candidates, e.g. "def kth_largest(nums: list[int], k: int) -> int"."""
+    description: str = ""
+    max_complexity_exponent: float | None = Field(default=None, gt=0)
+    """The "complexity" check passes when the fitted log-time/log-n slope is at most this."""
+    max_speed_ratio: float | None = Field(default=None, gt=0)
+    """The "speed" check passes when candidate time / reference time is at most this."""
+
+
+class Section(_Frozen):
+    """A part of the exam ("一、算法与数据结构进阶"); sections nest, questions sit at any level."""
+
+    id: Identifier
+    title: str = Field(min_length=1)
+    points: Points = Field(gt=0)
+    sections: list[Section] = Field(default_factory=list)
+    questions: list[Question] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _points_add_up(self) -> Section:
+        children = sum(s.points for s in self.sections) + sum(q.points for q in self.questions)
+        if not points_equal(children, self.points):
+            raise ValueError(f"section is worth {self.points:g} but its parts add up to {children:g}")
+        return self
+
+    def all_questions(self) -> list[Question]:
+        """Questions in exam order, depth first."""
+        return [*self.questions, *(q for s in self.sections for q in s.all_questions())]
+
+
+class Exam(_Frozen):
+    """A whole exam rubric."""
+
+    id: Identifier
+    title: str = Field(min_length=1)
+    language: Literal["zh", "en"] = "zh"
+    total_points: Points = Field(gt=0)
+    pass_mark: Points | None = None
+    sections: list[Section] = Field(min_length=1)
+    code_tasks: list[CodeTask] = Field(default_factory=list)
+
+    @field_validator("sections")
+    @classmethod
+    def _unique_section_ids(cls, sections: list[Section]) -> list[Section]:
+        ids: list[str] = []
+
+        def walk(items: list[Section]) -> None:
+            for s in items:
+                ids.append(s.id)
+                walk(s.sections)
+
+        walk(sections)
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate section ids: {', '.join(duplicates)}")
+        return sections
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Exam:
+        total = sum(s.points for s in self.sections)
+        if not points_equal(total, self.total_points):
+            raise ValueError(f"total_points is {self.total_points:g} but the sections add up to {total:g}")
+        question_ids = [q.id for q in self.questions]
+        duplicates = sorted({i for i in question_ids if question_ids.count(i) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate question ids: {', '.join(duplicates)}")
+        task_ids = [t.id for t in self.code_tasks]
+        if len(set(task_ids)) != len(task_ids):
+            raise ValueError("duplicate code task ids")
+        for task in self.code_tasks:
+            if task.question_id not in question_ids:
+                raise ValueError(f"code task {task.id!r} names unknown question {task.question_id!r}")
+        for question in self.questions:
+            for criterion in question.all_criteria():
+                if criterion.code and criterion.code.task not in task_ids:
+                    raise ValueError(
+                        f"question {question.id}, criterion {criterion.id!r}: unknown code task "
+                        f"{criterion.code.task!r} (declared: {', '.join(task_ids) or 'none'})"
+                    )
+                if criterion.code:
+                    task = self.code_task(criterion.code.task)
+                    if "complexity" in criterion.code.checks and task.max_complexity_exponent is None:
+                        raise ValueError(f"code task {task.id!r} needs max_complexity_exponent for a complexity check")
+                    if "speed" in criterion.code.checks and task.max_speed_ratio is None:
+                        raise ValueError(f"code task {task.id!r} needs max_speed_ratio for a speed check")
+        return self
+
+    @property
+    def questions(self) -> list[Question]:
+        """All questions in exam order."""
+        return [q for s in self.sections for q in s.all_questions()]
+
+    def question(self, question_id: str) -> Question:
+        """Look a question up by id; KeyError lists the known ids."""
+        for q in self.questions:
+            if q.id == question_id:
+                return q
+        known = ", ".join(q.id for q in self.questions)
+        raise KeyError(f"exam {self.id} has no question {question_id!r} (known: {known})")
+
+    def code_task(self, task_id: str) -> CodeTask:
+        """Look a code task up by id."""
+        for t in self.code_tasks:
+            if t.id == task_id:
+                return t
+        raise KeyError(f"exam {self.id} has no code task {task_id!r}")
