@@ -1,0 +1,273 @@
+"""One submission through the whole chain: judge + executors → scoring rules → calibration → table rows.
+
+The flow calls this per batch of submissions; everything here is domain logic and testable without
+Prefect. Judge, executor and calibration arrive as arguments (Protocols), so tests can pass fakes at
+those unit boundaries while the end-to-end tests pass the real ones.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from pipeline import __version__
+from pipeline.ingest import Item, RejectedFile, Submission
+from pipeline.scoring import CriterionAward, QuestionScore, score_exam, score_missing, score_question
+from rubric_schema import CodeTask, Exam, Question
+
+PYTHON_FENCES = {"", "python", "py", "python3", "pytorch"}
+
+
+class ItemJudgmentLike(Protocol):
+    """What the judge returns per item (see pipeline.judge.ItemJudgment)."""
+
+    submission_id: str
+    question_id: str
+    awards: dict[str, CriterionAward]
+    confidence: float
+    needs_review: bool
+    review_reasons: list[str]
+    injection_suspected: bool
+    calls: Sequence[Any]
+
+
+class JudgeLike(Protocol):
+    """The judge as grading uses it."""
+
+    def judge_items(self, pairs: list[tuple[Question, Item]], *, samples: int) -> list[ItemJudgmentLike]: ...
+
+
+class ExecResultLike(Protocol):
+    """What the executors return per code task (see executors.ExecResult)."""
+
+    task_id: str
+    status: str
+    checks: dict[str, bool]
+    reason: str
+    tests: Sequence[Any]
+
+
+Execute = Callable[[CodeTask, str], ExecResultLike]
+
+
+class CalibratorLike(Protocol):
+    """A fitted calibration (see pipeline.calibrate)."""
+
+    calibration_id: str
+
+    def apply(
+        self, question_id: str, raw_points: float, max_points: float, *, confidence: float | None = None
+    ) -> tuple[float, float]: ...
+
+
+class SubmissionResult(BaseModel):
+    """Table rows for one submission (round_id and provenance are added when the round is written)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    submission: dict[str, Any]
+    items: list[dict[str, Any]] = Field(default_factory=list)
+    criteria: list[dict[str, Any]] = Field(default_factory=list)
+    judge_calls: list[dict[str, Any]] = Field(default_factory=list)
+    executor_runs: list[dict[str, Any]] = Field(default_factory=list)
+
+
+def python_code(item: Item) -> str:
+    """The item's Python code blocks joined; blocks fenced as another language are not run."""
+    return "\n\n".join(b.code for b in item.code_blocks if b.language in PYTHON_FENCES)
+
+
+def defines(code: str, name: str) -> bool:
+    """Whether the code defines `name` at top level: a task the answer did not attempt is not run."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return name in code
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name == name:
+            return True
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in node.targets):
+            return True
+    return False
+
+
+def code_cache_key(task: CodeTask, code: str) -> str:
+    """Content address of one code run: the task's contract and the code."""
+    payload = json.dumps([task.model_dump(mode="json"), code, __version__], sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def run_code_tasks(exam: Exam, item: Item, execute: Execute) -> list[ExecResultLike]:
+    """Run every code task of the item's question whose entrypoint the answer defines."""
+    code = python_code(item)
+    if not code.strip():
+        return []
+    tasks = [t for t in exam.code_tasks if t.question_id == item.question_id]
+    return [execute(task, code) for task in tasks if defines(code, task.entrypoint)]
+
+
+def _review_reasons(
+    item: Item,
+    question: Question,
+    score: QuestionScore,
+    judgment: ItemJudgmentLike | None,
+    runs: list[ExecResultLike],
+    duplicated: bool,
+) -> list[str]:
+    reasons: list[str] = []
+    if judgment is not None and judgment.needs_review:
+        reasons += judgment.review_reasons or ["judge asked for review"]
+    reasons += [f"unscored {r}" for r in score.unscored_reasons]
+    for run in runs:
+        if run.status != "ok" or not run.checks.get("correct", False):
+            reasons.append(f"code task {run.task_id}: {run.status}: {run.reason}".rstrip(": "))
+    if duplicated:
+        reasons.append(f"question {question.id} answered more than once; parts joined")
+    return list(dict.fromkeys(reasons))
+
+
+def grade_submission(
+    exam: Exam,
+    submission: Submission,
+    judgments: dict[str, ItemJudgmentLike],
+    runs: dict[str, list[ExecResultLike]],
+    *,
+    calibrator: CalibratorLike | None = None,
+    review_threshold: float = 0.5,
+) -> SubmissionResult:
+    """Combine judgments and code runs of one submission into scored rows."""
+    items: list[dict[str, Any]] = []
+    criteria: list[dict[str, Any]] = []
+    judge_calls: list[dict[str, Any]] = []
+    executor_runs: list[dict[str, Any]] = []
+    question_scores: dict[str, QuestionScore] = {}
+    calibrated_total = 0.0
+    for question in exam.questions:
+        key = {"submission_id": submission.submission_id, "question_id": question.id}
+        item = submission.items.get(question.id)
+        if item is None:
+            score = score_missing(question)
+            question_scores[question.id] = score
+            items.append(
+                key
+                | {"kind": "missing", "max_points": question.points, "raw_points": 0.0,
+                   "calibrated_points": 0.0 if calibrator is not None else None,
+                   "confidence": 1.0, "needs_review": False, "review_reason": "no answer"}
+            )
+            criteria += [key | row.model_dump() for row in score.rows]
+            continue
+        judgment = judgments.get(question.id)
+        item_runs = runs.get(question.id, [])
+        checks = {run.task_id: run.checks for run in item_runs}
+        awards = judgment.awards if judgment is not None else {}
+        score = score_question(question, awards, checks)
+        question_scores[question.id] = score
+        reasons = _review_reasons(
+            item, question, score, judgment, item_runs, question.id in submission.duplicates
+        )
+        calibrated, expected_error = None, None
+        if calibrator is not None and score.raw_points is not None:
+            calibrated, expected_error = calibrator.apply(
+                question.id, score.raw_points, question.points,
+                confidence=judgment.confidence if judgment else None,
+            )
+            if expected_error is not None and expected_error > review_threshold * question.points:
+                reasons.append(f"calibration expects an error of {expected_error:.2f} points")
+        calibrated_total += calibrated or 0.0
+        calls = list(judgment.calls) if judgment is not None else []
+        items.append(
+            key
+            | {
+                "kind": item.kind,
+                "max_points": question.points,
+                "raw_points": score.raw_points,
+                "calibrated_points": calibrated,
+                "expected_error": expected_error,
+                "confidence": judgment.confidence if judgment is not None else 1.0,
+                "needs_review": bool(reasons),
+                "review_reason": "; ".join(reasons),
+                "injection_suspected": bool(judgment and judgment.injection_suspected),
+                "model": calls[0].model if calls else None,
+                "prompt_sha": calls[0].prompt_sha if calls else None,
+            }
+        )
+        criteria += [key | row.model_dump() for row in score.rows]
+        judge_calls += [key | call.model_dump() for call in calls]
+        for run in item_runs:
+            executor_runs += [
+                key | {"task_id": run.task_id, "status": run.status} | test.model_dump() for test in run.tests
+            ]
+            if not run.tests:
+                executor_runs.append(
+                    key | {"task_id": run.task_id, "test_id": "-", "status": run.status, "passed": False,
+                           "error": run.reason}
+                )
+    exam_score = score_exam(exam, question_scores)
+    n_review = sum(1 for row in items if row["needs_review"] and row["kind"] != "missing")
+    notes = []
+    if submission.unmatched_text.strip():
+        notes.append(f"{len(submission.unmatched_text)} characters matched no question")
+    if exam_score.unscored:
+        notes.append(f"unscored: {', '.join(exam_score.unscored)}")
+    row = {
+        "submission_id": submission.submission_id,
+        "candidate_id": submission.candidate_id,
+        "source_file": submission.source_file,
+        "n_items": len(submission.items),
+        "n_missing": len(submission.missing),
+        "n_unscored": len(exam_score.unscored),
+        "n_needs_review": n_review,
+        "raw_total": exam_score.raw_total,
+        "calibrated_total": round(calibrated_total, 2) if calibrator is not None else None,
+        "max_total": exam.total_points,
+        "status": "needs_review" if (n_review or exam_score.unscored) else "scored",
+        "status_reason": "; ".join(notes),
+        "calibration_id": calibrator.calibration_id if calibrator is not None else None,
+    }
+    return SubmissionResult(
+        submission=row, items=items, criteria=criteria, judge_calls=judge_calls, executor_runs=executor_runs
+    )
+
+
+def rejected_result(exam: Exam, rejected: RejectedFile) -> SubmissionResult:
+    """A file that is no submission still gets a row: status "rejected" with the reason, nothing lost."""
+    return SubmissionResult(
+        submission={
+            "submission_id": Path(rejected.source_file.split(":")[0]).stem,
+            "source_file": rejected.source_file,
+            "n_items": 0,
+            "n_missing": len(exam.questions),
+            "n_unscored": 0,
+            "n_needs_review": 0,
+            "raw_total": None,
+            "max_total": exam.total_points,
+            "status": "rejected",
+            "status_reason": rejected.reason,
+        }
+    )
+
+
+def round_rows(
+    round_id: str, rubric_sha: str, results: Sequence[SubmissionResult], *, scored_at: datetime | None = None
+) -> dict[str, list[dict[str, Any]]]:
+    """All rows of a round, per table, with round id and provenance stamped on."""
+    scored_at = scored_at or datetime.now(UTC)
+    stamp = {"round_id": round_id, "rubric_sha": rubric_sha, "gradeflow_version": __version__}
+    version = {"round_id": round_id, "gradeflow_version": __version__}
+    tables: dict[str, list[dict[str, Any]]] = {
+        "submissions": [], "item_scores": [], "criterion_scores": [], "judge_calls": [], "executor_runs": []
+    }
+    for result in sorted(results, key=lambda r: r.submission["submission_id"]):
+        tables["submissions"].append(result.submission | stamp | {"scored_at": scored_at})
+        tables["item_scores"] += [row | stamp for row in result.items]
+        tables["criterion_scores"] += [row | stamp for row in result.criteria]
+        tables["judge_calls"] += [row | version for row in result.judge_calls]
+        tables["executor_runs"] += [row | version for row in result.executor_runs]
+    return tables

@@ -1,0 +1,72 @@
+"""A round directory: `round.yaml` (round id, exam rubric, optional schedule and settings) and `submissions/`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from rubric_schema import Exam, load_exam
+
+
+class RoundSettings(BaseModel):
+    """Per-round overrides of the scoring settings."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    samples: int | None = Field(default=None, ge=1, le=15)
+    """Judge samples per item (temperature > 0 when more than one)."""
+    max_submission_bytes: int | None = Field(default=None, gt=0)
+    batch_size: int | None = Field(default=None, ge=1)
+    """Submissions per Prefect task."""
+
+
+class RoundConfig(BaseModel):
+    """round.yaml, validated."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    round_id: str = Field(pattern=r"^[A-Za-z0-9_.\-]+$")
+    exam: Path
+    """Rubric path, relative to round.yaml."""
+    schedule: str | None = None
+    """Cron expression for `gradeflow serve`."""
+    settings: RoundSettings = RoundSettings()
+
+
+class RoundError(Exception):
+    """round.yaml is missing or invalid; the message names the file and the field."""
+
+
+class Round(BaseModel):
+    """A loaded round: its config, its validated exam and where its submissions are."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    config: RoundConfig
+    exam: Exam
+    rubric_path: Path
+    submissions_dir: Path
+
+
+def load_round(round_dir: str | Path) -> Round:
+    """Read and validate round.yaml and its rubric; a RubricError propagates with its own detail."""
+    round_dir = Path(round_dir)
+    config_file = round_dir / "round.yaml"
+    try:
+        data = yaml.safe_load(config_file.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise RoundError(f"{config_file}: cannot read: {error.strerror or error}") from None
+    except yaml.YAMLError as error:
+        raise RoundError(f"{config_file}: not valid YAML: {error}") from None
+    try:
+        config = RoundConfig.model_validate(data)
+    except ValidationError as error:
+        detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+        raise RoundError(f"{config_file}: {detail}") from None
+    rubric_path = (round_dir / config.exam).resolve()
+    submissions_dir = round_dir / "submissions"
+    if not submissions_dir.is_dir():
+        raise RoundError(f"{round_dir}: no submissions/ folder")
+    return Round(config=config, exam=load_exam(rubric_path), rubric_path=rubric_path, submissions_dir=submissions_dir)

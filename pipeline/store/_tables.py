@@ -1,0 +1,194 @@
+"""The result tables: explicit pyarrow schemas, one parquet partition per round, atomic replacement.
+
+Layout: `OUT/<table>/<partition_key>=<value>/part-0.parquet`. A partition is written into a staging
+folder and renamed into place, so a reader never sees half a partition and re-running a round replaces
+its partition instead of adding to it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+_PROVENANCE = [
+    pa.field("rubric_sha", pa.string()),
+    pa.field("gradeflow_version", pa.string()),
+]
+
+SCHEMAS: dict[str, pa.Schema] = {
+    "submissions": pa.schema(
+        [
+            pa.field("round_id", pa.string(), nullable=False),
+            pa.field("submission_id", pa.string(), nullable=False),
+            pa.field("candidate_id", pa.string()),
+            pa.field("source_file", pa.string()),
+            pa.field("n_items", pa.int32()),
+            pa.field("n_missing", pa.int32()),
+            pa.field("n_unscored", pa.int32()),
+            pa.field("n_needs_review", pa.int32()),
+            pa.field("raw_total", pa.float64()),
+            pa.field("calibrated_total", pa.float64()),
+            pa.field("max_total", pa.float64()),
+            pa.field("status", pa.string()),
+            pa.field("status_reason", pa.string()),
+            pa.field("calibration_id", pa.string()),
+            pa.field("scored_at", pa.timestamp("us", tz="UTC")),
+            *_PROVENANCE,
+        ]
+    ),
+    "item_scores": pa.schema(
+        [
+            pa.field("round_id", pa.string(), nullable=False),
+            pa.field("submission_id", pa.string(), nullable=False),
+            pa.field("question_id", pa.string(), nullable=False),
+            pa.field("kind", pa.string()),
+            pa.field("max_points", pa.float64()),
+            pa.field("raw_points", pa.float64()),
+            pa.field("calibrated_points", pa.float64()),
+            pa.field("expected_error", pa.float64()),
+            pa.field("confidence", pa.float64()),
+            pa.field("needs_review", pa.bool_()),
+            pa.field("review_reason", pa.string()),
+            pa.field("injection_suspected", pa.bool_()),
+            pa.field("model", pa.string()),
+            pa.field("prompt_sha", pa.string()),
+            *_PROVENANCE,
+        ]
+    ),
+    "criterion_scores": pa.schema(
+        [
+            pa.field("round_id", pa.string(), nullable=False),
+            pa.field("submission_id", pa.string(), nullable=False),
+            pa.field("question_id", pa.string(), nullable=False),
+            pa.field("criterion_id", pa.string(), nullable=False),
+            pa.field("points", pa.float64()),
+            pa.field("max_points", pa.float64()),
+            pa.field("evidence", pa.string()),
+            pa.field("evidence_verified", pa.bool_()),
+            pa.field("rationale", pa.string()),
+            pa.field("source", pa.string()),
+            *_PROVENANCE,
+        ]
+    ),
+    "judge_calls": pa.schema(
+        [
+            pa.field("round_id", pa.string(), nullable=False),
+            pa.field("submission_id", pa.string(), nullable=False),
+            pa.field("question_id", pa.string(), nullable=False),
+            pa.field("sample", pa.int32()),
+            pa.field("model", pa.string()),
+            pa.field("prompt_sha", pa.string()),
+            pa.field("rubric_sha", pa.string()),
+            pa.field("cache_hit", pa.bool_()),
+            pa.field("latency_ms", pa.float64()),
+            pa.field("tokens_in", pa.int64()),
+            pa.field("tokens_out", pa.int64()),
+            pa.field("error", pa.string()),
+            pa.field("gradeflow_version", pa.string()),
+        ]
+    ),
+    "executor_runs": pa.schema(
+        [
+            pa.field("round_id", pa.string(), nullable=False),
+            pa.field("submission_id", pa.string(), nullable=False),
+            pa.field("question_id", pa.string(), nullable=False),
+            pa.field("task_id", pa.string(), nullable=False),
+            pa.field("test_id", pa.string(), nullable=False),
+            pa.field("status", pa.string()),
+            pa.field("passed", pa.bool_()),
+            pa.field("max_abs_err", pa.float64()),
+            pa.field("candidate_ms", pa.float64()),
+            pa.field("reference_ms", pa.float64()),
+            pa.field("speed_ratio", pa.float64()),
+            pa.field("complexity_exponent", pa.float64()),
+            pa.field("device", pa.string()),
+            pa.field("error", pa.string()),
+            pa.field("gradeflow_version", pa.string()),
+        ]
+    ),
+    "calibration_fits": pa.schema(
+        [
+            pa.field("calibration_id", pa.string(), nullable=False),
+            pa.field("question_id", pa.string(), nullable=False),
+            pa.field("method", pa.string()),
+            pa.field("n", pa.int64()),
+            pa.field("pearson", pa.float64()),
+            pa.field("spearman", pa.float64()),
+            pa.field("qwk", pa.float64()),
+            pa.field("mae", pa.float64()),
+            pa.field("exact", pa.float64()),
+            pa.field("adjacent", pa.float64()),
+            pa.field("ci_low", pa.float64()),
+            pa.field("ci_high", pa.float64()),
+            pa.field("gradeflow_version", pa.string()),
+        ]
+    ),
+}
+"""Every table gradeflow writes; the query views and the report read exactly these."""
+
+PARTITION_KEYS: dict[str, str] = {name: "round_id" for name in SCHEMAS} | {"calibration_fits": "calibration_id"}
+
+
+class StoreError(Exception):
+    """Rows that do not fit a table's schema; the message names the table and the column."""
+
+
+def to_arrow(table: str, rows: Iterable[Mapping[str, Any]]) -> pa.Table:
+    """Build a table from row dicts with the table's schema; unknown or missing required columns are errors."""
+    schema = SCHEMAS[table]
+    rows = list(rows)
+    names = set(schema.names)
+    for index, row in enumerate(rows):
+        extra = set(row) - names
+        if extra:
+            raise StoreError(f"{table}: row {index} has unknown column(s) {', '.join(sorted(extra))}")
+    columns = {field.name: [row.get(field.name) for row in rows] for field in schema}
+    try:
+        return pa.Table.from_pydict(columns, schema=schema)
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as error:
+        raise StoreError(f"{table}: {error}") from None
+
+
+def partition_dir(out_dir: str | Path, table: str, value: str) -> Path:
+    """Folder of one table's partition (one round, or one calibration)."""
+    return Path(out_dir) / table / f"{PARTITION_KEYS[table]}={value}"
+
+
+def write_partition(out_dir: str | Path, table: str, value: str, rows: Iterable[Mapping[str, Any]]) -> Path:
+    """Replace one partition atomically: write to a staging folder, then swap it in with renames."""
+    data = to_arrow(table, rows)
+    key = PARTITION_KEYS[table]
+    if data.num_rows and set(data.column(key).to_pylist()) != {value}:
+        raise StoreError(f"{table}: every row must have {key}={value!r}")
+    target = partition_dir(out_dir, table, value)
+    staging_root = Path(out_dir) / ".staging"
+    staging = staging_root / uuid.uuid4().hex
+    staging.mkdir(parents=True)
+    pq.write_table(data, staging / "part-0.parquet")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    retired = staging_root / f"retired-{uuid.uuid4().hex}"
+    if target.exists():
+        os.rename(target, retired)
+    os.rename(staging, target)
+    shutil.rmtree(retired, ignore_errors=True)
+    return target
+
+
+def read_table(out_dir: str | Path, table: str) -> pa.Table:
+    """All partitions of a table (empty, with its schema, when none was written)."""
+    files = sorted((Path(out_dir) / table).glob("*=*/part-*.parquet"))
+    if not files:
+        return SCHEMAS[table].empty_table()
+    return pa.concat_tables([pq.read_table(f, schema=SCHEMAS[table]) for f in files])
+
+
+def table_glob(out_dir: str | Path, table: str) -> str:
+    """Glob of a table's parquet files, for DuckDB's read_parquet."""
+    return str(Path(out_dir) / table / "*=*" / "part-*.parquet")
