@@ -103,6 +103,8 @@ _HEADING = re.compile(
     (?=$|\s|[、:：.．)）\]\-—,，]|\*\*)""",
     re.VERBOSE | re.IGNORECASE,
 )
+_HEADING_TAIL = re.compile(r"\s*(?:\*\*|__|\s#+)?\s*$")
+"""Closing bold or closing #'s at the end of a heading line."""
 _FENCE = re.compile(r"^\s{0,3}(?P<fence>`{3,}|~{3,})\s*(?P<lang>[\w+#.-]*)")
 
 
@@ -163,7 +165,8 @@ def _sections(text: str, question_ids: set[str]) -> tuple[str, list[tuple[str, s
         elif in_fence is None:
             heading = _HEADING.match(line)
             if heading and heading["id"] in question_ids:
-                rest = line[heading.end() :].strip(" \t、:：.．)）]-—,，*#")
+                # Separators go from the front only, so "1.1 用堆 O(n log k)" keeps its ")".
+                rest = _HEADING_TAIL.sub("", line[heading.end() :].lstrip(" \t、:：.．)）]-—,，*#"))
                 parts.append((heading["id"], [rest] if rest else []))
                 continue
         (parts[-1][1] if parts else preamble).append(line)
@@ -259,13 +262,14 @@ def split_file(
         raise SubmissionRejected(path, f"cannot read: {error.strerror or error}") from None
     text = _decode(raw, path, max_bytes)
     source = str(path)
-    if path.suffix == ".json":
+    suffix = path.suffix.lower()
+    if suffix == ".json":
         try:
             record = json.loads(text)
         except json.JSONDecodeError as error:
             raise SubmissionRejected(path, f"not valid JSON: {error}") from None
         return [_from_record(record, source=source, default_id=path.stem, question_ids=question_ids)]
-    if path.suffix == ".jsonl":
+    if suffix == ".jsonl":
         submissions = []
         for number, line in enumerate(text.splitlines(), start=1):
             if not line.strip():
