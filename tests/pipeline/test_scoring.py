@@ -451,3 +451,64 @@ def test_seed_points_per_question(seed_rubric):
     exam = load_exam(seed_rubric)
     assert [q.points for q in exam.questions] == [8, 7, 10, 8, 7, 6, 6, 4, 4, 6, 4, 4, 4, 4, 3, 6, 4, 5]
     assert exam.total_points == 100
+
+
+def seed_awards(question: Question, **points: float) -> dict[str, CriterionAward]:
+    """Every criterion of a seed question judged: the named ones at the given points, the others 0."""
+    unknown = set(points) - {c.id for c in question.all_criteria()}
+    assert not unknown, f"the seed's {question.id} has no criteria {unknown}"
+    return {c.id: CriterionAward(points=points.get(c.id, 0)) for c in question.all_criteria()}
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        # two methods (2 + 3), complexity 2, queries 1, streaming +1: 9, but the bonus may not pass 8
+        ({"sort_method": 2, "heap_method": 3, "complexity": 2, "frequent_queries": 1, "streaming": 1}, 8),
+        # three methods: heap 3 + quickselect 3 = 6 → cap 5; complexity 1: 6
+        ({"sort_method": 2, "heap_method": 3, "quickselect_method": 3, "complexity": 1}, 6),
+        # one partial method and the bonus: 2 + 1
+        ({"heap_method": 2, "streaming": 1}, 3),
+    ],
+)
+def test_seed_top_k(seed_rubric, given, expected):
+    question = seed_question(seed_rubric, "1.1")
+    score = score_question(question, seed_awards(question, **given))
+    assert score.raw_points == expected
+    assert_rows_add_up(score)
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ({"sparse_idea": 1.5, "sparse_complexity": 1, "sparse_tradeoffs": 1,
+          "flash_idea": 1.5, "flash_complexity": 1, "flash_tradeoffs": 1}, 7),
+        ({"flash_idea": 1.5, "flash_complexity": 1, "flash_tradeoffs": 1}, 3.5),  # one method: under its cap of 4
+        ({"sparse_idea": 1.5, "sparse_complexity": 1, "sparse_tradeoffs": 1,
+          "window_idea": 1, "window_complexity": 0.5}, 5),
+        ({"sparse_idea": 1.5, "sparse_complexity": 1, "sparse_tradeoffs": 1, "linear_idea": 1.5,
+          "linear_complexity": 1, "linear_tradeoffs": 1, "flash_idea": 1.5}, 7),  # best two of three
+    ],
+)
+def test_seed_long_attention(seed_rubric, given, expected):
+    question = seed_question(seed_rubric, "3.2")
+    score = score_question(question, seed_awards(question, **given))
+    assert score.raw_points == expected
+    assert_rows_add_up(score)
+
+
+def test_seed_training_efficiency(seed_rubric):
+    question = seed_question(seed_rubric, "9.2")
+    full = seed_awards(question, mixed_precision=1.5, loss_scaling=1.5, grad_checkpointing=1)
+    full["monitoring_metrics"] = CriterionAward(points=0, mentions=3)
+    assert score_question(question, full).raw_points == 4  # 5 of criteria under a 4-point question
+    partial = seed_awards(question, mixed_precision=1.5, loss_scaling=1)
+    partial["monitoring_metrics"] = CriterionAward(points=0, mentions=2)
+    assert score_question(question, partial).raw_points == 3.1  # 1.5 + 1 + 2 × 0.3
+
+
+def test_seed_full_marks_are_100_and_no_answers_are_0(seed_rubric):
+    exam = load_exam(seed_rubric)
+    full = {q.id: score_question(q, full_awards(q)) for q in exam.questions}
+    assert score_exam(exam, full).raw_total == 100
+    assert score_exam(exam, {}).raw_total == 0
