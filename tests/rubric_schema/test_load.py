@@ -20,7 +20,7 @@ def sample_exam(rubric):
     q32 = rubric.question("3.2", 7, groups=[methods], language="zh")
     code = c("impl", 2, answer_kind="both", code={"task": "topk", "checks": ["correct", "complexity"]},
              reference="用大小为 k 的最小堆", grading_notes="只写排序给一半")
-    q11 = rubric.question("1.1", 3, criteria=[code, c("bonus", 1, bonus=True)], bonus_may_exceed_max=True)
+    q11 = rubric.question("1.1", 2, criteria=[code, c("bonus", 1, bonus=True)], bonus_may_exceed_max=True)
     task = {"id": "topk", "question_id": "1.1", "entrypoint": "kth_largest",
             "signature": "def kth_largest(nums: list[int], k: int) -> int", "max_complexity_exponent": 1.3}
     return rubric.exam(q11, q32, code_tasks=[task])
