@@ -23,9 +23,14 @@ class RubricFactory:
 
     @staticmethod
     def criterion(criterion_id: str, points: float, **fields: Any) -> dict[str, Any]:
-        """A criterion with the required judge material filled in."""
-        return {"id": criterion_id, "title": f"criterion {criterion_id}", "points": points,
-                "earns_points_for": f"what earns {criterion_id}", **fields}
+        """Build a criterion with the required judge material filled in."""
+        return {
+            "id": criterion_id,
+            "title": f"criterion {criterion_id}",
+            "points": points,
+            "earns_points_for": f"what earns {criterion_id}",
+            **fields,
+        }
 
     @staticmethod
     def alternative(alternative_id: str, *criteria: dict[str, Any]) -> dict[str, Any]:
@@ -33,34 +38,66 @@ class RubricFactory:
         return {"id": alternative_id, "title": f"alternative {alternative_id}", "criteria": list(criteria)}
 
     @staticmethod
-    def group(group_id: str, *, pick: int, cap: float, alternatives: list[dict[str, Any]],
-              **fields: Any) -> dict[str, Any]:
-        """A best-k-of-n choice group."""
-        return {"id": group_id, "title": f"group {group_id}", "pick": pick, "cap": cap,
-                "alternatives": alternatives, **fields}
+    def group(
+        group_id: str, *, pick: int, cap: float, alternatives: list[dict[str, Any]], **fields: Any
+    ) -> dict[str, Any]:
+        """Build a best-k-of-n choice group."""
+        return {
+            "id": group_id,
+            "title": f"group {group_id}",
+            "pick": pick,
+            "cap": cap,
+            "alternatives": alternatives,
+            **fields,
+        }
 
     @staticmethod
-    def question(question_id: str, points: float, *, criteria: list[dict[str, Any]] | None = None,
-                 groups: list[dict[str, Any]] | None = None, **fields: Any) -> dict[str, Any]:
-        """A question; criteria default to one worth all its points."""
+    def question(
+        question_id: str,
+        points: float,
+        *,
+        criteria: list[dict[str, Any]] | None = None,
+        groups: list[dict[str, Any]] | None = None,
+        **fields: Any,
+    ) -> dict[str, Any]:
+        """Build a question; criteria default to one worth all its points."""
         if criteria is None and groups is None:
             criteria = [RubricFactory.criterion(f"q{question_id}-all", points)]
-        return {"id": question_id, "title": f"question {question_id}", "prompt": f"prompt of {question_id}",
-                "points": points, "criteria": criteria or [], "groups": groups or [], **fields}
+        return {
+            "id": question_id,
+            "title": f"question {question_id}",
+            "prompt": f"prompt of {question_id}",
+            "points": points,
+            "criteria": criteria or [],
+            "groups": groups or [],
+            **fields,
+        }
 
     @staticmethod
     def section(section_id: str, questions: list[dict[str, Any]], **fields: Any) -> dict[str, Any]:
-        """A section worth the sum of its questions unless `points` is given."""
+        """Build a section worth the sum of its questions unless `points` is given."""
         points = fields.pop("points", sum(q["points"] for q in questions))
-        return {"id": section_id, "title": f"section {section_id}", "points": points, "questions": questions,
-                **fields}
+        return {
+            "id": section_id,
+            "title": f"section {section_id}",
+            "points": points,
+            "questions": questions,
+            **fields,
+        }
 
-    def exam(self, *questions: dict[str, Any], sections: list[dict[str, Any]] | None = None,
-             **fields: Any) -> dict[str, Any]:
-        """An exam of one section holding `questions` (or of the given sections)."""
+    def exam(
+        self, *questions: dict[str, Any], sections: list[dict[str, Any]] | None = None, **fields: Any
+    ) -> dict[str, Any]:
+        """Build an exam of one section holding `questions` (or of the given sections)."""
         sections = sections if sections is not None else [self.section("s1", list(questions))]
         total = fields.pop("total_points", sum(s["points"] for s in sections))
-        return {"id": "test-exam", "title": "Test exam", "total_points": total, "sections": sections, **fields}
+        return {
+            "id": "test-exam",
+            "title": "Test exam",
+            "total_points": total,
+            "sections": sections,
+            **fields,
+        }
 
     def write(self, data: Any, name: str = "rubric.yaml") -> Path:
         """Write rubric data as YAML; returns the path."""
@@ -71,13 +108,13 @@ class RubricFactory:
 
 @pytest.fixture
 def rubric(tmp_path: Path) -> RubricFactory:
-    """Factory of small rubrics, writing into the test's own directory."""
+    """Give a factory of small rubrics that writes into the test's own directory."""
     return RubricFactory(tmp_path)
 
 
 @pytest.fixture
 def seed_rubric() -> Path:
-    """The seed exam as data; skipped until eval_sets/ai-engineer-mid/rubric.yaml exists."""
+    """Give the seed exam as data; skip until eval_sets/ai-engineer-mid/rubric.yaml exists."""
     if not SEED_RUBRIC.exists():
         pytest.skip(f"{SEED_RUBRIC.relative_to(REPO)} is not written yet")
     return SEED_RUBRIC

@@ -1,4 +1,4 @@
-"""Splitting submissions into items: heading styles, code fences, JSON/JSONL, and files that are no submission."""
+"""Splitting submissions into items: headings, code fences, JSON/JSONL, files that are no submission."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def write(directory: Path, name: str, content: str | bytes) -> Path:
 
 
 def rejection(path: Path, **kwargs) -> str:
-    """The reason a file is rejected; the message must name the file."""
+    """Return why a file is rejected, checking that the message names the file."""
     with pytest.raises(SubmissionRejected) as caught:
         split_file(path, IDS, **kwargs)
     assert caught.value.source_file == str(path)
@@ -48,8 +48,24 @@ def rejection(path: Path, **kwargs) -> str:
 @pytest.mark.parametrize(
     "heading",
     [
-        "## 1.1", "### 题目1.1", "Q1.1", "Q1.1:", "Q1.1：", "第1.1题", "第 1.1 题", "**1.1**", "__1.1__",
-        "Question 1.1", "question 1.1", "Problem 1.1", "问题1.1", "## 题目 1.1", "# 1.1.", "1.1:", "1.1)", "1.1．",
+        "## 1.1",
+        "### 题目1.1",
+        "Q1.1",
+        "Q1.1:",
+        "Q1.1：",
+        "第1.1题",
+        "第 1.1 题",
+        "**1.1**",
+        "__1.1__",
+        "Question 1.1",
+        "question 1.1",
+        "Problem 1.1",
+        "问题1.1",
+        "## 题目 1.1",
+        "# 1.1.",
+        "1.1:",
+        "1.1)",
+        "1.1．",
     ],
 )
 def test_heading_styles_without_a_title(heading):
@@ -89,8 +105,10 @@ def test_two_digit_question_numbers():
 def test_headings_inside_code_fences_are_code_not_questions():
     text = "## 1.1\n解释\n```python\n## 1.2\nx = 1\n```\n~~~\n# 2.1\n~~~\n## 1.2\nanswer"
     submission = split(text)
-    assert submission.items["1.1"].code_blocks == [CodeBlock(language="python", code="## 1.2\nx = 1"),
-                                                   CodeBlock(language="", code="# 2.1")]
+    assert submission.items["1.1"].code_blocks == [
+        CodeBlock(language="python", code="## 1.2\nx = 1"),
+        CodeBlock(language="", code="# 2.1"),
+    ]
     assert submission.items["1.2"].text == "answer"
     assert "2.1" in submission.missing
 
@@ -172,10 +190,14 @@ def test_front_matter_that_is_not_a_mapping_is_left_as_text():
 
 
 def test_backtick_and_tilde_fences_with_language_tags():
-    text, blocks = split_code("先排序\n```Python\nnums.sort()\n```\n再取\n~~~~ c++\nstd::sort(a, a+n);\n~~~~\n结束")
+    text, blocks = split_code(
+        "先排序\n```Python\nnums.sort()\n```\n再取\n~~~~ c++\nstd::sort(a, a+n);\n~~~~\n结束"
+    )
     assert text == "先排序\n再取\n结束"
-    assert blocks == [CodeBlock(language="python", code="nums.sort()"),
-                      CodeBlock(language="c++", code="std::sort(a, a+n);")]
+    assert blocks == [
+        CodeBlock(language="python", code="nums.sort()"),
+        CodeBlock(language="c++", code="std::sort(a, a+n);"),
+    ]
 
 
 def test_unclosed_fence_runs_to_the_end():
@@ -195,8 +217,10 @@ def test_empty_code_blocks_are_dropped():
 
 
 def test_item_kind_code_and_answer():
-    submission = split("## 1.1\n```python\ndef kth_largest(nums, k):\n    return sorted(nums)[-k]\n```\n"
-                       "## 1.2\n```py\na = 1\n```\n说明\n```py\nb = 2\n```\n## 2.1\n只有文字")
+    submission = split(
+        "## 1.1\n```python\ndef kth_largest(nums, k):\n    return sorted(nums)[-k]\n```\n"
+        "## 1.2\n```py\na = 1\n```\n说明\n```py\nb = 2\n```\n## 2.1\n只有文字"
+    )
     code_only, mixed, text_only = (submission.items[q] for q in ("1.1", "1.2", "2.1"))
     assert (code_only.kind, mixed.kind, text_only.kind) == ("code", "mixed", "text")
     assert mixed.code == "a = 1\n\nb = 2"
@@ -214,8 +238,11 @@ def test_item_is_frozen():
 
 
 def test_json_submission(tmp_path):
-    record = {"submission_id": "j1", "candidate_id": "c1",
-              "answers": {"1.1": "最小堆\n```python\nimport heapq\n```", "3.2": "flash attention", "99.9": "??"}}
+    record = {
+        "submission_id": "j1",
+        "candidate_id": "c1",
+        "answers": {"1.1": "最小堆\n```python\nimport heapq\n```", "3.2": "flash attention", "99.9": "??"},
+    }
     [submission] = split_file(write(tmp_path, "any-name.json", json.dumps(record, ensure_ascii=False)), IDS)
     assert (submission.submission_id, submission.candidate_id) == ("j1", "c1")
     assert list(submission.items) == ["1.1", "3.2"]
@@ -327,8 +354,12 @@ def test_round_records_bad_files_and_goes_on(tmp_path):
     write(tmp_path, "c.json", '{"answers": {"1.2": 3}}')
     write(tmp_path, "d.pdf", "%PDF-1.4")
     write(tmp_path, "e.txt", "---\nsubmission_id: a\n---\n## 2.1\nuf")  # takes a.md's id
-    write(tmp_path, "f.jsonl", '{"submission_id": "f1", "answers": {"3.2": "flash"}}\n'
-                               '{"submission_id": "f2", "answers": {"9.2": "amp"}}')
+    write(
+        tmp_path,
+        "f.jsonl",
+        '{"submission_id": "f1", "answers": {"3.2": "flash"}}\n'
+        '{"submission_id": "f2", "answers": {"9.2": "amp"}}',
+    )
     write(tmp_path, ".DS_Store", b"\x00\x01")
     (tmp_path / "notes").mkdir()
 

@@ -17,11 +17,20 @@ from pipeline.scoring import (
 )
 from rubric_schema import Exam, Question, load_exam, parse_exam
 
-TOPK_TASK = {"id": "topk", "question_id": "1.1", "entrypoint": "kth_largest",
-             "signature": "def kth_largest(nums: list[int], k: int) -> int", "max_complexity_exponent": 1.3}
-ATTENTION_TASK = {"id": "attention", "question_id": "3.1", "entrypoint": "scaled_dot_product_attention",
-                  "signature": "def scaled_dot_product_attention(q, k, v, causal: bool = False)",
-                  "max_speed_ratio": 10}
+TOPK_TASK = {
+    "id": "topk",
+    "question_id": "1.1",
+    "entrypoint": "kth_largest",
+    "signature": "def kth_largest(nums: list[int], k: int) -> int",
+    "max_complexity_exponent": 1.3,
+}
+ATTENTION_TASK = {
+    "id": "attention",
+    "question_id": "3.1",
+    "entrypoint": "scaled_dot_product_attention",
+    "signature": "def scaled_dot_product_attention(q, k, v, causal: bool = False)",
+    "max_speed_ratio": 10,
+}
 
 
 def build(rubric, *questions, code_tasks=()) -> Exam:
@@ -47,13 +56,20 @@ def assert_rows_add_up(score) -> None:
 
 def top_k(rubric, *, bonus_may_exceed_max: bool = False) -> Question:
     c = rubric.criterion
-    methods = rubric.group("methods", pick=2, cap=5, alternatives=[
-        rubric.alternative("sort", c("sort-ok", 2)),
-        rubric.alternative("heap", c("heap-ok", 3)),
-        rubric.alternative("quickselect", c("qs-ok", 3)),
-    ])
+    methods = rubric.group(
+        "methods",
+        pick=2,
+        cap=5,
+        alternatives=[
+            rubric.alternative("sort", c("sort-ok", 2)),
+            rubric.alternative("heap", c("heap-ok", 3)),
+            rubric.alternative("quickselect", c("qs-ok", 3)),
+        ],
+    )
     criteria = [c("complexity", 2), c("queries", 1), c("streaming", 1, bonus=True)]
-    question = rubric.question("1.1", 8, criteria=criteria, groups=[methods], bonus_may_exceed_max=bonus_may_exceed_max)
+    question = rubric.question(
+        "1.1", 8, criteria=criteria, groups=[methods], bonus_may_exceed_max=bonus_may_exceed_max
+    )
     return build(rubric, question).question("1.1")
 
 
@@ -78,8 +94,10 @@ def test_top_k_hand_computed(rubric, given, expected):
 
 
 def test_top_k_three_methods_count_the_best_two_under_the_cap(rubric):
-    """sort 2, heap 3, quickselect 3: heap + quickselect = 6, capped at 5; sort is not counted."""
-    score = score_question(top_k(rubric), awards(sort_ok=2, heap_ok=3, qs_ok=3, complexity=2, queries=1, streaming=0))
+    """Sort 2, heap 3, quickselect 3: heap + quickselect = 6, capped at 5; sort is not counted."""
+    score = score_question(
+        top_k(rubric), awards(sort_ok=2, heap_ok=3, qs_ok=3, complexity=2, queries=1, streaming=0)
+    )
     assert score.raw_points == 8
     rows = rows_by_id(score)
     assert rows["methods:not-counted:sort"] == -2
@@ -88,8 +106,10 @@ def test_top_k_three_methods_count_the_best_two_under_the_cap(rubric):
 
 
 def test_top_k_best_two_are_chosen_by_points_not_order(rubric):
-    """sort 2, heap 1, quickselect 2.5: sort + quickselect = 4.5 count; heap's 1 does not."""
-    score = score_question(top_k(rubric), awards(sort_ok=2, heap_ok=1, qs_ok=2.5, complexity=0, queries=0, streaming=0))
+    """Sort 2, heap 1, quickselect 2.5: sort + quickselect = 4.5 count; heap's 1 does not."""
+    score = score_question(
+        top_k(rubric), awards(sort_ok=2, heap_ok=1, qs_ok=2.5, complexity=0, queries=0, streaming=0)
+    )
     assert score.raw_points == 4.5
     assert rows_by_id(score)["methods:not-counted:heap"] == -1
     assert "methods:cap" not in rows_by_id(score)
@@ -97,8 +117,10 @@ def test_top_k_best_two_are_chosen_by_points_not_order(rubric):
 
 @pytest.mark.parametrize(("may_exceed", "expected"), [(False, 8), (True, 9)])
 def test_top_k_streaming_bonus_on_full_marks(rubric, may_exceed, expected):
-    score = score_question(top_k(rubric, bonus_may_exceed_max=may_exceed),
-                           awards(sort_ok=2, heap_ok=3, qs_ok=0, complexity=2, queries=1, streaming=1))
+    score = score_question(
+        top_k(rubric, bonus_may_exceed_max=may_exceed),
+        awards(sort_ok=2, heap_ok=3, qs_ok=0, complexity=2, queries=1, streaming=1),
+    )
     assert score.raw_points == expected
     assert rows_by_id(score).get("bonus:cap") == (-1 if not may_exceed else None)
     assert_rows_add_up(score)
@@ -107,8 +129,10 @@ def test_top_k_streaming_bonus_on_full_marks(rubric, may_exceed, expected):
 @pytest.mark.parametrize(("may_exceed", "expected"), [(False, 8), (True, 8.5)])
 def test_top_k_bonus_partly_over_the_max(rubric, may_exceed, expected):
     """Regular 7.5 (methods 4.5, complexity 2, queries 1) + streaming 1."""
-    score = score_question(top_k(rubric, bonus_may_exceed_max=may_exceed),
-                           awards(sort_ok=1.5, heap_ok=3, qs_ok=0, complexity=2, queries=1, streaming=1))
+    score = score_question(
+        top_k(rubric, bonus_may_exceed_max=may_exceed),
+        awards(sort_ok=1.5, heap_ok=3, qs_ok=0, complexity=2, queries=1, streaming=1),
+    )
     assert score.raw_points == expected
     assert_rows_add_up(score)
 
@@ -116,8 +140,10 @@ def test_top_k_bonus_partly_over_the_max(rubric, may_exceed, expected):
 @pytest.mark.parametrize("may_exceed", [False, True])
 def test_top_k_bonus_below_the_max_counts_in_full_either_way(rubric, may_exceed):
     """Regular 4.5 + streaming 1 = 5.5, under 8 whatever bonus_may_exceed_max says."""
-    score = score_question(top_k(rubric, bonus_may_exceed_max=may_exceed),
-                           awards(sort_ok=1, heap_ok=2.5, qs_ok=0, complexity=1, queries=0, streaming=1))
+    score = score_question(
+        top_k(rubric, bonus_may_exceed_max=may_exceed),
+        awards(sort_ok=1, heap_ok=2.5, qs_ok=0, complexity=1, queries=0, streaming=1),
+    )
     assert score.raw_points == 5.5
 
 
@@ -126,17 +152,23 @@ def test_top_k_bonus_below_the_max_counts_in_full_either_way(rubric, may_exceed)
 
 def long_attention(rubric, *, idea: float = 1.5, cost: float = 1, tradeoff: float = 1) -> Question:
     c = rubric.criterion
-    alternatives = [rubric.alternative(m, c(f"{m}-idea", idea), c(f"{m}-cost", cost), c(f"{m}-tradeoff", tradeoff))
-                    for m in ("sparse", "linear", "flash", "window")]
+    alternatives = [
+        rubric.alternative(m, c(f"{m}-idea", idea), c(f"{m}-cost", cost), c(f"{m}-tradeoff", tradeoff))
+        for m in ("sparse", "linear", "flash", "window")
+    ]
     methods = rubric.group("methods", pick=2, cap=7, caps_when_fewer={1: 4}, alternatives=alternatives)
     return build(rubric, rubric.question("3.2", 7, groups=[methods])).question("3.2")
 
 
-def method_awards(question: Question, per_method: dict[str, tuple[float, float, float]]) -> dict[str, CriterionAward]:
+def method_awards(
+    question: Question, per_method: dict[str, tuple[float, float, float]]
+) -> dict[str, CriterionAward]:
     """(idea, cost, tradeoff) points per method; methods not named earn 0."""
     result = {}
     for alternative in question.groups[0].alternatives:
-        for criterion, points in zip(alternative.criteria, per_method.get(alternative.id, (0, 0, 0)), strict=True):
+        for criterion, points in zip(
+            alternative.criteria, per_method.get(alternative.id, (0, 0, 0)), strict=True
+        ):
             result[criterion.id] = CriterionAward(points=points)
     return result
 
@@ -160,8 +192,10 @@ def test_long_attention_hand_computed(rubric, per_method, expected):
 
 def test_long_attention_third_method_is_shown_as_not_counted(rubric):
     question = long_attention(rubric)
-    score = score_question(question, method_awards(
-        question, {"sparse": (1.5, 1, 1), "linear": (1.5, 1, 1), "flash": (1.5, 0, 1)}))
+    score = score_question(
+        question,
+        method_awards(question, {"sparse": (1.5, 1, 1), "linear": (1.5, 1, 1), "flash": (1.5, 0, 1)}),
+    )
     assert rows_by_id(score)["methods:not-counted:flash"] == -2.5
 
 
@@ -171,7 +205,11 @@ def test_long_attention_third_method_is_shown_as_not_counted(rubric):
         ({"sparse": (2, 1.5, 1)}, 4, -0.5),  # one method worth 4.5: at most 4
         ({"sparse": (2, 1, 0.5)}, 3.5, None),  # one method under 4: no cap
         ({"sparse": (2, 1.5, 1), "flash": (2, 1.5, 1)}, 7, -2),  # two methods: 9, capped at 7
-        ({"sparse": (2, 1.5, 1), "flash": (0.5, 0, 0)}, 5, None),  # two answered: the cap of 4 no longer applies
+        (
+            {"sparse": (2, 1.5, 1), "flash": (0.5, 0, 0)},
+            5,
+            None,
+        ),  # two answered: the cap of 4 no longer applies
     ],
 )
 def test_one_method_cap_binds_when_a_method_is_worth_more(rubric, per_method, expected, cap_row):
@@ -189,7 +227,12 @@ def test_one_method_cap_binds_when_a_method_is_worth_more(rubric, per_method, ex
 def training_efficiency(rubric, *, full_at: int | None = 3) -> Question:
     c = rubric.criterion
     per_mention = {"points_each": 0.3} | ({"full_at": full_at} if full_at else {})
-    criteria = [c("amp", 1.5), c("fp16", 1.5), c("ckpt", 1), c("metrics", 1, step=0.1, per_mention=per_mention)]
+    criteria = [
+        c("amp", 1.5),
+        c("fp16", 1.5),
+        c("ckpt", 1),
+        c("metrics", 1, step=0.1, per_mention=per_mention),
+    ]
     return build(rubric, rubric.question("9.2", 4, criteria=criteria)).question("9.2")
 
 
@@ -202,15 +245,18 @@ def test_metrics_per_mention_full_at_three(rubric, mentions, expected):
 @pytest.mark.parametrize(("mentions", "expected"), [(3, 0.9), (4, 1)])
 def test_metrics_per_mention_without_full_at_stop_at_the_criterion_max(rubric, mentions, expected):
     question = training_efficiency(rubric, full_at=None)
-    score = score_question(question, awards(amp=0, fp16=0, ckpt=0) | {
-        "metrics": CriterionAward(points=0, mentions=mentions)})
+    score = score_question(
+        question, awards(amp=0, fp16=0, ckpt=0) | {"metrics": CriterionAward(points=0, mentions=mentions)}
+    )
     assert score.raw_points == expected
 
 
 def test_training_efficiency_hand_computed(rubric):
-    """amp 1.5 + fp16 1 + ckpt 0.5 + two metrics 0.6 = 3.6."""
-    score = score_question(training_efficiency(rubric), awards(amp=1.5, fp16=1, ckpt=0.5) | {
-        "metrics": CriterionAward(points=0.5, mentions=2)})
+    """Amp 1.5 + fp16 1 + ckpt 0.5 + two metrics 0.6 = 3.6."""
+    score = score_question(
+        training_efficiency(rubric),
+        awards(amp=1.5, fp16=1, ckpt=0.5) | {"metrics": CriterionAward(points=0.5, mentions=2)},
+    )
     assert score.raw_points == 3.6
     assert rows_by_id(score)["metrics"] == 0.6  # the count decides, not the judge's points
     assert_rows_add_up(score)
@@ -218,8 +264,10 @@ def test_training_efficiency_hand_computed(rubric):
 
 def test_training_efficiency_full_criteria_are_capped_at_the_question(rubric):
     """1.5 + 1.5 + 1 + 1 = 5 under a 4-point question: 4, with the cap as its own row."""
-    score = score_question(training_efficiency(rubric), awards(amp=1.5, fp16=1.5, ckpt=1) | {
-        "metrics": CriterionAward(points=1, mentions=3)})
+    score = score_question(
+        training_efficiency(rubric),
+        awards(amp=1.5, fp16=1.5, ckpt=1) | {"metrics": CriterionAward(points=1, mentions=3)},
+    )
     assert score.raw_points == 4
     assert rows_by_id(score)["question:cap"] == -1
     assert_rows_add_up(score)
@@ -260,8 +308,11 @@ def coded(rubric, answer_kind: str, checks: list[str], *, points: float = 2, tas
     impl = rubric.criterion("impl", points, answer_kind=answer_kind, code={"task": task, "checks": checks})
     question_id = "1.1" if task == "topk" else "3.1"
     question = rubric.question(question_id, points + 1, criteria=[impl, rubric.criterion("explain", 1)])
-    return build(rubric, question, code_tasks=[TOPK_TASK | {"question_id": question_id}, ATTENTION_TASK
-                                               | {"question_id": question_id}]).question(question_id)
+    return build(
+        rubric,
+        question,
+        code_tasks=[TOPK_TASK | {"question_id": question_id}, ATTENTION_TASK | {"question_id": question_id}],
+    ).question(question_id)
 
 
 @pytest.mark.parametrize(
@@ -325,7 +376,9 @@ def test_both_kinds_unscored_judge_is_covered_by_full_code(rubric):
 
 def test_unscored_criterion_leaves_the_question_unscored_not_zero(rubric):
     question = fractional(rubric)
-    given = awards(a=1.5, b=0.5, c=0.3, d=0.1) | {"e": CriterionAward(points=None, reason="reply was not JSON")}
+    given = awards(a=1.5, b=0.5, c=0.3, d=0.1) | {
+        "e": CriterionAward(points=None, reason="reply was not JSON")
+    }
     score = score_question(question, given)
     assert score.raw_points is None
     assert rows_by_id(score)["e"] is None
@@ -349,14 +402,19 @@ def test_missing_question_scores_zero_with_reason_no_answer(rubric):
     score = score_missing(top_k(rubric))
     assert score.raw_points == 0
     assert [(r.criterion_id, r.points, r.source, r.rationale) for r in score.rows] == [
-        ("no-answer", 0, "rule", NO_ANSWER)]
+        ("no-answer", 0, "rule", NO_ANSWER)
+    ]
     assert NO_ANSWER == "no answer"
 
 
 def test_exam_sums_scored_questions_lists_unscored_and_zeroes_missing(rubric):
     c = rubric.criterion
-    exam = build(rubric, rubric.question("1.1", 3), rubric.question("1.2", 2, criteria=[c("x", 2)]),
-                 rubric.question("2.1", 5))
+    exam = build(
+        rubric,
+        rubric.question("1.1", 3),
+        rubric.question("1.2", 2, criteria=[c("x", 2)]),
+        rubric.question("2.1", 5),
+    )
     scored = {
         "1.1": score_question(exam.question("1.1"), {"q1.1-all": CriterionAward(points=2.5)}),
         "1.2": score_question(exam.question("1.2"), {"x": CriterionAward(points=None, reason="timeout")}),
@@ -376,21 +434,51 @@ def test_exam_sums_scored_questions_lists_unscored_and_zeroes_missing(rubric):
 def mirror_exam(rubric) -> Exam:
     """1.1 (with a code criterion), 3.2, 9.2 and fractional points in one exam."""
     c = rubric.criterion
-    methods11 = rubric.group("methods", pick=2, cap=5, alternatives=[
-        rubric.alternative("sort", c("sort-ok", 2)), rubric.alternative("heap", c("heap-ok", 3)),
-        rubric.alternative("quickselect", c("qs-ok", 3))])
+    methods11 = rubric.group(
+        "methods",
+        pick=2,
+        cap=5,
+        alternatives=[
+            rubric.alternative("sort", c("sort-ok", 2)),
+            rubric.alternative("heap", c("heap-ok", 3)),
+            rubric.alternative("quickselect", c("qs-ok", 3)),
+        ],
+    )
     impl = c("impl", 2, answer_kind="both", code={"task": "topk", "checks": ["correct", "complexity"]})
-    q11 = rubric.question("1.1", 8, criteria=[c("complexity", 2), c("queries", 1), impl,
-                                              c("streaming", 1, bonus=True)], groups=[methods11])
-    q11b = rubric.question("1.3", 8, criteria=[c("complexity", 2), c("queries", 1), c("streaming", 1, bonus=True)],
-                           groups=[methods11], bonus_may_exceed_max=True)
-    methods32 = rubric.group("methods", pick=2, cap=7, caps_when_fewer={1: 4}, alternatives=[
-        rubric.alternative(m, c(f"{m}-idea", 2), c(f"{m}-cost", 1.5), c(f"{m}-tradeoff", 1))
-        for m in ("sparse", "linear", "flash", "window")])
+    q11 = rubric.question(
+        "1.1",
+        8,
+        criteria=[c("complexity", 2), c("queries", 1), impl, c("streaming", 1, bonus=True)],
+        groups=[methods11],
+    )
+    q11b = rubric.question(
+        "1.3",
+        8,
+        criteria=[c("complexity", 2), c("queries", 1), c("streaming", 1, bonus=True)],
+        groups=[methods11],
+        bonus_may_exceed_max=True,
+    )
+    methods32 = rubric.group(
+        "methods",
+        pick=2,
+        cap=7,
+        caps_when_fewer={1: 4},
+        alternatives=[
+            rubric.alternative(m, c(f"{m}-idea", 2), c(f"{m}-cost", 1.5), c(f"{m}-tradeoff", 1))
+            for m in ("sparse", "linear", "flash", "window")
+        ],
+    )
     q32 = rubric.question("3.2", 7, groups=[methods32])
-    q92 = rubric.question("9.2", 4, criteria=[c("amp", 1.5), c("fp16", 1.5), c("ckpt", 1),
-                                              c("metrics", 1, step=0.1, per_mention={"points_each": 0.3,
-                                                                                     "full_at": 3})])
+    q92 = rubric.question(
+        "9.2",
+        4,
+        criteria=[
+            c("amp", 1.5),
+            c("fp16", 1.5),
+            c("ckpt", 1),
+            c("metrics", 1, step=0.1, per_mention={"points_each": 0.3, "full_at": 3}),
+        ],
+    )
     q42 = rubric.question("4.2", 2.3, criteria=[c("a", 1.5), c("b", 0.5), c("c", 0.3, step=0.1)])
     return build(rubric, q11, q11b, q32, q92, q42, code_tasks=[TOPK_TASK])
 
@@ -398,15 +486,22 @@ def mirror_exam(rubric) -> Exam:
 def random_awards(rng: random.Random, question: Question) -> dict[str, CriterionAward]:
     given = {}
     for criterion in question.all_criteria():
-        points = round(rng.uniform(0, criterion.points) / 0.1) * 0.1 if rng.random() > 0.3 else rng.choice(
-            [0, criterion.points])
+        points = (
+            round(rng.uniform(0, criterion.points) / 0.1) * 0.1
+            if rng.random() > 0.3
+            else rng.choice([0, criterion.points])
+        )
         mentions = rng.randint(0, 5) if criterion.per_mention and rng.random() > 0.5 else None
         given[criterion.id] = CriterionAward(points=points, mentions=mentions)
     return given
 
 
 def random_checks(rng: random.Random) -> dict[str, dict[str, bool]]:
-    return {"topk": {"correct": rng.random() > 0.5, "complexity": rng.random() > 0.5}} if rng.random() > 0.3 else {}
+    return (
+        {"topk": {"correct": rng.random() > 0.5, "complexity": rng.random() > 0.5}}
+        if rng.random() > 0.3
+        else {}
+    )
 
 
 def test_rows_always_add_up_to_the_raw_points_within_bounds(rubric):
@@ -430,9 +525,14 @@ def test_raising_one_award_never_lowers_the_score(rubric):
             before = score_question(question, given, checks).raw_points
             criterion = rng.choice(question.all_criteria())
             old = given[criterion.id]
-            given[criterion.id] = CriterionAward(points=min(criterion.points, old.points + 0.5),
-                                                 mentions=None if old.mentions is None else old.mentions + 1)
-            assert score_question(question, given, checks).raw_points >= before - 1e-9, (question.id, criterion.id)
+            given[criterion.id] = CriterionAward(
+                points=min(criterion.points, old.points + 0.5),
+                mentions=None if old.mentions is None else old.mentions + 1,
+            )
+            assert score_question(question, given, checks).raw_points >= before - 1e-9, (
+                question.id,
+                criterion.id,
+            )
 
 
 # --- the seed rubric --------------------------------------------------------------------------------------
@@ -443,8 +543,10 @@ def seed_question(seed_rubric: Path, question_id: str) -> Question:
 
 
 def full_awards(question: Question) -> dict[str, CriterionAward]:
-    return {c.id: CriterionAward(points=c.points, mentions=(c.per_mention.full_at if c.per_mention else None))
-            for c in question.all_criteria()}
+    return {
+        c.id: CriterionAward(points=c.points, mentions=(c.per_mention.full_at if c.per_mention else None))
+        for c in question.all_criteria()
+    }
 
 
 def test_seed_points_per_question(seed_rubric):
@@ -481,13 +583,43 @@ def test_seed_top_k(seed_rubric, given, expected):
 @pytest.mark.parametrize(
     ("given", "expected"),
     [
-        ({"sparse_idea": 1.5, "sparse_complexity": 1, "sparse_tradeoffs": 1,
-          "flash_idea": 1.5, "flash_complexity": 1, "flash_tradeoffs": 1}, 7),
-        ({"flash_idea": 1.5, "flash_complexity": 1, "flash_tradeoffs": 1}, 3.5),  # one method: under its cap of 4
-        ({"sparse_idea": 1.5, "sparse_complexity": 1, "sparse_tradeoffs": 1,
-          "window_idea": 1, "window_complexity": 0.5}, 5),
-        ({"sparse_idea": 1.5, "sparse_complexity": 1, "sparse_tradeoffs": 1, "linear_idea": 1.5,
-          "linear_complexity": 1, "linear_tradeoffs": 1, "flash_idea": 1.5}, 7),  # best two of three
+        (
+            {
+                "sparse_idea": 1.5,
+                "sparse_complexity": 1,
+                "sparse_tradeoffs": 1,
+                "flash_idea": 1.5,
+                "flash_complexity": 1,
+                "flash_tradeoffs": 1,
+            },
+            7,
+        ),
+        (
+            {"flash_idea": 1.5, "flash_complexity": 1, "flash_tradeoffs": 1},
+            3.5,
+        ),  # one method: under its cap of 4
+        (
+            {
+                "sparse_idea": 1.5,
+                "sparse_complexity": 1,
+                "sparse_tradeoffs": 1,
+                "window_idea": 1,
+                "window_complexity": 0.5,
+            },
+            5,
+        ),
+        (
+            {
+                "sparse_idea": 1.5,
+                "sparse_complexity": 1,
+                "sparse_tradeoffs": 1,
+                "linear_idea": 1.5,
+                "linear_complexity": 1,
+                "linear_tradeoffs": 1,
+                "flash_idea": 1.5,
+            },
+            7,
+        ),  # best two of three
     ],
 )
 def test_seed_long_attention(seed_rubric, given, expected):

@@ -34,11 +34,16 @@ def only_problem(path: Path) -> tuple[str, str]:
 def top_k_question(rubric, **fields):
     """Seed 1.1 in small: best two of three methods (2/3/3, cap 5), complexity 2, queries 1, bonus +1."""
     c = rubric.criterion
-    methods = rubric.group("methods", pick=2, cap=5, alternatives=[
-        rubric.alternative("sort", c("sort-ok", 2)),
-        rubric.alternative("heap", c("heap-ok", 3)),
-        rubric.alternative("quickselect", c("qs-ok", 3)),
-    ])
+    methods = rubric.group(
+        "methods",
+        pick=2,
+        cap=5,
+        alternatives=[
+            rubric.alternative("sort", c("sort-ok", 2)),
+            rubric.alternative("heap", c("heap-ok", 3)),
+            rubric.alternative("quickselect", c("qs-ok", 3)),
+        ],
+    )
     criteria = [c("complexity", 2), c("queries", 1), c("streaming", 1, bonus=True)]
     return rubric.question("1.1", 8, criteria=criteria, groups=[methods], **fields)
 
@@ -47,17 +52,31 @@ def top_k_question(rubric, **fields):
 
 
 def test_small_rubric_with_groups_bonus_and_code_loads(rubric):
-    code = rubric.criterion("impl", 2, answer_kind="code", code={"task": "topk", "checks": ["correct", "complexity"]})
+    code = rubric.criterion(
+        "impl", 2, answer_kind="code", code={"task": "topk", "checks": ["correct", "complexity"]}
+    )
     question = top_k_question(rubric)
     question["criteria"].append(code)
     question["points"] = 10
-    task = {"id": "topk", "question_id": "1.1", "entrypoint": "kth_largest",
-            "signature": "def kth_largest(nums: list[int], k: int) -> int", "max_complexity_exponent": 1.3}
+    task = {
+        "id": "topk",
+        "question_id": "1.1",
+        "entrypoint": "kth_largest",
+        "signature": "def kth_largest(nums: list[int], k: int) -> int",
+        "max_complexity_exponent": 1.3,
+    }
     exam = load_exam(rubric.write(rubric.exam(question, code_tasks=[task])))
 
     q = exam.question("1.1")
-    assert [c.id for c in q.all_criteria()] == ["complexity", "queries", "streaming", "impl", "sort-ok", "heap-ok",
-                                               "qs-ok"]
+    assert [c.id for c in q.all_criteria()] == [
+        "complexity",
+        "queries",
+        "streaming",
+        "impl",
+        "sort-ok",
+        "heap-ok",
+        "qs-ok",
+    ]
     assert q.bonus_points == 1
     assert q.expects_code
     assert q.groups[0].alternatives[1].points == 3
@@ -79,9 +98,16 @@ def test_nested_sections_and_fractional_points_load(rubric):
 def test_criteria_may_add_up_to_more_than_the_question(rubric):
     """Seed 9.2: criteria worth 5 under a 4-point question; the question cap applies when scoring."""
     c = rubric.criterion
-    question = rubric.question("9.2", 4, criteria=[c("amp", 1.5), c("fp16", 1.5), c("ckpt", 1),
-                                                   c("metrics", 1, step=0.1, per_mention={"points_each": 0.3,
-                                                                                          "full_at": 3})])
+    question = rubric.question(
+        "9.2",
+        4,
+        criteria=[
+            c("amp", 1.5),
+            c("fp16", 1.5),
+            c("ckpt", 1),
+            c("metrics", 1, step=0.1, per_mention={"points_each": 0.3, "full_at": 3}),
+        ],
+    )
     exam = load_exam(rubric.write(rubric.exam(question)))
     assert exam.question("9.2").criterion("metrics").per_mention.full_at == 3
 
@@ -120,7 +146,9 @@ def test_section_whose_questions_do_not_add_up(rubric):
 
 def test_nested_section_that_does_not_add_up_is_named_by_its_path(rubric):
     inner = rubric.section("s1a", [rubric.question("1.1", 3)], points=4)
-    outer = rubric.section("s1", [], sections=[rubric.section("s1z", [rubric.question("1.2", 1)]), inner], points=5)
+    outer = rubric.section(
+        "s1", [], sections=[rubric.section("s1z", [rubric.question("1.2", 1)]), inner], points=5
+    )
     path, reason = only_problem(rubric.write(rubric.exam(sections=[outer])))
     assert path == "sections[0](id=s1).sections[1](id=s1a)"
     assert "worth 4 but its parts add up to 3" in reason
@@ -137,7 +165,9 @@ def test_exam_total_that_does_not_add_up(rubric):
 
 def test_duplicate_criterion_ids_in_a_question(rubric):
     c = rubric.criterion
-    path, reason = only_problem(rubric.write(rubric.exam(rubric.question("1.1", 4, criteria=[c("a", 2), c("a", 2)]))))
+    path, reason = only_problem(
+        rubric.write(rubric.exam(rubric.question("1.1", 4, criteria=[c("a", 2), c("a", 2)])))
+    )
     assert path == Q0
     assert "duplicate ids inside the question: a" in reason
 
@@ -151,7 +181,10 @@ def test_criterion_id_reused_inside_a_group_alternative(rubric):
 
 
 def test_duplicate_question_ids_across_sections(rubric):
-    sections = [rubric.section("s1", [rubric.question("1.1", 3)]), rubric.section("s2", [rubric.question("1.1", 2)])]
+    sections = [
+        rubric.section("s1", [rubric.question("1.1", 3)]),
+        rubric.section("s2", [rubric.question("1.1", 2)]),
+    ]
     path, reason = only_problem(rubric.write(rubric.exam(sections=sections)))
     assert path == ""
     assert "duplicate question ids: 1.1" in reason
@@ -168,11 +201,18 @@ def test_duplicate_section_ids_even_when_nested(rubric):
 # --- code tasks ---------------------------------------------------------------------------------------
 
 
-def code_exam(rubric, *, checks=("correct",), task_fields=None, task_question="1.1", ref="topk", **criterion_fields):
+def code_exam(
+    rubric, *, checks=("correct",), task_fields=None, task_question="1.1", ref="topk", **criterion_fields
+):
     fields = {"answer_kind": "code", "code": {"task": ref, "checks": list(checks)}, **criterion_fields}
     question = rubric.question("1.1", 2, criteria=[rubric.criterion("impl", 2, **fields)])
-    task = {"id": "topk", "question_id": task_question, "entrypoint": "kth_largest",
-            "signature": "def kth_largest(nums, k)", **(task_fields or {})}
+    task = {
+        "id": "topk",
+        "question_id": task_question,
+        "entrypoint": "kth_largest",
+        "signature": "def kth_largest(nums, k)",
+        **(task_fields or {}),
+    }
     return rubric.exam(question, code_tasks=[task])
 
 
@@ -246,8 +286,9 @@ def test_caps_when_fewer_out_of_range(rubric, answered):
 
 
 def test_caps_when_fewer_in_range_loads(rubric):
-    exam = load_exam(rubric.write(methods_exam(rubric, pick=2, cap=7, points=(3.5, 3.5, 3.5, 3.5),
-                                               caps_when_fewer={1: 4})))
+    exam = load_exam(
+        rubric.write(methods_exam(rubric, pick=2, cap=7, points=(3.5, 3.5, 3.5, 3.5), caps_when_fewer={1: 4}))
+    )
     assert exam.question("1.1").groups[0].caps_when_fewer == {1: 4}
 
 
