@@ -374,3 +374,13 @@ def test_file_that_is_not_utf8(tmp_path):
     path = tmp_path / "rubric.yaml"
     path.write_bytes("id: 考试\n".encode("utf-16"))
     assert only_problem(path)[1].startswith("cannot read the file:")
+
+
+def test_unquoted_question_id_in_yaml_is_an_error_not_a_float(tmp_path, rubric):
+    """`id: 1.10` in YAML is the float 1.1; the rubric must say so rather than match question 1.1."""
+    text = rubric.write(rubric.exam(rubric.question("1.10", 2))).read_text(encoding="utf-8")
+    path = tmp_path / "unquoted.yaml"
+    path.write_text(text.replace("id: '1.10'", "id: 1.10"), encoding="utf-8")
+    where, reason = only_problem(path)
+    assert where == f"{Q0}.id"
+    assert "valid string" in reason
