@@ -1,0 +1,141 @@
+"""Running code answers: one at a time, or a batch over a pool of warm sandboxes."""
+
+from __future__ import annotations
+
+import queue
+import time
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from executors._models import ExecResult, TestOutcome
+from executors._settings import ExecSettings
+from executors.harness._tasks import TASKS
+from executors.sandbox import SandboxUnavailable, Worker, WorkerGone
+from rubric_schema import CodeCheckName, CodeTask
+
+
+def declared_checks(task: CodeTask) -> list[CodeCheckName]:
+    """The checks a task's thresholds make meaningful: correct always, the others when set."""
+    checks: list[CodeCheckName] = ["correct"]
+    if task.max_complexity_exponent is not None:
+        checks.append("complexity")
+    if task.max_speed_ratio is not None:
+        checks.append("speed")
+    return checks
+
+
+def _failed(task: CodeTask, status: str, reason: str, **extra: Any) -> ExecResult:
+    """A result in which every check is 0: the answer did not get as far as earning any."""
+    return ExecResult(task_id=task.id, question_id=task.question_id, status=status,  # type: ignore[arg-type]
+                      checks=dict.fromkeys(declared_checks(task), False), reason=reason, **extra)
+
+
+def to_result(task: CodeTask, raw: dict[str, Any], elapsed_s: float) -> ExecResult:
+    """Map the checker's raw result onto the task's checks, with thresholds from the rubric's CodeTask."""
+    if raw.get("internal"):
+        return _failed(task, "error", raw["reason"], elapsed_s=elapsed_s)
+    correct = bool(raw["correct"]) and raw["status"] in ("ok", "failed", "timeout", "killed")
+    exponent, ratio = raw.get("complexity_exponent"), raw.get("speed_ratio")
+    checks: dict[CodeCheckName, bool] = {"correct": correct}
+    words = [raw["reason"]] if raw["reason"] else []
+    passed = sum(1 for t in raw["tests"] if t["test_id"].startswith(("time_", "speed_")) is False and t["passed"])
+    trials = sum(1 for t in raw["tests"] if not t["test_id"].startswith(("time_", "speed_")))
+    if correct:
+        words.insert(0, f"correct on {passed}/{trials} trials")
+    if task.max_complexity_exponent is not None:
+        checks["complexity"] = correct and exponent is not None and exponent <= task.max_complexity_exponent
+        if correct:
+            words.append(f"complexity exponent {exponent if exponent is not None else 'not measured'} "
+                         f"(max {task.max_complexity_exponent:g})")
+    if task.max_speed_ratio is not None:
+        checks["speed"] = correct and ratio is not None and ratio <= task.max_speed_ratio
+        if correct:
+            words.append(f"speed ratio {ratio if ratio is not None else 'not measured'} (max {task.max_speed_ratio:g})")
+    status = raw["status"]
+    if status == "ok" and not all(checks.values()):
+        status = "ok"  # it ran and was right; a slow answer is a failed check, not a failed run
+    return ExecResult(task_id=task.id, question_id=task.question_id, status=status, checks=checks,
+                      reason="; ".join(words), complexity_exponent=exponent, speed_ratio=ratio,
+                      device=raw.get("device", "cpu"), tests=[TestOutcome(**t) for t in raw["tests"]],
+                      output_tail=raw.get("output_tail", ""), notes=raw.get("notes", []), elapsed_s=elapsed_s)
+
+
+def _request(task: CodeTask, code: str, settings: ExecSettings) -> dict[str, Any]:
+    return {"op": "check", "code": code, "limits": settings.limits(),
+            "task": {"id": task.id, "entrypoint": task.entrypoint}}
+
+
+def _precheck(task: CodeTask, code: str) -> ExecResult | None:
+    """Answers that need no sandbox to decide: no code, or a task the harness has no checks for."""
+    if task.id not in TASKS:
+        return _failed(task, "error", f"no checks are defined for code task {task.id!r} "
+                                      f"(known: {', '.join(sorted(TASKS))})")
+    if not code.strip():
+        return _failed(task, "no_code", "the answer holds no code")
+    return None
+
+
+class ExecutorPool:
+    """Warm sandboxes, reused across answers: each answer still runs in its own freshly forked process.
+
+    Use as a context manager; `run` is thread-safe, `map` runs a batch on all workers.
+    """
+
+    def __init__(self, settings: ExecSettings | None = None, *, torch: bool = True, workers: int | None = None):
+        self.settings = settings or ExecSettings()
+        size = workers or self.settings.workers
+        self._idle: queue.Queue[Worker] = queue.Queue()
+        self._workers = [Worker(self.settings, slot=slot, torch=torch) for slot in range(size)]
+        for worker in self._workers:
+            self._idle.put(worker)
+
+    def __enter__(self) -> ExecutorPool:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop every sandbox."""
+        for worker in self._workers:
+            worker.close()
+
+    def run(self, task: CodeTask, code: str) -> ExecResult:
+        """Check one answer; never raises for anything the answer does."""
+        early = _precheck(task, code)
+        if early is not None:
+            return early
+        worker = self._idle.get()
+        started = time.perf_counter()
+        try:
+            raw = worker.check(_request(task, code, self.settings))
+        except SandboxUnavailable as error:
+            return _failed(task, "sandbox_unavailable", str(error))
+        except WorkerGone as gone:
+            return _failed(task, gone.kind, gone.reason, elapsed_s=time.perf_counter() - started)
+        finally:
+            self._idle.put(worker)
+        return to_result(task, raw, time.perf_counter() - started)
+
+    def map(self, jobs: Iterable[tuple[CodeTask, str]]) -> list[ExecResult]:
+        """Check many answers on all workers; results in the order of `jobs`."""
+        with ThreadPoolExecutor(max_workers=len(self._workers)) as threads:
+            return list(threads.map(lambda job: self.run(*job), jobs))
+
+
+def run_code_task(task: CodeTask, code: str, *, settings: ExecSettings | None = None) -> ExecResult:
+    """Run one code answer in a fresh sandbox against the task's reference."""
+    early = _precheck(task, code)
+    if early is not None:
+        return early
+    with ExecutorPool(settings, torch=TASKS[task.id].torch, workers=1) as pool:
+        return pool.run(task, code)
+
+
+def run_code_tasks(jobs: Iterable[tuple[CodeTask, str]], *, settings: ExecSettings | None = None) -> list[ExecResult]:
+    """Run a batch of answers (e.g. from one Prefect task) on `settings.workers` warm sandboxes."""
+    jobs = list(jobs)
+    needs_torch = any(TASKS[t.id].torch for t, _ in jobs if t.id in TASKS)
+    with ExecutorPool(settings, torch=needs_torch) as pool:
+        return pool.map(jobs)

@@ -1,0 +1,80 @@
+"""The warm worker: `python -m <harness> [--torch] [--sandboxed]`, one request frame in, one result frame out.
+
+It imports what the tasks need once, then forks a fresh runner per answer, so each answer starts
+from the same clean state without paying for interpreter and torch start-up.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import random
+import sys
+import tempfile
+import traceback
+
+from . import _wire
+from ._checker import Checker
+from ._runner import FRAME_LIMIT
+from ._tasks import TASKS
+from ._values import decode, encode
+
+PR_SET_DUMPABLE = 4
+
+
+def _not_dumpable() -> None:
+    """Answers run under the same uid; a non-dumpable worker cannot be ptraced or have its fds opened."""
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+
+
+def _device() -> str:
+    if "torch" not in sys.modules:
+        return "cpu"
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"  # NVML check: does not initialise CUDA before fork
+
+
+def _warm_up() -> None:
+    """Run each torch task's reference once on CPU, so forked runners inherit torch's lazy set-up (≈1.5 s)."""
+    for task in TASKS.values():
+        if task.torch:
+            trial = task.trials(random.Random(0), "torch")[0]
+            task.invoke(task.reference, task.prepare(decode(encode(trial.args, blobs := []), blobs), "torch", "cpu"))
+
+
+def main(argv: list[str]) -> int:
+    """Serve check requests on stdin/stdout until the host closes stdin."""
+    _not_dumpable()
+    channel_in, channel_out = os.dup(0), os.dup(1)
+    null = os.open("/dev/null", os.O_RDONLY)
+    os.dup2(null, 0)
+    os.dup2(2, 1)  # stray prints from imports go to stderr, never into the result channel
+    if "--torch" in argv:
+        import numpy  # noqa: F401 - warm import for the runners
+        import torch
+
+        torch.set_num_threads(1)
+        torch.set_num_interop_threads(1)
+        _warm_up()
+    sandboxed = "--sandboxed" in argv
+    tmp_dir = "/tmp" if sandboxed else tempfile.mkdtemp(prefix="gradeflow-exec-")
+    checker = Checker(device=_device(), sandboxed=sandboxed, tmp_dir=tmp_dir)
+    torch_version = sys.modules["torch"].__version__ if "torch" in sys.modules else None
+    _wire.write_fd(channel_out, {"ready": True, "device": checker.device, "torch": torch_version, "pid": os.getpid()})
+    while True:
+        try:
+            request, _ = _wire.read_fd(channel_in, limit=FRAME_LIMIT)
+        except _wire.WireError:
+            return 0
+        try:
+            reply = checker.check(request)
+        except Exception as error:  # noqa: BLE001 - a checker bug is reported as such, the worker goes on
+            traceback.print_exc()
+            reply = {"status": "error", "reason": f"internal checker error: {type(error).__name__}: {error}",
+                     "internal": True}
+        _wire.write_fd(channel_out, reply)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

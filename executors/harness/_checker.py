@@ -1,0 +1,275 @@
+"""The checker: judges one answer against the reference, in the warm worker, never running answer code.
+
+It forks a candidate runner per answer and keeps one reference runner, sends both the same seeded
+inputs (in alternating order), compares outputs and times each call round trip with its own clock.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import signal
+import statistics
+import time
+from typing import Any
+
+from . import _runner
+from ._runner import Runner, RunnerGone
+from ._tasks import TASKS, Task, Trial, Verdict
+from ._values import ArrayMode, decode, encode
+
+MIN_SIZES = 4
+"""Sizes needed before a complexity exponent is fitted."""
+SMALLEST_SIZE = 64
+
+
+class _Wrong(Exception):
+    """An answer's output during timing was wrong: the run stops and counts as failed."""
+
+
+class _ReferenceGone(Exception):
+    """The reference runner died while an answer ran (answer and reference share a uid)."""
+
+
+class Checker:
+    """Checks answers one at a time; the reference runner is kept warm between answers."""
+
+    def __init__(self, *, device: str, sandboxed: bool, tmp_dir: str):
+        self.device, self.sandboxed, self.tmp_dir = device, sandboxed, tmp_dir
+        self.reference: Runner | None = None
+
+    def _reference_runner(self) -> Runner:
+        if self.reference is None:
+            self.reference = _runner.spawn("reference", code="", entrypoint="", mode="torch", device=self.device,
+                                           limits={}, output_path=os.path.join(self.tmp_dir, "reference.out"))
+        return self.reference
+
+    def check(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Judge one answer; every outcome, hostile ones included, is a result dict, never an exception."""
+        spec, code, limits = request["task"], request["code"], request["limits"]
+        task = TASKS[spec["id"]]
+        mode: ArrayMode = "numpy" if "numpy" in code and "torch" not in code else "torch"
+        result: dict[str, Any] = {"status": "ok", "reason": "", "correct": False, "complexity_exponent": None,
+                                  "speed_ratio": None, "device": self.device, "tests": [], "output_tail": "",
+                                  "notes": []}
+        output_path = os.path.join(self.tmp_dir, "answer.out")
+        candidate = _runner.spawn("candidate", code=code, entrypoint=spec["entrypoint"], mode=mode,
+                                  device=self.device, limits=limits, output_path=output_path)
+        try:
+            loaded = candidate.receive(limits["call_timeout_s"])
+            if not loaded.get("ok"):
+                result.update(status="error", reason=f"the answer does not load: {loaded.get('error', '?')}")
+                return result
+            self._run(task, candidate, mode, limits, result)
+        except RunnerGone as gone:
+            status = {"timeout": "timeout", "killed": "killed"}.get(gone.kind, "error")
+            result.update(status=status, reason=gone.reason)
+        except _ReferenceGone as gone:
+            result.update(status="killed", reason=f"the reference process died while this answer ran ({gone})")
+        except _Wrong as wrong:
+            result.update(status="failed", reason=str(wrong))
+        finally:
+            candidate.close()
+            result["output_tail"] = _tail(output_path, int(limits["output_cap_bytes"]))
+            self._clean_up()
+        return result
+
+    def _run(self, task: Task, candidate: Runner, mode: ArrayMode, limits: dict[str, Any],
+             result: dict[str, Any]) -> None:
+        rng = random.Random(limits["seed"])
+        trials = task.trials(rng, mode)
+        failures = []
+        for index, trial in enumerate(trials):
+            verdict, mutated = self._trial(task, candidate, trial, index, limits)
+            error = verdict.error
+            if mutated:
+                note = f"modified its input(s) {', '.join(mutated)} in place"
+                if task.mutation_fails:
+                    verdict = Verdict(False, verdict.max_abs_err, note)
+                    error = note
+                else:
+                    result["notes"].append(f"{trial.test_id}: {note}")
+            result["tests"].append(_outcome(trial.test_id, verdict.passed, verdict.max_abs_err, error, self.device))
+            if not verdict.passed:
+                failures.append(f"{trial.test_id}: {error}")
+        result["correct"] = not failures
+        if failures:
+            result.update(status="failed",
+                          reason=f"wrong on {len(failures)} of {len(trials)} trials; first: {failures[0]}")
+            return
+        if task.timing == "complexity":
+            self._complexity(task, candidate, rng, limits, result)
+        elif task.timing == "speed":
+            self._speed(task, candidate, rng, limits, result)
+
+    def _call(self, runner: Runner, task: Task, args: dict[str, Any], limits: dict[str, Any]) -> tuple[dict[str, Any], Any, float]:
+        """One call: the reply header, the decoded output (None on error) and the round-trip seconds."""
+        blobs: list[bytes] = []
+        header = {"op": "call", "task": task.id, "args": encode(args, blobs)}
+        try:
+            reply, reply_blobs, seconds = runner.request(header, blobs, limits["call_timeout_s"])
+        except RunnerGone as gone:
+            if runner.role == "reference":
+                self.reference = None
+                raise _ReferenceGone(gone.reason) from None
+            raise
+        out = None
+        if reply.get("ok") is True:
+            try:
+                out = decode(reply.get("out"), reply_blobs)
+            except (ValueError, TypeError) as error:
+                reply = {"ok": False, "error": f"malformed output: {error}"}
+        if runner.role == "reference" and reply.get("ok") is not True:
+            raise RuntimeError(f"the reference failed on task {task.id}: {reply.get('error')}")
+        return reply, out, seconds
+
+    def _trial(self, task: Task, candidate: Runner, trial: Trial, index: int, limits: dict[str, Any]) -> tuple[Verdict, list[str]]:
+        """Run a trial on both sides, in both orders across trials (order effects show as failures)."""
+        order = (candidate, self._reference_runner())
+        calls = {r.role: self._call(r, task, trial.args, limits) for r in (order if index % 2 == 0 else order[::-1])}
+        (reply, out, _), (_, ref_out, _) = calls["candidate"], calls["reference"]
+        if reply.get("ok") is not True:
+            return Verdict(False, error=str(reply.get("error", "no result"))), []
+        try:
+            verdict = task.judge(trial, out, ref_out)
+        except Exception as error:  # noqa: BLE001 - an output shape the judge did not foresee is a wrong output
+            verdict = Verdict(False, error=f"output could not be checked: {type(error).__name__}: {error}")
+        mutated = reply.get("mutated")
+        mutated = [m for m in mutated if isinstance(m, str)] if isinstance(mutated, list) else []
+        return verdict, mutated
+
+    def _timed(self, task: Task, candidate: Runner, args: dict[str, Any], dtype: str, limits: dict[str, Any],
+               *, time_reference: bool, n: int) -> tuple[float, float]:
+        """Time one candidate call (and the reference's), checking the candidate's output."""
+        reference = self._reference_runner()
+        first, second = (reference, candidate) if time_reference and n % 2 else (candidate, reference)
+        timed = {r.role: self._call(r, task, args, limits) for r in (first, second)}
+        reply, out, seconds = timed["candidate"]
+        ref_reply, ref_out, ref_seconds = timed["reference"]
+        if reply.get("ok") is not True:
+            raise _Wrong(f"failed during timing at n={n}: {reply.get('error')}")
+        verdict = task.judge(Trial(f"time_n{n}", args, dtype), out, ref_out)
+        if not verdict.passed:
+            raise _Wrong(f"wrong output during timing at n={n}: {verdict.error}")
+        return _device_seconds(reply, seconds), _device_seconds(ref_reply, ref_seconds)
+
+    def _complexity(self, task: Task, candidate: Runner, rng: random.Random, limits: dict[str, Any],
+                    result: dict[str, Any]) -> None:
+        """Median time per size, growing n until a call would exceed the budget; fit log t on log n."""
+        assert task.timing_args is not None
+        budget, repeats = float(limits["call_budget_s"]), int(limits["timing_repeats"])
+        deadline = time.monotonic() + float(limits["timing_budget_s"])
+        medians: dict[int, float] = {}
+
+        def measure(n: int) -> None:
+            times = [self._timed(task, candidate, task.timing_args(rng, n), "float32", limits,
+                                 time_reference=False, n=n)[0] for _ in range(repeats)]
+            medians[n] = statistics.median(times)
+
+        measure(task.sizes[0] // 4)  # warm-up, not kept
+        medians.clear()
+        previous = None
+        for n in task.sizes:
+            if previous and len(medians) >= 2:
+                last, before = medians[previous], medians[previous // 2] if previous // 2 in medians else None
+                growth = last / before if before else 2.0
+                if last * max(growth, 1.0) > budget or time.monotonic() > deadline:
+                    break
+            measure(n)
+            previous = n
+            if medians[n] > budget:
+                break
+        n = min(task.sizes) // 2
+        while len(medians) < MIN_SIZES and n >= SMALLEST_SIZE:
+            measure(n)
+            n //= 2
+        sizes = sorted(medians)
+        exponent = None
+        if len(sizes) >= MIN_SIZES:
+            fit = statistics.linear_regression([math.log(s) for s in sizes], [math.log(medians[s]) for s in sizes])
+            exponent = round(fit.slope, 3)
+        else:
+            result["notes"].append(f"complexity not fitted: only {len(sizes)} sizes fit in the time budget")
+        result["complexity_exponent"] = exponent
+        for s in sizes:
+            result["tests"].append(_outcome(f"time_n{s}", True, None, "", self.device, candidate_ms=medians[s] * 1e3,
+                                            complexity_exponent=exponent))
+
+    def _speed(self, task: Task, candidate: Runner, rng: random.Random, limits: dict[str, Any],
+               result: dict[str, Any]) -> None:
+        """Median candidate and reference time per size on the same fresh inputs; ratio per size."""
+        assert task.timing_args is not None
+        repeats = int(limits["speed_repeats"])
+        self._timed(task, candidate, task.timing_args(rng, task.sizes[0]), "float32", limits,
+                    time_reference=True, n=task.sizes[0])  # warm-up
+        ratio = None
+        for n in task.sizes:
+            pairs = [self._timed(task, candidate, task.timing_args(rng, n), "float32", limits, time_reference=True,
+                                 n=n + i) for i in range(repeats)]
+            cand_s = statistics.median(p[0] for p in pairs)
+            ref_s = statistics.median(p[1] for p in pairs)
+            ratio = cand_s / ref_s
+            result["tests"].append(_outcome(f"speed_n{n}", True, None, "", self.device, candidate_ms=cand_s * 1e3,
+                                            reference_ms=ref_s * 1e3, speed_ratio=round(ratio, 3)))
+        result["speed_ratio"] = round(ratio, 3) if ratio is not None else None
+
+    def _clean_up(self) -> None:
+        """Kill whatever an answer left running and wipe the sandbox's tmp before the next answer."""
+        if not self.sandboxed:
+            return
+        keep = {1, os.getpid(), self.reference.pid if self.reference else 0}
+        for _ in range(200):
+            strays = [int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) not in keep]
+            if not strays:
+                break
+            for pid in strays:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+            time.sleep(0.005)
+        for directory in (self.tmp_dir, "/dev/shm"):
+            _wipe(directory, keep={"reference.out"})
+
+
+def _device_seconds(reply: dict[str, Any], round_trip: float) -> float:
+    """CUDA event time when the runner measured one, never more than the round trip the checker saw."""
+    device_ms = reply.get("device_ms")
+    if isinstance(device_ms, (int, float)) and 0 < device_ms / 1e3 <= round_trip:
+        return device_ms / 1e3
+    return round_trip
+
+
+def _outcome(test_id: str, passed: bool, max_abs_err: float | None, error: str, device: str, *,
+             candidate_ms: float | None = None, reference_ms: float | None = None, speed_ratio: float | None = None,
+             complexity_exponent: float | None = None) -> dict[str, Any]:
+    return {"test_id": test_id, "passed": passed, "max_abs_err": max_abs_err, "candidate_ms": candidate_ms,
+            "reference_ms": reference_ms, "speed_ratio": speed_ratio, "complexity_exponent": complexity_exponent,
+            "device": device, "error": error[:500]}
+
+
+def _tail(path: str, cap: int) -> str:
+    try:
+        with open(path, "rb") as output:
+            output.seek(0, os.SEEK_END)
+            size = output.tell()
+            output.seek(max(0, size - cap))
+            return output.read(cap).decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
+def _wipe(directory: str, *, keep: set[str]) -> None:
+    for root, dirs, files in os.walk(directory, topdown=False):
+        for name in files:
+            if root != directory or name not in keep:
+                try:
+                    os.unlink(os.path.join(root, name))
+                except OSError:
+                    pass
+        for name in dirs:
+            try:
+                os.rmdir(os.path.join(root, name))
+            except OSError:
+                pass

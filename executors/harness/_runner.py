@@ -1,0 +1,244 @@
+"""Runners: forked processes that load one answer (or the references) and call it on request.
+
+A runner only ever returns what the called code returned; the checker, in another process, judges it
+and times each call with its own clock. So an answer that prints, forges reply frames or patches
+anything in its process changes only its own outputs, which are then checked like any others.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import signal
+import sys
+import time
+import traceback
+import types
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from . import _limits, _wire
+from ._tasks import TASKS, Task
+from ._values import ArrayMode, decode, encode
+
+Role = Literal["candidate", "reference"]
+FRAME_LIMIT = 256 << 20
+_IN, _OUT = 3, 4
+L2_FLUSH_BYTES = 256 << 20
+"""Written between timed CUDA calls so no call finds its inputs in L2 (KernelBench's flush)."""
+
+
+class RunnerGone(Exception):
+    """The runner ended or stopped answering; `kind` is 'timeout', 'killed' or 'exited'."""
+
+    def __init__(self, kind: str, reason: str):
+        self.kind, self.reason = kind, reason
+        super().__init__(reason)
+
+
+@dataclass
+class Runner:
+    """The checker's handle on a runner process."""
+
+    pid: int
+    role: Role
+    to_runner: int
+    from_runner: int
+    output_path: str
+
+    def request(self, header: dict[str, Any], blobs: list[bytes], timeout: float) -> tuple[dict[str, Any], list[bytes], float]:
+        """Send one request; return the reply and the seconds from send to full reply."""
+        deadline = time.monotonic() + timeout
+        started = time.perf_counter()
+        try:
+            _wire.write_fd(self.to_runner, header, blobs, deadline=deadline)
+            reply, reply_blobs = _wire.read_fd(self.from_runner, limit=FRAME_LIMIT, deadline=deadline)
+        except _wire.Deadline:
+            self.kill()
+            raise RunnerGone("timeout", f"no reply within {timeout:g} s (wall clock)") from None
+        except (_wire.WireError, OSError) as error:
+            raise RunnerGone(*self._ended(str(error))) from None
+        return reply, reply_blobs, time.perf_counter() - started
+
+    def receive(self, timeout: float) -> dict[str, Any]:
+        """Read one unsolicited frame (the load report)."""
+        try:
+            reply, _ = _wire.read_fd(self.from_runner, limit=FRAME_LIMIT, deadline=time.monotonic() + timeout)
+        except _wire.Deadline:
+            self.kill()
+            raise RunnerGone("timeout", f"loading took longer than {timeout:g} s (wall clock)") from None
+        except (_wire.WireError, OSError) as error:
+            raise RunnerGone(*self._ended(str(error))) from None
+        return reply
+
+    def _ended(self, detail: str) -> tuple[str, str]:
+        """Why the runner went away, from its exit status."""
+        self.kill()
+        try:
+            _, status = os.waitpid(self.pid, 0)
+        except ChildProcessError:
+            return "killed", f"the process went away ({detail})"
+        self.pid = 0
+        if os.WIFSIGNALED(status):
+            number = os.WTERMSIG(status)
+            return "killed", _SIGNAL_REASONS.get(number, f"killed by signal {signal.Signals(number).name}")
+        code = os.WEXITSTATUS(status)
+        return "exited", f"the answer ended the process (exit code {code}) instead of returning"
+
+    def kill(self) -> None:
+        """Kill the runner's whole process group; safe to call twice."""
+        if self.pid:
+            for target in (lambda: os.killpg(self.pid, signal.SIGKILL), lambda: os.kill(self.pid, signal.SIGKILL)):
+                try:
+                    target()
+                except (ProcessLookupError, PermissionError):
+                    pass
+
+    def close(self) -> None:
+        """Kill, reap and close the pipes."""
+        self.kill()
+        if self.pid:
+            try:
+                os.waitpid(self.pid, 0)
+            except ChildProcessError:
+                pass
+            self.pid = 0
+        for fd in (self.to_runner, self.from_runner):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+_SIGNAL_REASONS = {
+    signal.SIGXCPU: "killed: CPU time limit reached",
+    signal.SIGXFSZ: "killed: wrote past the output/file size limit",
+    signal.SIGSEGV: "crashed (SIGSEGV): stack overflow from deep recursion, or memory corruption",
+    signal.SIGKILL: "killed (SIGKILL): CPU or memory limit, or killed from inside the sandbox",
+    signal.SIGABRT: "aborted (SIGABRT)",
+}
+
+
+def spawn(role: Role, *, code: str, entrypoint: str, mode: ArrayMode, device: str, limits: dict[str, Any],
+          output_path: str) -> Runner:
+    """Fork a runner. The child keeps only its two pipe ends and an output file on fds 0-4."""
+    to_child_r, to_child_w = os.pipe()
+    from_child_r, from_child_w = os.pipe()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child
+        status = 0
+        try:
+            _become_runner(to_child_r, from_child_w, output_path, role, limits)
+            _serve(role, code, entrypoint, mode, device)
+        except BaseException:  # noqa: BLE001 - the child must never return into the checker's loop
+            traceback.print_exc()
+            status = 70
+        finally:
+            os._exit(status)
+    os.close(to_child_r)
+    os.close(from_child_w)
+    return Runner(pid, role, to_child_w, from_child_r, output_path)
+
+
+def _become_runner(read_fd: int, write_fd: int, output_path: str, role: Role, limits: dict[str, Any]) -> None:
+    os.setpgid(0, 0)
+    high_read, high_write = fcntl.fcntl(read_fd, fcntl.F_DUPFD, 16), fcntl.fcntl(write_fd, fcntl.F_DUPFD, 16)
+    null = os.open("/dev/null", os.O_RDONLY)
+    output = os.open(output_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.dup2(null, 0)
+    os.dup2(output, 1)
+    os.dup2(output, 2)
+    os.dup2(high_read, _IN)
+    os.dup2(high_write, _OUT)
+    os.closerange(_OUT + 1, 1 << 16)
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    if role == "candidate":
+        _limits.apply(limits)
+
+
+def describe(error: BaseException) -> str:
+    """One line: the exception and where in the answer it was raised."""
+    where = [f"line {frame.lineno}" for frame in traceback.extract_tb(error.__traceback__) if frame.filename == "answer.py"]
+    text = f"{type(error).__name__}: {error}"[:400]
+    if isinstance(error, SystemExit):
+        text = f"the answer called exit({error.code!r})"
+    return text + (f" (answer.py {where[-1]})" if where else "")
+
+
+def _load(code: str, entrypoint: str) -> Any:
+    module = types.ModuleType("answer")
+    module.__file__ = "answer.py"
+    sys.modules["answer"] = module
+    exec(compile(code, "answer.py", "exec"), module.__dict__)  # noqa: S102 - this is the sandboxed runner's job
+    if entrypoint not in module.__dict__:
+        defined = sorted(k for k, v in module.__dict__.items() if callable(v) and not k.startswith("_"))
+        raise LookupError(f"the answer defines no `{entrypoint}` (it defines: {', '.join(defined) or 'nothing callable'})")
+    return module.__dict__[entrypoint]
+
+
+def _serve(role: Role, code: str, entrypoint: str, mode: ArrayMode, device: str) -> None:
+    entry: Any = None
+    if role == "candidate":
+        try:
+            entry = _load(code, entrypoint)
+        except BaseException as error:  # noqa: BLE001 - any failure to load is the answer's, reported
+            _wire.write_fd(_OUT, {"ok": False, "error": describe(error)})
+            return
+        _wire.write_fd(_OUT, {"ok": True})
+    flush = None
+    while True:
+        header, blobs = _wire.read_fd(_IN, limit=FRAME_LIMIT)
+        if header.get("op") != "call":
+            return
+        task = TASKS[header["task"]]
+        fn = entry if role == "candidate" else task.reference
+        if device == "cuda" and flush is None:
+            import torch
+
+            flush = torch.empty(L2_FLUSH_BYTES // 4, dtype=torch.float32, device="cuda")
+        reply, out_blobs = _call(task, fn, decode(header["args"], blobs), mode, device, flush)
+        _wire.write_fd(_OUT, reply, out_blobs)
+
+
+def _snapshot(value: Any) -> Any:
+    return value.clone() if hasattr(value, "clone") else value.copy()
+
+
+def _same(before: Any, after: Any) -> bool:
+    if hasattr(before, "clone"):
+        import torch
+
+        return before.shape == after.shape and bool(torch.equal(before, after))
+    if hasattr(before, "shape"):
+        import numpy
+
+        return bool(numpy.array_equal(before, after))
+    return before == after
+
+
+def _call(task: Task, fn: Any, args: dict[str, Any], mode: ArrayMode, device: str, flush: Any) -> tuple[dict[str, Any], list[bytes]]:
+    inputs = task.prepare(args, mode, device)
+    before = {name: _snapshot(inputs[name]) for name in task.guarded}
+    device_ms = None
+    try:
+        if flush is not None:
+            import torch
+
+            flush.zero_()
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            torch.cuda.synchronize()
+            start.record()
+            out = task.invoke(fn, inputs)
+            end.record()
+            torch.cuda.synchronize()
+            device_ms = start.elapsed_time(end)
+        else:
+            out = task.invoke(fn, inputs)
+        blobs: list[bytes] = []
+        wire_out = encode(out, blobs)
+    except BaseException as error:  # noqa: BLE001 - the answer's exception is its result
+        return {"ok": False, "error": describe(error)}, []
+    mutated = [name for name in task.guarded if not _same(before[name], inputs[name])]
+    return {"ok": True, "out": wire_out, "mutated": mutated, "device_ms": device_ms}, blobs

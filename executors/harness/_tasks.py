@@ -1,0 +1,460 @@
+"""The code tasks: their inputs, how a runner calls an answer, the references, and how outputs are judged.
+
+The checker draws inputs (seeded), the runners turn them into the objects an answer expects and call it,
+and `judge` compares the answer's output with the reference runner's. Timing inputs are fresh for
+every call, so an answer cannot memoise its way to a fast time.
+"""
+
+from __future__ import annotations
+
+import bisect
+import heapq
+import random
+from dataclasses import dataclass, field
+from typing import Any, Callable, Literal
+
+from ._values import ArrayMode, to_mode
+
+Timing = Literal["complexity", "speed"]
+TOLERANCE = {"float32": 1e-4, "float16": 1e-2, "bfloat16": 1e-2}
+"""rtol and atol per dtype of the inputs an answer gets."""
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One call: a test id, wire arguments, and the dtype that sets the tolerance."""
+
+    test_id: str
+    args: dict[str, Any]
+    dtype: str = "float32"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """How one output compares with the reference's."""
+
+    passed: bool
+    max_abs_err: float | None = None
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class Task:
+    """A code task as the harness knows it; the rubric's CodeTask only names it and sets thresholds."""
+
+    id: str
+    torch: bool
+    """Needs torch in the sandbox (tensor tasks and the training loop)."""
+    trials: Callable[[random.Random, ArrayMode], list[Trial]]
+    prepare: Callable[[dict[str, Any], ArrayMode, str], dict[str, Any]]
+    """Runner side: wire arguments → the objects handed to the answer."""
+    invoke: Callable[[Any, dict[str, Any]], Any]
+    reference: Callable[..., Any]
+    judge: Callable[[Trial, Any, Any], Verdict]
+    guarded: tuple[str, ...] = ()
+    """Inputs checked for mutation after each call."""
+    mutation_fails: bool = False
+    """Whether changing a guarded input fails the trial (tensors) or is only noted (in-place quickselect)."""
+    timing: Timing | None = None
+    sizes: tuple[int, ...] = ()
+    timing_args: Callable[[random.Random, int], dict[str, Any]] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------- pure-Python tasks
+
+
+def _ints(rng: random.Random, n: int, lo: int = -10**9, hi: int = 10**9) -> list[int]:
+    return [rng.randint(lo, hi) for _ in range(n)]
+
+
+def _topk_trials(rng: random.Random, _mode: ArrayMode) -> list[Trial]:
+    cases = [([7], 1), ([5, 5, 5, 1], 2), ([3, 2, 1, 5, 6, 4], 2), ([3, 2, 3, 1, 2, 4, 5, 5, 6], 4),
+             ([-1, -7, -3], 3), ([4] * 9, 5)]
+    for n in (10, 57, 200, 1000):
+        nums = _ints(rng, n, -50, 50) if n < 100 else _ints(rng, n)
+        cases += [(nums, 1), (nums, n), (nums, rng.randint(1, n))]
+    return [Trial(f"case{i}", {"nums": nums, "k": k}) for i, (nums, k) in enumerate(cases)]
+
+
+def _topk_reference(nums: list[int], k: int) -> int:
+    return sorted(nums)[len(nums) - k]
+
+
+def _topk_judge(trial: Trial, out: Any, ref: Any) -> Verdict:
+    if isinstance(out, bool) or not isinstance(out, (int, float)):
+        return Verdict(False, error=f"expected an int, got {type(out).__name__}")
+    return Verdict(out == ref, abs(out - ref) if out != ref else 0.0,
+                   "" if out == ref else f"returned {out}, expected {ref} (k={trial.args['k']})")
+
+
+def _lis_trials(rng: random.Random, _mode: ArrayMode) -> list[Trial]:
+    cases = [[], [5], [2, 2, 2], [5, 4, 3, 2, 1], [1, 2, 3, 4, 5], [10, 9, 2, 5, 3, 7, 101, 18],
+             [0, 1, 0, 3, 2, 3], [7, 7, 7, 7, 8]]
+    cases += [_ints(rng, n, -20, 20) for n in (12, 40, 100)] + [_ints(rng, 600)]
+    return [Trial(f"case{i}", {"nums": nums}) for i, nums in enumerate(cases)]
+
+
+def _lis_reference(nums: list[int]) -> tuple[int, list[int]]:
+    tails: list[int] = []
+    tail_index: list[int] = []
+    previous = [-1] * len(nums)
+    for i, x in enumerate(nums):
+        j = bisect.bisect_left(tails, x)
+        previous[i] = tail_index[j - 1] if j else -1
+        if j == len(tails):
+            tails.append(x)
+            tail_index.append(i)
+        else:
+            tails[j], tail_index[j] = x, i
+    sequence, i = [], tail_index[-1] if tail_index else -1
+    while i >= 0:
+        sequence.append(nums[i])
+        i = previous[i]
+    return len(tails), sequence[::-1]
+
+
+def _is_subsequence(sequence: list[Any], nums: list[int]) -> bool:
+    it = iter(nums)
+    return all(any(x == y for y in it) for x in sequence)
+
+
+def _lis_judge(trial: Trial, out: Any, ref: Any) -> Verdict:
+    nums, (length, _) = trial.args["nums"], ref
+    if not (isinstance(out, list) and len(out) == 2 and isinstance(out[1], list)):
+        return Verdict(False, error="expected (length, subsequence)")
+    got, sequence = out
+    if got != length:
+        return Verdict(False, abs(got - length) if isinstance(got, (int, float)) else None,
+                       f"length {got!r}, expected {length}")
+    if len(sequence) != length:
+        return Verdict(False, error=f"subsequence has {len(sequence)} values, length says {length}")
+    if any(not isinstance(x, int) or isinstance(x, bool) for x in sequence):
+        return Verdict(False, error="subsequence holds non-integers")
+    if any(a >= b for a, b in zip(sequence, sequence[1:])):
+        return Verdict(False, error="subsequence is not strictly increasing")
+    if not _is_subsequence(sequence, nums):
+        return Verdict(False, error="subsequence is not a subsequence of nums")
+    return Verdict(True, 0.0)
+
+
+def _uf_ops(rng: random.Random, n: int) -> list[list[int]]:
+    """Random unions and queries, plus chains that defeat naive linking in both directions."""
+    if n < 8:
+        return [[rng.randint(0, 1), rng.randrange(n), rng.randrange(n)] for _ in range(n)]
+    quarter = n // 4
+    ops = [[1, i, i + 1] for i in range(quarter - 1)]
+    ops += [[1, j + 1, j] for j in range(quarter, 2 * quarter - 1)]
+    rest = n - len(ops)
+    for _ in range(rest):
+        x, y = rng.randrange(n), rng.randrange(n)
+        if rng.random() < 0.5:
+            ops.append([1, x, y])
+        else:
+            deep = rng.choice((0, quarter, 2 * quarter - 1, quarter - 1))
+            ops.append([0, deep if rng.random() < 0.5 else x, y])
+    return ops
+
+
+def _uf_trials(rng: random.Random, _mode: ArrayMode) -> list[Trial]:
+    cases = [(1, [[0, 0, 0]]), (5, [[1, 0, 1], [0, 0, 1], [0, 1, 2], [1, 3, 4], [1, 1, 4], [0, 0, 3], [0, 2, 4]])]
+    cases += [(n, _uf_ops(rng, n)) for n in (10, 64, 300, 2000)]
+    return [Trial(f"case{i}", {"n": n, "ops": ops}) for i, (n, ops) in enumerate(cases)]
+
+
+def _uf_invoke(cls: Any, inputs: dict[str, Any]) -> list[bool]:
+    structure = cls(inputs["n"])
+    connected = []
+    for kind, x, y in inputs["ops"]:
+        if kind:
+            structure.union(x, y)
+        else:
+            connected.append(structure.find(x) == structure.find(y))
+    return connected
+
+
+class _UnionFindReference:
+    def __init__(self, n: int):
+        self.parent, self.rank = list(range(n)), [0] * n
+
+    def find(self, x: int) -> int:
+        root = x
+        while self.parent[root] != root:
+            root = self.parent[root]
+        while self.parent[x] != root:
+            self.parent[x], x = root, self.parent[x]
+        return root
+
+    def union(self, x: int, y: int) -> None:
+        rx, ry = self.find(x), self.find(y)
+        if rx == ry:
+            return
+        if self.rank[rx] < self.rank[ry]:
+            rx, ry = ry, rx
+        self.parent[ry] = rx
+        self.rank[rx] += self.rank[rx] == self.rank[ry]
+
+
+def _uf_judge(trial: Trial, out: Any, ref: Any) -> Verdict:
+    if out == ref:
+        return Verdict(True, 0.0)
+    wrong = sum(1 for a, b in zip(out, ref) if a != b) + abs(len(out) - len(ref))
+    return Verdict(False, error=f"{wrong} of {len(ref)} connectivity queries wrong")
+
+
+def _plain(args: dict[str, Any], _mode: ArrayMode, _device: str) -> dict[str, Any]:
+    return dict(args)
+
+
+# ---------------------------------------------------------------- tensor tasks
+
+
+def _normal(rng: random.Random, shape: tuple[int, ...], scale: float = 1.0, shift: float = 0.0) -> Any:
+    import numpy
+
+    generator = numpy.random.default_rng(rng.randrange(2**32))
+    return (generator.standard_normal(shape) * scale + shift).astype(numpy.float32)
+
+
+def _half(mode: ArrayMode) -> str:
+    return "bfloat16" if mode == "torch" else "float16"
+
+
+def _attention_args(rng: random.Random, shape: tuple[int, int, int, int], causal: bool) -> dict[str, Any]:
+    return {"q": _normal(rng, shape), "k": _normal(rng, shape), "v": _normal(rng, shape, 1.0, 0.5), "causal": causal}
+
+
+def _attention_trials(rng: random.Random, _mode: ArrayMode) -> list[Trial]:
+    shapes = [((1, 1, 1, 8), False), ((2, 4, 16, 8), False), ((2, 4, 16, 8), True), ((1, 2, 33, 16), True),
+              ((2, 3, 64, 32), False)]
+    trials = [Trial(f"b{s[0]}h{s[1]}n{s[2]}d{s[3]}{'_causal' if c else ''}", _attention_args(rng, s, c))
+              for s, c in shapes]
+    half = "float16"
+    trials.append(Trial(f"b2h2n32d16_causal_{half}", {**_attention_args(rng, (2, 2, 32, 16), True), "dtype": half},
+                        half))
+    return trials
+
+
+def _tensor_prepare(args: dict[str, Any], mode: ArrayMode, device: str) -> dict[str, Any]:
+    dtype = args.get("dtype", "float32")
+    return {k: to_mode(v, mode, dtype, device) if hasattr(v, "shape") else v for k, v in args.items() if k != "dtype"}
+
+
+def _attention_invoke(fn: Any, inputs: dict[str, Any]) -> Any:
+    return fn(inputs["q"], inputs["k"], inputs["v"], causal=inputs["causal"])
+
+
+def _attention_reference(q: Any, k: Any, v: Any, causal: bool = False) -> Any:
+    import torch.nn.functional as F
+
+    return F.scaled_dot_product_attention(q.float(), k.float(), v.float(), is_causal=causal)
+
+
+def _bn_args(rng: random.Random, n: int, d: int) -> dict[str, Any]:
+    return {"x": _normal(rng, (n, d), 3.0, 2.0), "gamma": _normal(rng, (d,), 0.5, 1.0), "beta": _normal(rng, (d,))}
+
+
+def _bn_forward_trials(rng: random.Random, _mode: ArrayMode) -> list[Trial]:
+    trials = [Trial(f"N{n}D{d}", _bn_args(rng, n, d)) for n, d in ((8, 4), (64, 16), (3, 5))]
+    trials.append(Trial("N16D8_eps1e-3", {**_bn_args(rng, 16, 8), "eps": 1e-3}))
+    half = "float16"
+    trials.append(Trial(f"N32D8_{half}", {**_bn_args(rng, 32, 8), "dtype": half}, half))
+    return trials
+
+
+def _bn_forward_invoke(fn: Any, inputs: dict[str, Any]) -> Any:
+    extra = {"eps": inputs["eps"]} if "eps" in inputs else {}
+    return fn(inputs["x"], inputs["gamma"], inputs["beta"], **extra)
+
+
+def _bn_forward_reference(x: Any, gamma: Any, beta: Any, eps: float = 1e-5) -> Any:
+    import torch.nn.functional as F
+
+    return F.batch_norm(x.float(), None, None, gamma.float(), beta.float(), training=True, eps=eps)
+
+
+def _bn_backward_trials(rng: random.Random, _mode: ArrayMode) -> list[Trial]:
+    trials = []
+    for n, d in ((8, 4), (32, 16), (5, 3)):
+        args = _bn_args(rng, n, d)
+        trials.append(Trial(f"N{n}D{d}", {"grad_y": _normal(rng, (n, d)), "x": args["x"], "gamma": args["gamma"]}))
+    return trials
+
+
+def _bn_backward_invoke(fn: Any, inputs: dict[str, Any]) -> Any:
+    return fn(inputs["grad_y"], inputs["x"], inputs["gamma"])
+
+
+def _bn_backward_reference(grad_y: Any, x: Any, gamma: Any, eps: float = 1e-5) -> Any:
+    import torch
+    import torch.nn.functional as F
+
+    x = x.detach().float().requires_grad_(True)
+    gamma = gamma.detach().float().requires_grad_(True)
+    beta = torch.zeros_like(gamma, requires_grad=True)
+    y = F.batch_norm(x, None, None, gamma, beta, training=True, eps=eps)
+    return torch.autograd.grad(y, (x, gamma, beta), grad_y.float())
+
+
+def _relu_trials(rng: random.Random, mode: ArrayMode) -> list[Trial]:
+    shapes = [(4, 8), (64, 33), (2, 3, 5)]
+    trials = [Trial("x".join(map(str, s)), {"grad_y": _normal(rng, s, 1.0, 0.3), "x": _normal(rng, s)}) for s in shapes]
+    half = _half(mode)
+    trials.append(Trial(f"16x16_{half}", {"grad_y": _normal(rng, (16, 16), 1.0, 0.3), "x": _normal(rng, (16, 16)),
+                                           "dtype": half}, half))
+    return trials
+
+
+def _relu_invoke(fn: Any, inputs: dict[str, Any]) -> Any:
+    return fn(inputs["grad_y"], inputs["x"])
+
+
+def _relu_reference(grad_y: Any, x: Any) -> Any:
+    import torch
+
+    x = x.detach().float().requires_grad_(True)
+    (grad_x,) = torch.autograd.grad(torch.relu(x), x, grad_y.float())
+    return grad_x
+
+
+def _as_list(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, list) else [value]
+
+
+def _degenerate(out: Any, ref: Any, inputs: list[Any], tolerance: float) -> str:
+    """Name the cheap output (zeros, a constant, an input echoed) that an answer returned instead of ref."""
+    import numpy
+
+    if out.size and not numpy.any(out):
+        return "output is all zeros"
+    if out.size > 1 and numpy.ptp(out) == 0:
+        return "output is a constant"
+    for candidate in inputs:
+        if getattr(candidate, "shape", None) == out.shape and numpy.allclose(out, candidate, rtol=tolerance,
+                                                                           atol=tolerance):
+            return "output echoes an input"
+    return ""
+
+
+def _tensor_judge(trial: Trial, out: Any, ref: Any) -> Verdict:
+    import numpy
+
+    tolerance = TOLERANCE[trial.dtype]
+    outs, refs = _as_list(out), _as_list(ref)
+    inputs = [v for v in trial.args.values() if hasattr(v, "shape")]
+    if len(outs) != len(refs):
+        return Verdict(False, error=f"returned {len(outs)} value(s), expected {len(refs)}")
+    worst = 0.0
+    for i, (o, r) in enumerate(zip(outs, refs)):
+        name = f"output {i}" if len(refs) > 1 else "output"
+        if not hasattr(o, "shape"):
+            return Verdict(False, error=f"{name} is a {type(o).__name__}, expected an array")
+        o, r = o.astype(numpy.float64), r.astype(numpy.float64)
+        if o.shape != r.shape:
+            return Verdict(False, error=f"{name} has shape {tuple(o.shape)}, expected {tuple(r.shape)}")
+        if not numpy.all(numpy.isfinite(o)):
+            return Verdict(False, error=f"{name} holds NaN or infinity")
+        error = float(numpy.max(numpy.abs(o - r))) if o.size else 0.0
+        worst = max(worst, error)
+        if not numpy.allclose(o, r, rtol=tolerance, atol=tolerance):
+            cheap = _degenerate(o, r, inputs, tolerance)
+            return Verdict(False, worst, f"{name} differs (max abs err {error:.3g}, tol {tolerance:g})"
+                           + (f": {cheap}" if cheap else ""))
+    return Verdict(True, worst)
+
+
+# ---------------------------------------------------------------- the training loop (10.1)
+
+
+def _train_trials(rng: random.Random, _mode: ArrayMode) -> list[Trial]:
+    return [Trial("seed0_2epochs", {"seed": rng.randrange(2**31), "epochs": 2, "batches": 4, "max_norm": 1.0}),
+            Trial("seed1_1epoch_norm0.5", {"seed": rng.randrange(2**31), "epochs": 1, "batches": 3, "max_norm": 0.5})]
+
+
+def _train_prepare(args: dict[str, Any], _mode: ArrayMode, device: str) -> dict[str, Any]:
+    """A model with BatchNorm (so model.train() matters) and targets large enough that clipping bites."""
+    import torch
+    from torch import nn
+
+    generator = torch.Generator().manual_seed(args["seed"])
+    torch.manual_seed(args["seed"])
+    model = nn.Sequential(nn.Linear(6, 12), nn.BatchNorm1d(12), nn.ReLU(), nn.Linear(12, 1)).to(device)
+    model.eval()
+    loader = [{"input": torch.randn(8, 6, generator=generator).to(device),
+               "labels": (torch.randn(8, 1, generator=generator) * 20 + 5).to(device)} for _ in range(args["batches"])]
+    return {"model": model, "dataloader": loader, "optimizer": torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9),
+            "criterion": nn.MSELoss(), "num_epochs": args["epochs"], "max_norm": args["max_norm"]}
+
+
+def _train_invoke(fn: Any, inputs: dict[str, Any]) -> Any:
+    model = inputs["model"]
+    fn(model, inputs["dataloader"], inputs["optimizer"], inputs["criterion"], inputs["num_epochs"],
+       max_norm=inputs["max_norm"])
+    return [t.detach().float() for t in model.state_dict().values() if t.is_floating_point()]
+
+
+def _train_reference(model: Any, dataloader: Any, optimizer: Any, criterion: Any, num_epochs: int,
+                     max_norm: float = 1.0) -> None:
+    import torch
+
+    model.train()
+    for _ in range(num_epochs):
+        for batch in dataloader:
+            optimizer.zero_grad()
+            loss = criterion(model(batch["input"]), batch["labels"])
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm)
+            optimizer.step()
+
+
+def _train_judge(trial: Trial, out: Any, ref: Any) -> Verdict:
+    verdict = _tensor_judge(Trial(trial.test_id, {}, trial.dtype), out, ref)
+    if verdict.passed:
+        return verdict
+    return Verdict(False, verdict.max_abs_err,
+                   "parameters after training differ from the reference loop (zero_grad before backward, "
+                   "clip_grad_norm_ between backward and step, model.train()): " + verdict.error)
+
+
+# ---------------------------------------------------------------- timing inputs
+
+
+def _topk_timing(rng: random.Random, n: int) -> dict[str, Any]:
+    return {"nums": _ints(rng, n), "k": n // 2}
+
+
+def _lis_timing(rng: random.Random, n: int) -> dict[str, Any]:
+    return {"nums": _ints(rng, n)}
+
+
+def _uf_timing(rng: random.Random, n: int) -> dict[str, Any]:
+    return {"n": n, "ops": _uf_ops(rng, n)}
+
+
+def _attention_timing(rng: random.Random, n: int) -> dict[str, Any]:
+    return _attention_args(rng, (2, 4, n, 64), False)
+
+
+TASKS: dict[str, Task] = {
+    "topk": Task("topk", False, _topk_trials, _plain, lambda fn, a: fn(a["nums"], a["k"]), _topk_reference,
+                 _topk_judge, guarded=("nums",), timing="complexity", sizes=(1024, 2048, 4096, 8192, 16384),
+                 timing_args=_topk_timing),
+    "lis": Task("lis", False, _lis_trials, _plain, lambda fn, a: fn(a["nums"]), _lis_reference, _lis_judge,
+                guarded=("nums",), timing="complexity", sizes=(1024, 2048, 4096, 8192, 16384),
+                timing_args=_lis_timing),
+    "union_find": Task("union_find", False, _uf_trials, _plain, _uf_invoke, _UnionFindReference, _uf_judge,
+                       timing="complexity", sizes=(1024, 2048, 4096, 8192, 16384), timing_args=_uf_timing),
+    "attention": Task("attention", True, _attention_trials, _tensor_prepare, _attention_invoke, _attention_reference,
+                      _tensor_judge, guarded=("q", "k", "v"), mutation_fails=True, timing="speed",
+                      sizes=(128, 256, 512), timing_args=_attention_timing),
+    "batchnorm_forward": Task("batchnorm_forward", True, _bn_forward_trials, _tensor_prepare, _bn_forward_invoke,
+                              _bn_forward_reference, _tensor_judge, guarded=("x", "gamma", "beta"),
+                              mutation_fails=True),
+    "batchnorm_backward": Task("batchnorm_backward", True, _bn_backward_trials, _tensor_prepare, _bn_backward_invoke,
+                               _bn_backward_reference, _tensor_judge, guarded=("grad_y", "x", "gamma"),
+                               mutation_fails=True),
+    "relu_backward": Task("relu_backward", True, _relu_trials, _tensor_prepare, _relu_invoke, _relu_reference,
+                          _tensor_judge, guarded=("grad_y", "x"), mutation_fails=True),
+    "train_loop": Task("train_loop", True, _train_trials, _train_prepare, _train_invoke, _train_reference,
+                       _train_judge),
+}

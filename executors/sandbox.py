@@ -1,0 +1,182 @@
+"""The sandbox: a warm checker process inside bubblewrap, driven over a pipe.
+
+Inside: no network or other namespaces shared, read-only /usr, interpreter, venv and harness, a private
+tmpfs /tmp, a fresh /proc and /dev, an environment cleared to a whitelist, an unprivileged uid with no
+capabilities, `--die-with-parent`, `--new-session`. The rubric, the round, /work, the home directory
+and the host's environment are not there. rlimits are set per answer by the runner
+(`harness/_limits.py`); the wall clock is held here and by the checker.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from executors._settings import ExecSettings
+from executors.harness import _wire
+
+HARNESS_DIR = Path(__file__).resolve().parent / "harness"
+INSIDE_ROOT = "/opt/gradeflow"
+INSIDE_HARNESS = "gf_harness"
+INSIDE_VENV = f"{INSIDE_ROOT}/venv"
+_STDERR_KEEP = 8192
+
+
+class SandboxUnavailable(Exception):
+    """bubblewrap is missing or cannot start, and the unsafe development flag is off."""
+
+
+class WorkerGone(Exception):
+    """The worker died or stopped answering; `kind` is 'timeout' or 'killed'."""
+
+    def __init__(self, kind: str, reason: str):
+        self.kind, self.reason = kind, reason
+        super().__init__(reason)
+
+
+def _system_binds() -> list[str]:
+    """/usr read-only, and /bin, /lib… as the host has them (symlinks on merged-/usr systems)."""
+    args = ["--ro-bind", "/usr", "/usr"]
+    for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64"):
+        path = Path(top)
+        if path.is_symlink():
+            args += ["--symlink", os.readlink(top), top]
+        elif path.is_dir():
+            args += ["--ro-bind", top, top]
+    return args
+
+
+def _parents(target: str) -> list[str]:
+    """bwrap creates a bind's missing parents as 0700; the unprivileged uid must be able to traverse them."""
+    parents = list(Path(target).parents)[:-1]
+    return [arg for parent in reversed(parents) if not str(parent).startswith("/usr")
+            for arg in ("--perms", "0755", "--dir", str(parent))]
+
+
+def _gpu_binds() -> list[str]:
+    return [arg for dev in sorted(Path("/dev").glob("nvidia*")) for arg in ("--dev-bind", str(dev), str(dev))]
+
+
+def sandbox_env() -> dict[str, str]:
+    """The whole environment an answer sees: nothing from the host's."""
+    return {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "TMPDIR": "/tmp", "LANG": "C.UTF-8",
+            "PYTHONPATH": INSIDE_ROOT, "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1",
+            "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+            "PYTORCH_NVML_BASED_CUDA_CHECK": "1"}
+
+
+def bwrap_command(settings: ExecSettings, *, uid: int, torch: bool) -> list[str]:
+    """The bubblewrap command line of one worker; raises SandboxUnavailable without bwrap."""
+    bwrap = shutil.which(settings.bwrap)
+    if bwrap is None:
+        raise SandboxUnavailable(
+            f"bubblewrap ({settings.bwrap!r}) is not installed, so code answers are not run: install it "
+            "(apt-get install bubblewrap; `make setup` does) or, for development only, set "
+            "GRADEFLOW_EXEC_UNSAFE_NO_SANDBOX=1")
+    base = Path(sys.base_prefix).resolve()
+    command = [bwrap, "--die-with-parent", "--new-session"]
+    if os.geteuid() == 0:
+        # As root, bwrap builds the namespaces without a user namespace and setpriv drops to a real
+        # unprivileged uid: RLIMIT_NPROC is not enforced for root, so the uid must be non-root outside too.
+        command += ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try"]
+    else:
+        command += ["--unshare-all", "--uid", str(uid), "--gid", str(uid)]
+    command += _system_binds()
+    binds = [(str(base), str(base)), (sys.prefix, INSIDE_VENV), (str(HARNESS_DIR), f"{INSIDE_ROOT}/{INSIDE_HARNESS}")]
+    for _, target in binds:
+        command += _parents(target)
+    for source, target in binds:
+        command += ["--ro-bind", source, target]
+    command += ["--proc", "/proc", "--dev", "/dev", *_gpu_binds(),
+                "--perms", "1777", "--size", str(settings.tmp_size_mb << 20), "--tmpfs", "/tmp",
+                "--clearenv"]
+    for key, value in sandbox_env().items():
+        command += ["--setenv", key, value]
+    command += ["--chdir", "/tmp"]
+    if os.geteuid() == 0:
+        command += [shutil.which("setpriv") or "/usr/bin/setpriv", f"--reuid={uid}", f"--regid={uid}",
+                    "--clear-groups", "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs"]
+    python = f"{INSIDE_VENV}/bin/python" if sys.prefix != sys.base_prefix else sys.executable
+    command += [python, "-s", "-B", "-m", INSIDE_HARNESS, "--sandboxed", *(["--torch"] if torch else [])]
+    return command
+
+
+def unsafe_command(*, torch: bool) -> list[str]:
+    """Development only: the same worker, unsandboxed."""
+    return [sys.executable, "-s", "-B", "-m", "executors.harness", *(["--torch"] if torch else [])]
+
+
+class Worker:
+    """One warm sandboxed checker; `check` sends an answer and waits for its result."""
+
+    def __init__(self, settings: ExecSettings, *, slot: int, torch: bool):
+        self.settings, self.slot, self.torch = settings, slot, torch
+        self.process: subprocess.Popen[bytes] | None = None
+        self.stderr_tail = b""
+        self.device = "cpu"
+
+    def start(self) -> None:
+        """Start the sandbox and wait until the checker is ready; SandboxUnavailable when it cannot."""
+        if self.settings.unsafe_no_sandbox:
+            command = unsafe_command(torch=self.torch)
+            env = {**sandbox_env(), "PYTHONPATH": str(HARNESS_DIR.parent.parent)}
+        else:
+            uid = self.settings.uid_base + self.slot + 16 * (os.getpid() % 4096)
+            command = bwrap_command(self.settings, uid=uid, torch=self.torch)
+            env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        stderr=subprocess.PIPE, env=env, start_new_session=True, cwd="/")
+        threading.Thread(target=self._drain_stderr, daemon=True).start()
+        try:
+            hello, _ = _wire.read_fd(self.process.stdout.fileno(), limit=1 << 20,
+                                     deadline=time.monotonic() + self.settings.startup_timeout_s)
+        except _wire.WireError as error:
+            self.close()
+            detail = self.stderr_tail.decode("utf-8", "replace").strip()[-2000:]
+            raise SandboxUnavailable(f"the sandbox did not start ({error}): {detail or 'no output'}") from None
+        self.device = hello.get("device", "cpu")
+
+    def _drain_stderr(self) -> None:
+        assert self.process is not None and self.process.stderr is not None
+        stream = self.process.stderr
+        for chunk in iter(lambda: stream.read1(4096), b""):
+            self.stderr_tail = (self.stderr_tail + chunk)[-_STDERR_KEEP:]
+
+    def check(self, request: dict[str, Any]) -> dict[str, Any]:
+        """One answer through the sandbox; WorkerGone when it dies or overruns the wall clock."""
+        if self.process is None or self.process.poll() is not None:
+            self.start()
+        assert self.process is not None and self.process.stdin and self.process.stdout
+        deadline = time.monotonic() + self.settings.wall_timeout_s
+        try:
+            _wire.write_fd(self.process.stdin.fileno(), request, deadline=deadline)
+            reply, _ = _wire.read_fd(self.process.stdout.fileno(), limit=64 << 20, deadline=deadline)
+        except _wire.Deadline:
+            self.close()
+            raise WorkerGone("timeout", f"no result within the wall-clock limit of {self.settings.wall_timeout_s:g} s; "
+                                        "the sandbox was killed") from None
+        except (_wire.WireError, OSError) as error:
+            self.close()
+            raise WorkerGone("killed", f"the sandboxed worker died during the run ({error})") from None
+        return reply
+
+    def close(self) -> None:
+        """Kill the sandbox's whole process group."""
+        if self.process is None:
+            return
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        self.process.wait()
+        for stream in (self.process.stdin, self.process.stdout):
+            if stream:
+                stream.close()
+        self.process = None

@@ -1,0 +1,3 @@
+def scaled_dot_product_attention(q, k, v, causal=False):
+    """Degenerate: echoes an input."""
+    return v

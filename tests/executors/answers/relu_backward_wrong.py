@@ -1,0 +1,3 @@
+def relu_backward(grad_y, x):
+    """Wrong: passes the gradient through unchanged."""
+    return grad_y
