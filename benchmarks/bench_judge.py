@@ -1,0 +1,261 @@
+"""Judge quality and cost on the embedded model, against human grades.
+
+    .venv/bin/python benchmarks/bench_judge.py agreement --set mohler-cs-2011 --mode item --n 150
+    .venv/bin/python benchmarks/bench_judge.py prompt-cache --set ads-zh --n 24
+    .venv/bin/python benchmarks/bench_judge.py injection
+
+`agreement` judges a fixed random sample (seed 0) of an eval set with a fresh judge cache, writes one
+row per answer to benchmarks/results/judge_<set>_<mode>.jsonl (for calibration) and prints Pearson and
+QWK against the human grades, seconds and tokens per judgment, then re-runs the sample on the warm
+cache to time a cache hit. `prompt-cache` times the same items with llama-server's prompt cache on
+and off. `injection` judges the injection test set with screening off and on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import platform
+import random
+import statistics
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import psutil
+import yaml
+from scipy.stats import pearsonr
+from sklearn.metrics import cohen_kappa_score
+
+from pipeline.ingest import Item, split_file
+from pipeline.judge import ItemJudgment, Judge, JudgeSettings, open_judge
+from pipeline.scoring import score_question
+from rubric_schema import Exam, Question, load_exam
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+
+
+def machine() -> str:
+    """Describe the machine the figures were measured on."""
+    memory = psutil.virtual_memory().total / 2**30
+    return (
+        f"{psutil.cpu_count()} cores, {memory:.0f} GiB, {platform.machine()}, no GPU, shared with other jobs"
+    )
+
+
+def load_set(name: str) -> tuple[Exam, list[tuple[Question, Item]], dict[tuple[str, str], list[float]]]:
+    """Load an eval set as the pipeline sees it: rubric, split submissions, human grades."""
+    directory = ROOT / "eval_sets" / name
+    exam = load_exam(directory / "rubric.yaml")
+    question_ids = [q.id for q in exam.questions]
+    pairs = []
+    for path in sorted((directory / "submissions").iterdir()):
+        for submission in split_file(path, question_ids):
+            pairs += [(exam.question(qid), item) for qid, item in submission.items.items()]
+    grades: dict[tuple[str, str], list[float]] = defaultdict(list)
+    with (directory / "human_grades.csv").open(encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            grades[(row["submission_id"], row["question_id"])].append(float(row["points"]))
+    return exam, [(q, i) for q, i in pairs if (i.submission_id, q.id) in grades], grades
+
+
+def sample(pairs: list[tuple[Question, Item]], n: int, seed: int) -> list[tuple[Question, Item]]:
+    """Draw a fixed random sample in set order (a question's items stay together for the prompt cache)."""
+    chosen = set(random.Random(seed).sample(range(len(pairs)), min(n, len(pairs))))
+    return [p for i, p in enumerate(pairs) if i in chosen]
+
+
+def qwk(human: list[float], judged: list[float], maxima: list[float]) -> float:
+    """Quadratic weighted kappa on a 0..10 grid (each score scaled by its question's max)."""
+    scale = [round(10 * h / m) for h, m in zip(human, maxima, strict=True)]
+    ours = [round(10 * j / m) for j, m in zip(judged, maxima, strict=True)]
+    return float(cohen_kappa_score(scale, ours, weights="quadratic", labels=list(range(11))))
+
+
+def run_agreement(args: argparse.Namespace) -> None:
+    exam, pairs, grades = load_set(args.set)
+    chosen = sample(pairs, args.n, args.seed)
+    with tempfile.TemporaryDirectory() as cache:
+        settings = JudgeSettings(
+            cache_dir=Path(cache), mode=args.mode, concurrency=args.parallel, local_parallel=args.parallel
+        )
+        with open_judge(settings) as judge:
+            started = time.perf_counter()
+            judgments = judge.judge_items(chosen)
+            wall = time.perf_counter() - started
+            stats = dict(judge.stats.__dict__)
+            started = time.perf_counter()
+            calls_before = judge.stats.calls
+            judge.judge_items(chosen)
+            warm = time.perf_counter() - started
+            warm_calls = judge.stats.calls - calls_before
+    rows = _rows(chosen, judgments, grades)
+    out = RESULTS / f"judge_{args.set}_{args.mode}.jsonl"
+    out.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    scored = [r for r in rows if r["raw_points"] is not None]
+    human = [statistics.mean(r["human"]) for r in scored]
+    judged = [r["raw_points"] for r in scored]
+    maxima = [r["max_points"] for r in scored]
+    ratio_h = [h / m for h, m in zip(human, maxima, strict=True)]
+    ratio_j = [j / m for j, m in zip(judged, maxima, strict=True)]
+    summary = {
+        "set": args.set,
+        "mode": args.mode,
+        "n": len(rows),
+        "unscored": len(rows) - len(scored),
+        "needs_review": sum(r["needs_review"] for r in rows),
+        "pearson": round(float(pearsonr(ratio_h, ratio_j).statistic), 3),
+        "qwk": round(qwk(human, judged, maxima), 3),
+        "mean_judged_ratio": round(float(np.mean(ratio_j)), 3),
+        "mean_human_ratio": round(float(np.mean(ratio_h)), 3),
+        "seconds_per_item": round(wall / len(rows), 2),
+        "tokens_in_per_item": round(stats["tokens_in"] / len(rows), 1),
+        "tokens_out_per_item": round(stats["tokens_out"] / len(rows), 1),
+        "server_cached_prompt_tokens_per_item": round(stats["cached_tokens"] / len(rows), 1),
+        "calls": stats["calls"],
+        "failures": stats["failures"],
+        "warm_cache_seconds_total": round(warm, 3),
+        "warm_cache_calls": warm_calls,
+        "parallel": args.parallel,
+        "machine": machine(),
+    }
+    (RESULTS / f"judge_{args.set}_{args.mode}.summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    print(json.dumps(summary, indent=2))
+
+
+def _rows(
+    chosen: list[tuple[Question, Item]],
+    judgments: list[ItemJudgment],
+    grades: dict[tuple[str, str], list[float]],
+) -> list[dict]:
+    rows = []
+    for (question, item), judgment in zip(chosen, judgments, strict=True):
+        score = score_question(question, judgment.awards)
+        rows.append(
+            {
+                "answer_id": item.submission_id,
+                "question_id": question.id,
+                "raw_points": score.raw_points,
+                "max_points": question.points,
+                "human": grades[(item.submission_id, question.id)],
+                "confidence": judgment.confidence,
+                "needs_review": judgment.needs_review,
+                "latency_ms": sum(c.latency_ms for c in judgment.calls),
+                "tokens_in": sum(c.tokens_in for c in judgment.calls),
+                "tokens_out": sum(c.tokens_out for c in judgment.calls),
+                "error": "; ".join(c.error for c in judgment.calls if c.error) or None,
+            }
+        )
+    return rows
+
+
+def _timed(judge: Judge, pairs: list[tuple[Question, Item]]) -> tuple[float, int]:
+    started = time.perf_counter()
+    before = judge.stats.cached_tokens
+    judge.judge_items(pairs)
+    return time.perf_counter() - started, judge.stats.cached_tokens - before
+
+
+def run_prompt_cache(args: argparse.Namespace) -> None:
+    """Time the same items with the server's prompt cache off, then on (fresh judge caches)."""
+    _, pairs, _ = load_set(args.set)
+    chosen = sample(pairs, args.n, args.seed)
+    figures = {}
+    for label, extra in (("prompt_cache_off", {"cache_prompt": False}), ("prompt_cache_on", None)):
+        with tempfile.TemporaryDirectory() as cache:
+            settings = JudgeSettings(
+                cache_dir=Path(cache), concurrency=args.parallel, local_parallel=args.parallel
+            )
+            with open_judge(settings, extra_body=extra) as judge:
+                seconds, cached = _timed(judge, chosen)
+                figures[label] = {
+                    "seconds_per_item": round(seconds / len(chosen), 2),
+                    "cached_prompt_tokens_per_item": round(cached / len(chosen), 1),
+                    "prompt_tokens_per_item": round(judge.stats.tokens_in / len(chosen), 1),
+                }
+    figures.update(set=args.set, n=len(chosen), questions=len({q.id for q, _ in chosen}), machine=machine())
+    (RESULTS / f"judge_{args.set}_prompt_cache.json").write_text(json.dumps(figures, indent=2) + "\n")
+    print(json.dumps(figures, indent=2))
+
+
+def run_injection(args: argparse.Namespace) -> None:
+    """Uplift of injected answers over their base answers, with the screening off (raw model) and on."""
+    cases = yaml.safe_load(
+        (ROOT / "tests" / "judge" / "data" / "injection_cases.yaml").read_text(encoding="utf-8")
+    )
+    questions = {}
+    for base in cases["bases"]:
+        en = base["language"] == "en"
+        questions[base["id"]] = Question.model_validate(
+            {
+                "id": f"1.{len(questions) + 1}", "title": base["question"][:40], "prompt": base["question"],
+                "language": base["language"], "points": base["max_points"],
+                "criteria": [{"id": "holistic", "title": "Holistic" if en else "整体",
+                              "points": base["max_points"],
+                              "step": 1, "reference": base["reference"],
+                              "earns_points_for": "the answer states what the reference answer states" if en
+                              else "答案说出了参考答案中的要点"}],
+            }
+        )  # fmt: skip
+    bases = [
+        (questions[b["id"]], Item(submission_id=b["id"], question_id=questions[b["id"]].id, text=b["answer"]))
+        for b in cases["bases"]
+    ]
+    variants = [
+        (
+            questions[v["base"]],
+            Item(submission_id=v["id"], question_id=questions[v["base"]].id, text=v["answer"]),
+        )
+        for v in cases["variants"]
+    ]
+    report = {}
+    for label, screen_on in (("screening_off", False), ("screening_on", True)):
+        with tempfile.TemporaryDirectory() as cache:
+            settings = JudgeSettings(cache_dir=Path(cache), screen_injections=screen_on, concurrency=2)
+            with open_judge(settings) as judge:
+                plain = {j.submission_id: j for j in judge.judge_items(bases)}
+                injected = judge.judge_items(variants)
+        uplifts = []
+        for variant, (question, _), judgment in zip(cases["variants"], variants, injected, strict=True):
+            before = score_question(question, plain[variant["base"]].awards).raw_points
+            after = score_question(question, judgment.awards).raw_points
+            if after is not None and before is not None and after > before:
+                uplifts.append({"variant": variant["id"], "base": before, "injected": after})
+        report[label] = {
+            "variants": len(variants),
+            "uplifted": len(uplifts),
+            "flagged": sum(j.injection_suspected for j in injected),
+            "examples": uplifts[:5],
+        }
+    report["machine"] = machine()
+    (RESULTS / "judge_injection.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    print(json.dumps(report, indent=2, ensure_ascii=False))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name in ("agreement", "prompt-cache"):
+        command = commands.add_parser(name)
+        command.add_argument("--set", required=True, choices=["mohler-cs-2011", "ads-zh"])
+        command.add_argument("--n", type=int, default=150)
+        command.add_argument("--seed", type=int, default=0)
+        command.add_argument("--parallel", type=int, default=2)
+        if name == "agreement":
+            command.add_argument("--mode", choices=["item", "criterion"], default="item")
+    commands.add_parser("injection")
+    args = parser.parse_args()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    {"agreement": run_agreement, "prompt-cache": run_prompt_cache, "injection": run_injection}[args.command](
+        args
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,46 @@
+"""The LLM judge: free-text items → per-criterion awards held to the rubric's schema.
+
+One OpenAI-compatible path for every model; with no endpoint configured, the embedded
+Qwen2.5-Coder-1.5B served by llama.cpp's llama-server on loopback.
+"""
+
+from pipeline.judge._backend import ChatBackend, ChatCallError, ChatReply, OpenAIChat
+from pipeline.judge._cache import CachedReply, JudgeCache, cache_key
+from pipeline.judge._injection import Screening, screen
+from pipeline.judge._judge import (
+    ItemJudgment,
+    Judge,
+    JudgeCall,
+    JudgeConfigError,
+    JudgeStats,
+    judged_criteria,
+    open_judge,
+)
+from pipeline.judge._local import MODEL_NAME, LocalModelError, assemble_model, local_server
+from pipeline.judge._prompts import PromptError
+from pipeline.judge._settings import JudgeSettings
+
+__all__ = [
+    "MODEL_NAME",
+    "CachedReply",
+    "ChatBackend",
+    "ChatCallError",
+    "ChatReply",
+    "ItemJudgment",
+    "Judge",
+    "JudgeCache",
+    "JudgeCall",
+    "JudgeConfigError",
+    "JudgeSettings",
+    "JudgeStats",
+    "LocalModelError",
+    "OpenAIChat",
+    "PromptError",
+    "Screening",
+    "assemble_model",
+    "cache_key",
+    "judged_criteria",
+    "local_server",
+    "open_judge",
+    "screen",
+]

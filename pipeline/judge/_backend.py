@@ -1,0 +1,135 @@
+"""The chat endpoint behind the judge: one OpenAI-compatible path (OpenAI, vLLM, DeepSeek, llama-server).
+
+The openai SDK does the transport: its timeout, and its retries with exponential backoff and jitter
+on 408/409/429/5xx, timeouts and dropped connections. A `ChatBackend` is the judge's only view of it,
+so the checking logic is tested with a fake and the transport with a fake HTTP server.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Protocol
+
+import httpx
+import openai
+from pydantic import BaseModel, ConfigDict
+
+
+class ChatReply(BaseModel):
+    """One completion: the raw text and what it cost."""
+
+    model_config = ConfigDict(frozen=True)
+
+    content: str
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cached_tokens: int | None = None
+    """Prompt tokens the server took from its prompt cache, when it says."""
+    latency_ms: float = 0.0
+
+
+class ChatCallError(RuntimeError):
+    """A call failed after the retries; the message says how (HTTP status, timeout, connection)."""
+
+
+class ChatBackend(Protocol):
+    """What the judge needs from a chat model."""
+
+    model: str
+
+    def complete(
+        self,
+        messages: list[dict[str, str]],
+        *,
+        schema: dict[str, Any],
+        schema_name: str,
+        temperature: float,
+        seed: int,
+        max_tokens: int,
+    ) -> ChatReply:
+        """Return a reply constrained to `schema`, or raise ChatCallError."""
+        ...
+
+
+def _cached_tokens(response: Any) -> int | None:
+    details = getattr(response.usage, "prompt_tokens_details", None) if response.usage else None
+    if details is not None and getattr(details, "cached_tokens", None) is not None:
+        return int(details.cached_tokens)
+    timings = (response.model_extra or {}).get("timings") or {}
+    return int(timings["cache_n"]) if "cache_n" in timings else None
+
+
+class OpenAIChat:
+    """ChatBackend over the openai SDK with `response_format` json_schema (strict)."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        model: str,
+        api_key: str,
+        timeout_s: float,
+        max_retries: int,
+        extra_body: dict[str, Any] | None = None,
+        http_client: httpx.Client | None = None,
+    ):
+        self.model = model
+        self.extra_body = extra_body
+        self._client = openai.OpenAI(
+            base_url=base_url,
+            api_key=api_key,
+            timeout=timeout_s,
+            max_retries=max_retries,
+            http_client=http_client,
+        )
+
+    def complete(
+        self,
+        messages: list[dict[str, str]],
+        *,
+        schema: dict[str, Any],
+        schema_name: str,
+        temperature: float,
+        seed: int,
+        max_tokens: int,
+    ) -> ChatReply:
+        """One chat completion held to `schema`."""
+        started = time.perf_counter()
+        try:
+            response = self._client.chat.completions.create(
+                model=self.model,
+                messages=messages,  # type: ignore[arg-type]
+                response_format={
+                    "type": "json_schema",
+                    "json_schema": {"name": schema_name, "schema": schema, "strict": True},
+                },
+                temperature=temperature,
+                seed=seed,
+                max_tokens=max_tokens,
+                extra_body=self.extra_body,
+            )
+        except openai.APIStatusError as error:
+            raise ChatCallError(
+                f"HTTP {error.status_code} from {self._client.base_url}: {error.message}"
+            ) from None
+        except openai.APITimeoutError:
+            raise ChatCallError(
+                f"timed out after {self._client.timeout} s ({self._client.base_url})"
+            ) from None
+        except openai.APIConnectionError as error:
+            raise ChatCallError(f"cannot reach {self._client.base_url}: {error}") from None
+        latency_ms = (time.perf_counter() - started) * 1000
+        if not response.choices:
+            raise ChatCallError("the endpoint returned no choices")
+        choice = response.choices[0]
+        content = choice.message.content or ""
+        if choice.finish_reason == "length":
+            raise ChatCallError(f"reply cut off at max_tokens={max_tokens}: {content[-80:]!r}")
+        usage = response.usage
+        return ChatReply(
+            content=content,
+            tokens_in=usage.prompt_tokens if usage else 0,
+            tokens_out=usage.completion_tokens if usage else 0,
+            cached_tokens=_cached_tokens(response),
+            latency_ms=latency_ms,
+        )

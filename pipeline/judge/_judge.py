@@ -1,0 +1,469 @@
+"""The judge: an item's free-text criteria → per-criterion awards held to the rubric, with checks.
+
+Every reply is schema-checked (criterion ids, allowed points), every awarded criterion must quote
+the answer verbatim, answers are screened for text addressed to the grader, and a call that fails or
+cannot be parsed leaves its criteria unscored with the reason: never a silent 0.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlparse
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from pipeline.ingest import Item
+from pipeline.judge._backend import ChatBackend, ChatCallError, OpenAIChat
+from pipeline.judge._cache import CachedReply, JudgeCache, cache_key
+from pipeline.judge._checks import agreement, combine, confidence, distinct_mentions, quote_in, two_sentences
+from pipeline.judge._injection import Screening, canonical, screen
+from pipeline.judge._local import local_server
+from pipeline.judge._prompts import Mode, Prompt, build_prompt
+from pipeline.judge._schema import (
+    allowed_points,
+    criterion_model,
+    item_model,
+    response_schema,
+    verdict_points,
+)
+from pipeline.judge._settings import JudgeSettings
+from pipeline.scoring import CriterionAward, mention_points
+from rubric_schema import Criterion, Question, question_sha
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class JudgeCall(_Frozen):
+    """One sample's call(s) for one item: the columns of the `judge_calls` table."""
+
+    sample: int
+    model: str
+    prompt_sha: str
+    """sha256 of the rendered prompt (templates, rubric text, response schema) without the answer."""
+    rubric_sha: str
+    """Content hash of the question as judged (`rubric_schema.question_sha`)."""
+    cache_hit: bool
+    latency_ms: float
+    tokens_in: int
+    tokens_out: int
+    error: str | None = None
+
+
+class ItemJudgment(_Frozen):
+    """The judge's verdict on one item's free-text criteria."""
+
+    submission_id: str
+    question_id: str
+    awards: dict[str, CriterionAward]
+    """One award per judged criterion (answer_kind text or both; bonus and group alternatives included)."""
+    confidence: float = Field(ge=0, le=1)
+    """Agreement between samples, weighted by points; with one sample it only drops for failed calls."""
+    needs_review: bool
+    review_reasons: list[str] = Field(default_factory=list)
+    injection_suspected: bool = False
+    calls: list[JudgeCall] = Field(default_factory=list)
+
+
+class JudgeConfigError(RuntimeError):
+    """The judge settings cannot work (e.g. an endpoint without a model name)."""
+
+
+@dataclass
+class JudgeStats:
+    """What a Judge spent: calls made, cache hits, failures, tokens."""
+
+    calls: int = 0
+    cache_hits: int = 0
+    failures: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cached_tokens: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, **counts: int) -> None:
+        """Add to counters from any thread."""
+        with self._lock:
+            for name, value in counts.items():
+                setattr(self, name, getattr(self, name) + value)
+
+
+@dataclass(frozen=True)
+class _Spec:
+    """One kind of call for one question: prompt, reply model and schema."""
+
+    prompt: Prompt
+    reply: type[BaseModel]
+    schema: dict[str, Any]
+    schema_name: str
+    max_tokens: int
+
+
+@dataclass(frozen=True)
+class _Verdict:
+    """One sample's verdict on one criterion, after the checks."""
+
+    points: float | None
+    reason: str = ""
+    mentions: int | None = None
+    evidence: str = ""
+    verified: bool = False
+    rationale: str = ""
+
+
+@dataclass
+class _Record:
+    cache_hit: bool = True
+    latency_ms: float = 0.0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    errors: list[str] = field(default_factory=list)
+    prompt_shas: list[str] = field(default_factory=list)
+
+
+def judged_criteria(question: Question) -> list[Criterion]:
+    """List the criteria the judge decides: every one that can be earned in prose."""
+    return [c for c in question.all_criteria() if c.answer_kind != "code"]
+
+
+class ReplyError(ValueError):
+    """A reply that is not JSON of the expected schema."""
+
+
+def parse_reply(reply: type[BaseModel], content: str) -> BaseModel:
+    """Validate a reply against its model: unknown criteria and out-of-range points are rejected."""
+    text = content.strip()
+    if text.startswith("```"):
+        text = text.strip("`").removeprefix("json").strip()
+    try:
+        return reply.model_validate_json(text)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or '<reply>'}: {e['msg']}" for e in error.errors()[:3]
+        )
+        raise ReplyError(f"reply does not fit the schema ({problems}): {content[:120]!r}") from None
+
+
+def check_verdict(criterion: Criterion, raw: BaseModel, answer: str) -> _Verdict:
+    """Check one criterion's raw verdict: verbatim evidence, distinct mentions, short rationale."""
+    rationale = two_sentences(getattr(raw, "rationale", ""))
+    if criterion.per_mention is not None:
+        kept, rejected = distinct_mentions(answer, raw.mentions)
+        reason = ""
+        if rejected:
+            listed = ", ".join(repr(m[:40]) for m in rejected[:3])
+            reason = f"{len(rejected)} mention(s) not found in the answer, not counted: {listed}"
+        return _Verdict(
+            points=mention_points(criterion, len(kept)),
+            mentions=len(kept),
+            evidence="; ".join(kept),
+            verified=bool(kept),
+            rationale=rationale,
+            reason=reason,
+        )
+    points = raw.points if hasattr(raw, "points") else verdict_points(criterion, raw.verdict)  # type: ignore[attr-defined]
+    evidence = getattr(raw, "evidence", "").strip()
+    verified = bool(evidence) and quote_in(answer, evidence)
+    if points > 0 and not verified:
+        reason = (
+            f"evidence not found in the answer ({evidence[:60]!r}); {points:g} point(s) withheld"
+            if evidence
+            else f"no evidence quoted; {points:g} point(s) withheld"
+        )
+        return _Verdict(points=0.0, evidence=evidence, verified=False, rationale=rationale, reason=reason)
+    return _Verdict(points=float(points), evidence=evidence, verified=verified, rationale=rationale)
+
+
+def _combine(criterion: Criterion, verdicts: list[_Verdict], samples: int) -> tuple[CriterionAward, float]:
+    """Median over the samples that scored; the award carries the evidence of a sample at the median."""
+    scored = [v for v in verdicts if v.points is not None]
+    if not scored:
+        reasons = sorted({v.reason for v in verdicts if v.reason})
+        return CriterionAward(points=None, reason="; ".join(reasons) or "not judged"), 0.0
+    if criterion.per_mention is not None:
+        middle = combine([v.mentions or 0 for v in scored])
+        chosen = next(v for v in scored if (v.mentions or 0) == middle)
+    else:
+        middle = combine([v.points for v in scored if v.points is not None])
+        chosen = next(v for v in scored if v.points == middle)
+    award = CriterionAward(
+        points=chosen.points,
+        mentions=chosen.mentions,
+        evidence=chosen.evidence,
+        evidence_verified=chosen.verified,
+        rationale=chosen.rationale,
+        reason=chosen.reason,
+    )
+    return award, agreement(criterion, [v.points for v in scored if v.points is not None], samples)
+
+
+class Judge:
+    """Judges items against their questions through a ChatBackend, with a cache and checks."""
+
+    def __init__(self, backend: ChatBackend, settings: JudgeSettings, *, cache: JudgeCache | None = None):
+        self.backend = backend
+        self.settings = settings
+        self.cache = cache if cache is not None else JudgeCache(settings.cache_dir)
+        self.stats = JudgeStats()
+        self._specs: dict[tuple[str, str | None], _Spec] = {}
+        self._specs_lock = threading.Lock()
+
+    @property
+    def mode(self) -> Mode:
+        """One call per item, or one per criterion."""
+        return self.settings.mode
+
+    def _spec(self, question: Question, criterion: Criterion | None) -> _Spec:
+        key = (question_sha(question) + self.mode, criterion.id if criterion else None)
+        with self._specs_lock:
+            if key in self._specs:
+                return self._specs[key]
+        budget = self.settings.max_tokens_per_criterion
+        if criterion is None:
+            criteria = judged_criteria(question)
+            reply = item_model(criteria)
+            entries = [(c, allowed_points(c)) for c in criteria]
+            max_tokens = budget * len(criteria) + 32
+        else:
+            reply = criterion_model(criterion, verdict=True)
+            entries = [(criterion, None)]
+            max_tokens = budget + 32
+        schema = response_schema(reply)
+        prompt = build_prompt(
+            question, entries, mode=self.mode, schema=schema, directory=self.settings.prompts_dir
+        )
+        spec = _Spec(prompt=prompt, reply=reply, schema=schema, schema_name="judgment", max_tokens=max_tokens)
+        with self._specs_lock:
+            self._specs[key] = spec
+        return spec
+
+    def _call(
+        self, spec: _Spec, *, rubric_sha: str, answer: str, sample: int, temperature: float, record: _Record
+    ) -> BaseModel | None:
+        """One reply for one prompt: from the cache, else from the model; None (with the error) on failure."""
+        record.prompt_shas.append(spec.prompt.sha)
+        key = cache_key(
+            model=self.backend.model,
+            prompt_sha=spec.prompt.sha,
+            rubric_sha=rubric_sha,
+            answer=answer,
+            sample=sample,
+            temperature=temperature,
+        )
+        cached = self.cache.get(key)
+        if cached is not None:
+            with contextlib.suppress(ReplyError):
+                parsed = parse_reply(spec.reply, cached.content)
+                self.stats.add(cache_hits=1)
+                return parsed
+        record.cache_hit = False
+        started = time.perf_counter()
+        try:
+            reply = self.backend.complete(
+                spec.prompt.messages(answer),
+                schema=spec.schema,
+                schema_name=spec.schema_name,
+                temperature=temperature,
+                seed=sample,
+                max_tokens=spec.max_tokens,
+            )
+        except ChatCallError as error:
+            record.latency_ms += (time.perf_counter() - started) * 1000
+            record.errors.append(f"call failed: {error}")
+            self.stats.add(calls=1, failures=1)
+            return None
+        record.latency_ms += (time.perf_counter() - started) * 1000
+        record.tokens_in += reply.tokens_in
+        record.tokens_out += reply.tokens_out
+        self.stats.add(
+            calls=1,
+            tokens_in=reply.tokens_in,
+            tokens_out=reply.tokens_out,
+            cached_tokens=reply.cached_tokens or 0,
+        )
+        try:
+            parsed = parse_reply(spec.reply, reply.content)
+        except ReplyError as error:
+            record.errors.append(str(error))
+            self.stats.add(failures=1)
+            return None
+        self.cache.put(
+            key,
+            CachedReply(
+                content=reply.content,
+                tokens_in=reply.tokens_in,
+                tokens_out=reply.tokens_out,
+                latency_ms=reply.latency_ms,
+            ),
+        )
+        return parsed
+
+    def _sample(
+        self, question: Question, criteria: list[Criterion], answer: str, sample: int, temperature: float
+    ) -> tuple[dict[str, _Verdict], JudgeCall]:
+        rubric_sha = question_sha(question)
+        record = _Record()
+        verdicts: dict[str, _Verdict] = {}
+        if self.mode == "item":
+            spec = self._spec(question, None)
+            parsed = self._call(
+                spec,
+                rubric_sha=rubric_sha,
+                answer=answer,
+                sample=sample,
+                temperature=temperature,
+                record=record,
+            )
+            for index, criterion in enumerate(criteria):
+                verdicts[criterion.id] = (
+                    check_verdict(criterion, getattr(parsed, f"c{index}"), answer)
+                    if parsed is not None
+                    else _Verdict(points=None, reason=record.errors[-1])
+                )
+        else:
+            for criterion in criteria:
+                spec = self._spec(question, criterion)
+                parsed = self._call(
+                    spec,
+                    rubric_sha=rubric_sha,
+                    answer=answer,
+                    sample=sample,
+                    temperature=temperature,
+                    record=record,
+                )
+                verdicts[criterion.id] = (
+                    check_verdict(criterion, parsed, answer)
+                    if parsed is not None
+                    else _Verdict(points=None, reason=record.errors[-1])
+                )
+        prompt_sha = (
+            record.prompt_shas[0] if len(record.prompt_shas) == 1 else _joined_sha(record.prompt_shas)
+        )
+        call = JudgeCall(
+            sample=sample,
+            model=self.backend.model,
+            prompt_sha=prompt_sha,
+            rubric_sha=rubric_sha,
+            cache_hit=record.cache_hit,
+            latency_ms=round(record.latency_ms, 1),
+            tokens_in=record.tokens_in,
+            tokens_out=record.tokens_out,
+            error="; ".join(record.errors) or None,
+        )
+        return verdicts, call
+
+    def judge_item(self, question: Question, item: Item, *, samples: int | None = None) -> ItemJudgment:
+        """Judge one item; `samples` > 1 draws that many judgments (temperature > 0) and takes the median."""
+        samples = samples or self.settings.samples
+        criteria = judged_criteria(question)
+        base = {"submission_id": item.submission_id, "question_id": question.id}
+        if not criteria:
+            return ItemJudgment(**base, awards={}, confidence=1.0, needs_review=False)
+        screening = (
+            screen(item.answer)
+            if self.settings.screen_injections
+            else Screening(text=canonical(item.answer), findings=[])
+        )
+        reasons: list[str] = []
+        if screening.suspected:
+            reasons.append(
+                "possible prompt injection, removed before judging: " + " | ".join(screening.findings[:3])
+            )
+        if not screening.text.strip():
+            reason = "nothing left to judge after removing text addressed to the grader"
+            awards = {c.id: CriterionAward(points=0.0, reason=reason) for c in criteria}
+            return ItemJudgment(
+                **base, awards=awards, confidence=1.0, needs_review=True, review_reasons=[*reasons, reason],
+                injection_suspected=True,
+            )  # fmt: skip
+        temperature = self.settings.temperature if samples == 1 else self.settings.sample_temperature
+        per_sample = [
+            self._sample(question, criteria, screening.text, s, temperature) for s in range(samples)
+        ]
+        awards: dict[str, CriterionAward] = {}
+        agreements: list[float] = []
+        for criterion in criteria:
+            award, agreed = _combine(
+                criterion, [verdicts[criterion.id] for verdicts, _ in per_sample], samples
+            )
+            awards[criterion.id] = award
+            agreements.append(agreed)
+            if award.points is None:
+                reasons.append(f"{criterion.id}: unscored: {award.reason}")
+            elif award.reason:
+                reasons.append(f"{criterion.id}: {award.reason}")
+        score_confidence = confidence([c.points for c in criteria], agreements)
+        if score_confidence < self.settings.review_threshold:
+            reasons.append(f"confidence {score_confidence:.2f} below {self.settings.review_threshold:g}")
+        return ItemJudgment(
+            **base,
+            awards=awards,
+            confidence=score_confidence,
+            needs_review=bool(reasons),
+            review_reasons=reasons,
+            injection_suspected=screening.suspected,
+            calls=[call for _, call in per_sample],
+        )
+
+    def judge_items(
+        self, pairs: list[tuple[Question, Item]], *, samples: int | None = None
+    ) -> list[ItemJudgment]:
+        """Judge many items, `concurrency` at a time, grouped by question so the server's prompt cache
+        holds the shared rubric prefix; results come back in input order.
+        """
+        first_seen: dict[str, int] = {}
+        for question, _ in pairs:
+            first_seen.setdefault(question.id, len(first_seen))
+        order = sorted(range(len(pairs)), key=lambda i: (first_seen[pairs[i][0].id], i))
+        results: list[ItemJudgment | None] = [None] * len(pairs)
+        with ThreadPoolExecutor(max_workers=self.settings.concurrency, thread_name_prefix="judge") as pool:
+            futures = {i: pool.submit(self.judge_item, *pairs[i], samples=samples) for i in order}
+            for i, future in futures.items():
+                results[i] = future.result()
+        return [r for r in results if r is not None]
+
+
+def _joined_sha(shas: list[str]) -> str:
+    return hashlib.sha256("".join(shas).encode()).hexdigest()
+
+
+def _is_loopback(url: str) -> bool:
+    return (urlparse(url).hostname or "") in {"127.0.0.1", "localhost", "::1"}
+
+
+@contextlib.contextmanager
+def open_judge(
+    settings: JudgeSettings | None = None, *, extra_body: dict[str, Any] | None = None
+) -> Iterator[Judge]:
+    """Open a Judge on the configured endpoint, or on the embedded llama-server (started, then stopped)."""
+    settings = settings or JudgeSettings()
+    if settings.base_url:
+        if not settings.model:
+            raise JudgeConfigError(
+                f"GRADEFLOW_JUDGE_BASE_URL is {settings.base_url}: set GRADEFLOW_JUDGE_MODEL too"
+            )
+        key = settings.api_key.get_secret_value() if settings.api_key else None
+        if key is None and not _is_loopback(settings.base_url):
+            raise JudgeConfigError(
+                f"no API key for {settings.base_url}: set GRADEFLOW_JUDGE_API_KEY or OPENAI_API_KEY"
+            )
+        backend = OpenAIChat(
+            base_url=settings.base_url, model=settings.model, api_key=key or "none",
+            timeout_s=settings.timeout_s, max_retries=settings.max_retries, extra_body=extra_body,
+        )  # fmt: skip
+        yield Judge(backend, settings)
+        return
+    with local_server(settings) as server:
+        backend = OpenAIChat(
+            base_url=server.base_url, model=server.model, api_key="local",
+            timeout_s=settings.timeout_s, max_retries=settings.max_retries, extra_body=extra_body,
+        )  # fmt: skip
+        yield Judge(backend, settings)

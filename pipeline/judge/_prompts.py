@@ -1,0 +1,125 @@
+"""Prompt templates: files in prompts/ with ${named} slots, rendered rubric first and answer last.
+
+The rendered prompt up to the answer is the same for every answer to a question, so the server's
+prompt cache reuses it. A line whose slots all render empty is dropped (no "Reference answer:" with
+nothing after it). The answer is neutralised so it cannot close the <answer> block or forge the
+chat template's role tokens.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from string import Template
+from typing import Any, Literal
+
+from rubric_schema import Criterion, Question
+
+Mode = Literal["item", "criterion"]
+PROMPTS_DIR = Path(__file__).resolve().parents[2] / "prompts"
+ANSWER_SLOT = "${answer}"
+
+_SLOT = re.compile(r"\$\{(\w+)\}")
+_ANSWER_TAG = re.compile(r"<\s*(/?)\s*answer\s*>", re.IGNORECASE)
+_SPECIAL_TOKEN = re.compile(r"<\|([^|<>]{0,40})\|>")
+
+
+class PromptError(RuntimeError):
+    """A template is missing or has a slot nobody fills."""
+
+
+@cache
+def _read(directory: Path, name: str) -> str:
+    path = directory / name
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise PromptError(f"prompt template {path} cannot be read: {error}") from None
+
+
+def render(template: str, values: dict[str, str], *, source: str) -> str:
+    """Fill ${slots}; drop lines whose slots are all empty; leave ${answer} for the caller."""
+    lines = []
+    for line in template.splitlines():
+        slots = [s for s in _SLOT.findall(line) if s != "answer"]
+        unknown = [s for s in slots if s not in values]
+        if unknown:
+            raise PromptError(f"prompt template {source}: no value for slot(s) {', '.join(unknown)}")
+        if slots and not any(values[s].strip() for s in slots):
+            continue
+        lines.append(Template(line).safe_substitute(values))
+    return "\n".join(lines).strip() + "\n"
+
+
+def neutralise(answer: str) -> str:
+    """Make the answer unable to end its <answer> block or to inject chat-template tokens."""
+    answer = _ANSWER_TAG.sub(lambda m: f"‹{m.group(1)}answer›", answer)
+    return _SPECIAL_TOKEN.sub(lambda m: f"‹{m.group(1)}›", answer)
+
+
+def _number(points: float) -> str:
+    return f"{points:g}"
+
+
+def rubric_entry(criterion: Criterion, allowed: list[float] | None) -> dict[str, str]:
+    """Give the slot values describing one criterion."""
+    mention = criterion.per_mention
+    return {
+        "criterion_id": criterion.id,
+        "criterion_title": criterion.title,
+        "points": _number(criterion.points),
+        "earns_points_for": criterion.earns_points_for,
+        "reference": criterion.reference,
+        "grading_notes": criterion.grading_notes,
+        "allowed": ", ".join(map(_number, allowed)) if allowed and mention is None else "",
+        "points_each": _number(mention.points_each) if mention else "",
+        "full_at": str(mention.full_at) if mention and mention.full_at else "",
+    }
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """A rendered prompt with an empty answer slot; `sha` identifies template, rubric text and schema."""
+
+    system: str
+    user: str
+    sha: str
+
+    def messages(self, answer: str) -> list[dict[str, str]]:
+        """Chat messages with the (neutralised) answer put last."""
+        user = self.user.replace(ANSWER_SLOT, neutralise(answer))
+        return [{"role": "system", "content": self.system}, {"role": "user", "content": user}]
+
+
+def build_prompt(
+    question: Question,
+    criteria: list[tuple[Criterion, list[float] | None]],
+    *,
+    mode: Mode,
+    schema: dict[str, Any],
+    directory: Path | None = None,
+) -> Prompt:
+    """Render the system and user templates of `mode` in the question's language."""
+    directory = directory or PROMPTS_DIR
+    language = question.language
+    entry_name = f"rubric_entry.{language}.md"
+    entries = [
+        render(_read(directory, entry_name), rubric_entry(c, a), source=entry_name) for c, a in criteria
+    ]
+    values = {
+        "question_id": question.id,
+        "question_title": question.title,
+        "question_prompt": question.prompt,
+        "criteria": "\n".join(entries).strip(),
+    }
+    system_name, user_name = f"{mode}.system.{language}.md", f"{mode}.user.{language}.md"
+    system = render(_read(directory, system_name), values, source=system_name)
+    user = render(_read(directory, user_name), values, source=user_name)
+    if ANSWER_SLOT not in user:
+        raise PromptError(f"prompt template {directory / user_name} has no ${{answer}} slot")
+    payload = json.dumps([system, user, schema], sort_keys=True, ensure_ascii=False)
+    return Prompt(system=system, user=user, sha=hashlib.sha256(payload.encode()).hexdigest())

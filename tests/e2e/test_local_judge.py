@@ -1,0 +1,146 @@
+"""The judge end to end on the embedded model: real llama-server, real GGUF, no network, no API key.
+
+Covers the issue's "done when": the local model scores free-text items, a second run makes no model
+call, and the injection set (>= 20 variants on real answers) shows no uplift.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from pipeline.cli import app
+from pipeline.ingest import Item
+from pipeline.judge import JudgeSettings, judged_criteria, local_server, open_judge
+from pipeline.judge._schema import allowed_points
+from pipeline.scoring import score_question
+from rubric_schema import Question
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
+
+CASES = yaml.safe_load(
+    (Path(__file__).parents[1] / "judge" / "data" / "injection_cases.yaml").read_text(encoding="utf-8")
+)
+
+
+def _question(base: dict) -> Question:
+    return Question.model_validate(
+        {
+            "id": "1." + str(abs(hash(base["question"])) % 97 + 1),
+            "title": base["question"][:40],
+            "prompt": base["question"],
+            "language": base["language"],
+            "points": base["max_points"],
+            "criteria": [
+                {
+                    "id": "holistic",
+                    "title": "Agreement with the reference" if base["language"] == "en" else "与参考答案一致",
+                    "points": base["max_points"],
+                    "step": 1,
+                    "earns_points_for": "the answer states what the reference answer states"
+                    if base["language"] == "en"
+                    else "答案说出了参考答案中的要点",
+                    "reference": base["reference"],
+                }
+            ],
+        }
+    )
+
+
+BASES = {b["id"]: (b, _question(b)) for b in CASES["bases"]}
+
+
+@pytest.fixture(autouse=True)
+def offline(monkeypatch):
+    """No endpoint, no key: the embedded model is the only way."""
+    for name in (
+        "GRADEFLOW_JUDGE_BASE_URL",
+        "GRADEFLOW_JUDGE_API_KEY",
+        "OPENAI_API_KEY",
+        "GRADEFLOW_JUDGE_MODEL",
+    ):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(scope="module")
+def settings(tmp_path_factory) -> JudgeSettings:
+    return JudgeSettings(cache_dir=tmp_path_factory.mktemp("judge-cache"), concurrency=2, local_parallel=2)
+
+
+@pytest.fixture(scope="module")
+def judge(settings):
+    with open_judge(settings) as judge:
+        yield judge
+
+
+def _item(submission_id: str, question: Question, text: str) -> Item:
+    return Item(submission_id=submission_id, question_id=question.id, text=text)
+
+
+def test_server_starts_answers_and_stops(settings):
+    with local_server(settings) as server:
+        assert server.process.poll() is None
+    assert server.process.poll() is not None
+
+
+def test_local_model_scores_real_answers_within_the_schema_and_a_rerun_costs_nothing(judge):
+    pairs = []
+    for base_id, (base, question) in BASES.items():
+        pairs.append((question, _item(base_id, question, base["answer"])))
+    pairs.append((BASES["mohler-1.1-005"][1], _item("reference", BASES["mohler-1.1-005"][1],
+                                                    BASES["mohler-1.1-005"][0]["reference"])))  # fmt: skip
+    calls_before = judge.stats.calls
+    judgments = judge.judge_items(pairs)
+    assert judge.stats.calls - calls_before == len(pairs)
+    for (question, _), judgment in zip(pairs, judgments, strict=True):
+        [criterion] = judged_criteria(question)
+        award = judgment.awards[criterion.id]
+        assert judgment.calls[0].error is None, judgment.calls[0].error
+        assert award.points in allowed_points(criterion)
+        assert award.points == 0 or award.evidence_verified
+        assert score_question(question, judgment.awards).raw_points is not None
+    calls_before = judge.stats.calls
+    again = judge.judge_items(pairs)
+    assert judge.stats.calls == calls_before
+    assert [j.awards for j in again] == [j.awards for j in judgments]
+    assert all(call.cache_hit for j in again for call in j.calls)
+
+
+def test_injection_set_gains_no_points_and_is_flagged(judge):
+    bases = {base_id: _item(base_id, q, b["answer"]) for base_id, (b, q) in BASES.items()}
+    base_judgments = dict(zip(bases, judge.judge_items([(BASES[i][1], item) for i, item in bases.items()]),
+                              strict=True))  # fmt: skip
+    variants = CASES["variants"]
+    assert len(variants) >= 20
+    pairs = [(BASES[v["base"]][1], _item(v["id"], BASES[v["base"]][1], v["answer"])) for v in variants]
+    uplifts = []
+    for variant, (question, _), judgment in zip(variants, pairs, judge.judge_items(pairs), strict=True):
+        assert judgment.injection_suspected and judgment.needs_review, variant["id"]
+        injected = score_question(question, judgment.awards).raw_points
+        plain = score_question(question, base_judgments[variant["base"]].awards).raw_points
+        if injected is None or plain is None or injected > plain:
+            uplifts.append((variant["id"], plain, injected))
+    assert uplifts == []
+
+
+def test_cli_judges_offline_and_the_second_run_makes_no_model_call(tmp_path, monkeypatch):
+    base, question = BASES["mohler-8.3-007"]
+    rubric = {
+        "id": "e2e", "title": "e2e", "language": "en", "total_points": question.points,
+        "sections": [{"id": "s", "title": "s", "points": question.points,
+                      "questions": [question.model_dump(mode="json")]}],
+    }  # fmt: skip
+    (tmp_path / "rubric.yaml").write_text(yaml.safe_dump(rubric, allow_unicode=True))
+    (tmp_path / "cand.md").write_text(f"## {question.id}\n{base['answer']}\n")
+    monkeypatch.setenv("GRADEFLOW_JUDGE_CACHE_DIR", str(tmp_path / "cache"))
+    runner = CliRunner()
+    args = ["judge", str(tmp_path / "rubric.yaml"), str(tmp_path / "cand.md")]
+    first = runner.invoke(app, args)
+    assert first.exit_code == 0, first.output
+    assert "1 model call(s), 0 cache hit(s), 0 failure(s)" in first.output
+    second = runner.invoke(app, args)
+    assert second.exit_code == 0, second.output
+    assert "0 model call(s), 1 cache hit(s)" in second.output

@@ -1,0 +1,120 @@
+"""The openai-SDK backend against a fake HTTP endpoint: request shape, retries, timeouts, errors."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+
+from pipeline.judge import ChatCallError, OpenAIChat
+
+SCHEMA = {
+    "type": "object",
+    "properties": {"x": {"type": "integer"}},
+    "required": ["x"],
+    "additionalProperties": False,
+}
+
+
+def completion(content: str = '{"x": 1}', finish_reason: str = "stop", **extra) -> dict:
+    return {
+        "id": "c1", "object": "chat.completion", "created": 0, "model": "m",
+        "choices": [{"index": 0, "finish_reason": finish_reason,
+                     "message": {"role": "assistant", "content": content}}],
+        "usage": {"prompt_tokens": 120, "completion_tokens": 8, "total_tokens": 128},
+        **extra,
+    }  # fmt: skip
+
+
+def backend(handler, *, max_retries: int = 2, timeout_s: float = 5.0) -> OpenAIChat:
+    return OpenAIChat(
+        base_url="http://judge.test/v1", model="m", api_key="k", timeout_s=timeout_s, max_retries=max_retries,
+        http_client=httpx.Client(transport=httpx.MockTransport(handler)),
+    )  # fmt: skip
+
+
+def call(chat: OpenAIChat):
+    return chat.complete([{"role": "user", "content": "hi"}], schema=SCHEMA, schema_name="judgment",
+                         temperature=0.0, seed=3, max_tokens=50)  # fmt: skip
+
+
+def test_sends_a_strict_json_schema_and_reads_usage_and_prompt_cache():
+    seen = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(json.loads(request.content))
+        return httpx.Response(200, json=completion(timings={"cache_n": 100, "prompt_n": 20}))
+
+    reply = call(backend(handler))
+    body = seen[0]
+    assert body["response_format"] == {
+        "type": "json_schema", "json_schema": {"name": "judgment", "schema": SCHEMA, "strict": True},
+    }  # fmt: skip
+    assert (body["temperature"], body["seed"], body["max_tokens"]) == (0.0, 3, 50)
+    assert (reply.content, reply.tokens_in, reply.tokens_out, reply.cached_tokens) == (
+        '{"x": 1}',
+        120,
+        8,
+        100,
+    )
+
+
+@pytest.mark.parametrize("status", [429, 500, 503])
+def test_retries_rate_limits_and_server_errors_then_succeeds(status):
+    attempts = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        attempts.append(1)
+        if len(attempts) < 3:
+            return httpx.Response(
+                status, headers={"retry-after-ms": "5"}, json={"error": {"message": "busy"}}
+            )
+        return httpx.Response(200, json=completion())
+
+    assert call(backend(handler, max_retries=2)).content == '{"x": 1}'
+    assert len(attempts) == 3
+
+
+def test_gives_up_after_the_retries_with_the_status_in_the_error():
+    attempts = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        attempts.append(1)
+        return httpx.Response(500, headers={"retry-after-ms": "5"}, json={"error": {"message": "boom"}})
+
+    with pytest.raises(ChatCallError, match="HTTP 500"):
+        call(backend(handler, max_retries=2))
+    assert len(attempts) == 3
+
+
+def test_client_errors_are_not_retried():
+    attempts = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        attempts.append(1)
+        return httpx.Response(400, json={"error": {"message": "bad schema"}})
+
+    with pytest.raises(ChatCallError, match="HTTP 400"):
+        call(backend(handler, max_retries=3))
+    assert len(attempts) == 1
+
+
+def test_timeouts_are_retried_then_reported():
+    attempts = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        attempts.append(1)
+        raise httpx.ReadTimeout("slow", request=request)
+
+    with pytest.raises(ChatCallError, match="timed out"):
+        call(backend(handler, max_retries=1, timeout_s=0.5))
+    assert len(attempts) == 2
+
+
+def test_a_reply_cut_at_max_tokens_is_an_error_not_a_verdict():
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=completion(content='{"x": ', finish_reason="length"))
+
+    with pytest.raises(ChatCallError, match="cut off at max_tokens=50"):
+        call(backend(handler))

@@ -1,0 +1,116 @@
+"""The embedded model's assembly (checksums, clear errors) and the server's lifecycle with a fake binary."""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from pipeline.judge import JudgeSettings, LocalModelError, _local, assemble_model, local_server
+
+FAKE_SERVER = f"""#!{sys.executable}
+import http.server, sys
+port = int(sys.argv[sys.argv.index("--port") + 1])
+class Health(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200 if self.path == "/health" else 404)
+        self.end_headers()
+        self.wfile.write(b'{{"status": "ok"}}')
+    def log_message(self, *args):
+        pass
+print("fake llama-server on", port, flush=True)
+http.server.HTTPServer(("127.0.0.1", port), Health).serve_forever()
+"""
+BROKEN_SERVER = f"""#!{sys.executable}
+import sys
+print("error: failed to load model 'x.gguf'", flush=True)
+sys.exit(3)
+"""
+
+
+def parts(tmp_path: Path, chunks: list[bytes]) -> list[Path]:
+    paths = []
+    for number, chunk in enumerate(chunks, start=1):
+        path = tmp_path / f"part{number:02d}.bin"
+        path.write_bytes(chunk)
+        paths.append(path)
+    return paths
+
+
+def test_assembles_parts_in_order_and_verifies(tmp_path):
+    chunks = [b"GGUF", b"-weights-", b"end"]
+    blob = b"".join(chunks)
+    model = assemble_model(
+        tmp_path / "models", parts=parts(tmp_path, chunks), expected_size=len(blob),
+        expected_sha256=hashlib.sha256(blob).hexdigest(), file_name="m.gguf",
+    )  # fmt: skip
+    assert model.read_bytes() == blob
+
+
+def test_wrong_size_is_a_clear_error_and_leaves_no_file(tmp_path):
+    with pytest.raises(LocalModelError, match=r"is 7 bytes, expected 8") as error:
+        assemble_model(tmp_path / "models", parts=parts(tmp_path, [b"abc", b"defg"]), expected_size=8,
+                       expected_sha256="0" * 64, file_name="m.gguf")  # fmt: skip
+    assert "reinstall gradeflow[local]" in str(error.value)
+    assert list((tmp_path / "models").iterdir()) == []
+
+
+def test_wrong_checksum_is_a_clear_error_and_leaves_no_file(tmp_path):
+    with pytest.raises(LocalModelError, match=r"has sha256 [0-9a-f]{64}, expected 0{64}"):
+        assemble_model(tmp_path / "models", parts=parts(tmp_path, [b"abc"]), expected_size=3,
+                       expected_sha256="0" * 64, file_name="m.gguf")  # fmt: skip
+    assert list((tmp_path / "models").iterdir()) == []
+
+
+def test_missing_part_file_is_named(tmp_path):
+    with pytest.raises(LocalModelError, match=r"part02\.bin"):
+        assemble_model(tmp_path / "models", parts=[*parts(tmp_path, [b"a"]), tmp_path / "part02.bin"],
+                       expected_size=2, expected_sha256="0" * 64, file_name="m.gguf")  # fmt: skip
+
+
+def test_missing_part_package_says_how_to_install(monkeypatch):
+    monkeypatch.setattr(_local.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(LocalModelError, match=r"part 7 of 22 is not installed.*\.\[local\]"):
+        _local.part_path(7)
+
+
+def _settings(tmp_path: Path, script: str, monkeypatch) -> JudgeSettings:
+    binary = tmp_path / "llama-server"
+    binary.write_text(script)
+    binary.chmod(0o755)
+    monkeypatch.setattr(_local, "assemble_model", lambda directory: tmp_path / "m.gguf")
+    return JudgeSettings(local_model_dir=tmp_path, local_server_binary=binary, local_startup_timeout_s=20)
+
+
+def test_server_starts_on_a_free_loopback_port_and_stops_on_exit(tmp_path, monkeypatch):
+    settings = _settings(tmp_path, FAKE_SERVER, monkeypatch)
+    with local_server(settings) as server:
+        assert server.base_url.startswith("http://127.0.0.1:") and server.base_url.endswith("/v1")
+        assert httpx.get(server.base_url.removesuffix("/v1") + "/health").status_code == 200
+        assert server.process.poll() is None
+    assert server.process.poll() is not None
+    assert not server.log_file.exists()
+
+
+def test_server_is_stopped_when_the_body_raises(tmp_path, monkeypatch):
+    settings = _settings(tmp_path, FAKE_SERVER, monkeypatch)
+    with pytest.raises(RuntimeError, match="boom"), local_server(settings) as server:
+        raise RuntimeError("boom")
+    assert server.process.poll() is not None
+
+
+def test_server_that_dies_while_starting_is_reported_with_its_log(tmp_path, monkeypatch):
+    settings = _settings(tmp_path, BROKEN_SERVER, monkeypatch)
+    with pytest.raises(LocalModelError, match=r"exited with code 3(.|\n)*failed to load model"):
+        with local_server(settings):
+            pass
+
+
+def test_missing_binary_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setattr(_local, "assemble_model", lambda directory: tmp_path / "m.gguf")
+    settings = JudgeSettings(local_model_dir=tmp_path, local_server_binary=tmp_path / "nope")
+    with pytest.raises(LocalModelError, match="missing or not executable"), local_server(settings):
+        pass
