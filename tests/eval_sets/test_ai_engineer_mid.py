@@ -53,13 +53,24 @@ CODE_TASKS = {
     "union_find": (
         "2.1",
         "UnionFind",
-        "class UnionFind: __init__(self, n: int); find(self, x: int) -> int; union(self, x: int, y: int) -> None",
+        "class UnionFind: __init__(self, n: int); find(self, x: int) -> int; "
+        "union(self, x: int, y: int) -> None",
         1.3,
         None,
     ),
-    "attention": ("3.1", "scaled_dot_product_attention", "def scaled_dot_product_attention(q, k, v, causal: bool = False)", None, 10),
-    "batchnorm_forward": ("4.1", "batchnorm_forward", "def batchnorm_forward(x, gamma, beta, eps=1e-5)", None, None),
-    "batchnorm_backward": ("4.1", "batchnorm_backward", "def batchnorm_backward(grad_y, x, gamma, eps=1e-5)", None, None),
+    "attention": (
+        "3.1",
+        "scaled_dot_product_attention",
+        "def scaled_dot_product_attention(q, k, v, causal: bool = False)",
+        None,
+        10,
+    ),
+    "batchnorm_forward": (
+        "4.1", "batchnorm_forward", "def batchnorm_forward(x, gamma, beta, eps=1e-5)", None, None
+    ),
+    "batchnorm_backward": (
+        "4.1", "batchnorm_backward", "def batchnorm_backward(grad_y, x, gamma, eps=1e-5)", None, None
+    ),
     "relu_backward": ("4.1", "relu_backward", "def relu_backward(grad_y, x)", None, None),
     "train_loop": (
         "10.1",
@@ -98,7 +109,7 @@ MANIFEST: dict[str, tuple[list[str], str]] = {
     "cand-03-average": (_without("6.2", "9.2"), ""),
     "cand-04-average": (_without("6.2", "9.2"), ""),
     "cand-05-average": (_without("8.2"), ""),
-    "cand-06-weak": (["1.1", "1.2", "2.1", "3.1", "3.2", "4.1", "4.2", "5.1", "7.1", "7.2", "8.1", "8.2", "10.1"], ""),
+    "cand-06-weak": (_without("5.2", "6.1", "6.2", "9.1", "9.2"), ""),
     "cand-07-weak": (["1.1", "1.2", "2.1", "3.1", "4.1", "4.2", "5.2", "6.1", "8.1", "9.1", "10.1"], ""),
     "cand-08-blank": (["1.1", "5.1", "9.2"], "时间不够了"),
     "cand-09-offtopic": (["1.1", "2.1", "3.1", "4.2", "8.2", "10.1"], "面试官您好"),
@@ -106,23 +117,29 @@ MANIFEST: dict[str, tuple[list[str], str]] = {
     "cand-11-code-correct": (["1.1", "1.2", "2.1", "3.1", "4.1", "10.1"], ""),
     "cand-12-code-buggy": (["1.1", "1.2", "2.1", "3.1", "4.1", "10.1"], "代码都在本地跑过样例"),
     "cand-13-injection": (["1.1", "1.2", "2.1", "3.1", "4.1", "8.1", "10.1"], ""),
-    "cand-14-json": (["1.1", "1.2", "2.1", "3.1", "4.2", "5.1", "6.1", "7.2", "9.1", "10.1"], ""),
+    "cand-14-json": (_without("3.2", "4.1", "5.2", "6.2", "7.1", "8.1", "8.2", "9.2"), ""),
 }
 CODE_HEAVY = ("cand-11-code-correct", "cand-12-code-buggy")
-SECOND_GRADER = {"cand-01-strong", "cand-03-average", "cand-05-average", "cand-10-english", "cand-12-code-buggy"}
+SECOND_GRADER = {
+    "cand-01-strong", "cand-03-average", "cand-05-average", "cand-10-english", "cand-12-code-buggy"
+}
 
 # What each answer must be about: catches an answer filed under the wrong question id by a missed heading.
 TOPIC = {
-    "1.1": r"堆|排序|heap|sort|选择|top", "1.2": r"dp|递增|tails|subsequence", "2.1": r"find|union|并查集|连通|路径压缩",
-    "3.1": r"d_?k|softmax|attention", "3.2": r"attention|注意力|窗口|window", "4.1": r"bn|batchnorm|relu|均值|归一化",
-    "4.2": r"sgd|adam|优化", "5.1": r"残差|f\(x\)|ln|shortcut", "5.2": r"sin|位置|pe\(", "6.1": r"编码|kl|encoder",
-    "6.2": r"gan", "7.1": r"交叉熵|cross-entropy|huber|infonce", "7.2": r"l1|dropout", "8.1": r"tp|precision|准确率",
-    "8.2": r"nan|过拟合|overfit", "9.1": r"7b|并行|parallel", "9.2": r"fp16|精度|checkpoint", "10.1": r"zero_grad|代码",
+    "1.1": r"堆|排序|heap|sort|选择|top", "1.2": r"dp|递增|tails|subsequence",
+    "2.1": r"find|union|并查集|连通|路径压缩", "3.1": r"d_?k|softmax|attention",
+    "3.2": r"attention|注意力|窗口|window", "4.1": r"bn|batchnorm|relu|均值|归一化", "4.2": r"sgd|adam|优化",
+    "5.1": r"残差|f\(x\)|ln|shortcut", "5.2": r"sin|位置|pe\(", "6.1": r"编码|kl|encoder", "6.2": r"gan",
+    "7.1": r"交叉熵|cross-entropy|huber|infonce", "7.2": r"l1|dropout", "8.1": r"tp|precision|准确率",
+    "8.2": r"nan|过拟合|overfit", "9.1": r"7b|并行|parallel", "9.2": r"fp16|精度|checkpoint",
+    "10.1": r"zero_grad|代码",
 }  # fmt: skip
 OFF_TOPIC = {("cand-09-offtopic", q) for q in MANIFEST["cand-09-offtopic"][0]} | {("cand-08-blank", "9.2")}
 
-# A line that opens a question in any of the demo's heading styles (## 1.1, ### 题目1.1, Q1.1, 第1.1题, 1.1、…, **1.1**).
-HEADING_LINE = re.compile(r"^\s*(?:#{1,6}\s*)?(?:\*\*)?\s*(?:题目|问题|题|Question|Q)?\s*[:：]?\s*(?:第\s*)?(\d{1,2}\.\d{1,2})(?!\d)")
+# A line that opens a question, in any heading style the demo uses (## 1.1, Q1.1, 第1.1题, **1.1**).
+HEADING_LINE = re.compile(
+    r"^\s*(?:#{1,6}\s*)?(?:\*\*)?\s*(?:题目|问题|题|Question|Q)?\s*[:：]?\s*(?:第\s*)?(\d{1,2}\.\d{1,2})(?!\d)"
+)
 HEADING_STYLES = {
     "## 1.1": re.compile(r"^## 1\.1", re.M),
     "### 题目1.1": re.compile(r"^### 题目1\.1", re.M),
@@ -196,7 +213,8 @@ def test_choice_groups_and_counting_rules_follow_the_seed(exam: Exam) -> None:
     assert sum(c.points for c in efficiency.criteria) == 5  # the seed's criteria; the question is worth 4
     monitoring = efficiency.criterion("monitoring_metrics")
     assert monitoring.per_mention is not None
-    assert (monitoring.points, monitoring.per_mention.points_each, monitoring.per_mention.full_at) == (1, 0.3, 3)
+    mention = monitoring.per_mention
+    assert (monitoring.points, mention.points_each, mention.full_at) == (1, 0.3, 3)
 
 
 def test_code_tasks_are_declared_as_in_the_task_table(exam: Exam) -> None:
@@ -209,7 +227,10 @@ def test_code_tasks_are_declared_as_in_the_task_table(exam: Exam) -> None:
 
 def test_code_criteria_reference_their_tasks_and_checks(exam: Exam) -> None:
     referenced = {
-        (q.id, c.id): (c.code.task, list(c.code.checks)) for q in exam.questions for c in q.all_criteria() if c.code
+        (q.id, c.id): (c.code.task, list(c.code.checks))
+        for q in exam.questions
+        for c in q.all_criteria()
+        if c.code
     }
     assert referenced == CODE_CRITERIA
     for question_id, criterion_id in CODE_CRITERIA:
@@ -287,7 +308,8 @@ def test_demo_submission_splits_into_the_expected_answers(demo, submission_id: s
             heading = HEADING_LINE.match(line)
             assert not (heading and heading[1] in SEED_POINTS), f"{question_id} swallowed a heading: {line!r}"
         if (submission_id, question_id) not in OFF_TOPIC:
-            assert re.search(TOPIC[question_id], item.answer, re.IGNORECASE), f"{question_id} is off its topic"
+            on_topic = re.search(TOPIC[question_id], item.answer, re.IGNORECASE)
+            assert on_topic, f"{question_id} is off its topic"
 
 
 def test_demo_uses_every_heading_style() -> None:
@@ -358,7 +380,8 @@ def test_unanswered_questions_earn_nothing(grades) -> None:
 def test_second_grader_covers_five_submissions_and_differs_by_at_most_a_step(exam: Exam, grades) -> None:
     by_grader: dict[str, dict[tuple[str, str, str], float]] = defaultdict(dict)
     for row in grades:
-        by_grader[row["grader"]][(row["submission_id"], row["question_id"], row["criterion_id"])] = float(row["points"])
+        key = (row["submission_id"], row["question_id"], row["criterion_id"])
+        by_grader[row["grader"]][key] = float(row["points"])
     assert set(by_grader) == {"g1", "g2"}
     assert {key[0] for key in by_grader["g2"]} == SECOND_GRADER
     for submission_id in SECOND_GRADER:
