@@ -1,6 +1,7 @@
 """The `gradeflow` command line: thin commands over the pipeline and the flows."""
 
 from pipeline.cli import rubric  # noqa: F401  (validate, schema, split)
+from pipeline.cli import judge  # noqa: F401  (judge)
 from pipeline.cli import execute  # noqa: F401  (exec)
 from pipeline.cli._app import app
 
