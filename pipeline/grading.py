@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import json
+import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -271,3 +272,57 @@ def round_rows(
         tables["judge_calls"] += [row | version for row in result.judge_calls]
         tables["executor_runs"] += [row | version for row in result.executor_runs]
     return tables
+
+
+def judged_questions(exam: Exam) -> set[str]:
+    """Questions with at least one criterion the judge decides (text or both)."""
+    return {q.id for q in exam.questions if any(c.answer_kind != "code" for c in q.all_criteria())}
+
+
+def grade_batch(
+    exam: Exam,
+    submissions: Sequence[Submission],
+    *,
+    judge: JudgeLike,
+    execute: Execute,
+    samples: int = 1,
+    calibrator: CalibratorLike | None = None,
+    review_threshold: float = 0.5,
+) -> list[SubmissionResult]:
+    """Judge all items of a batch in one call (grouped by question for the prompt cache), run code, score."""
+    judged = judged_questions(exam)
+    pairs = [
+        (exam.question(qid), item) for s in submissions for qid, item in s.items.items() if qid in judged
+    ]
+    judgments = judge.judge_items(pairs, samples=samples) if pairs else []
+    by_item = {(j.submission_id, j.question_id): j for j in judgments}
+    results = []
+    for submission in submissions:
+        runs = {qid: run_code_tasks(exam, item, execute) for qid, item in submission.items.items()}
+        mine = {qid: j for (sid, qid), j in by_item.items() if sid == submission.submission_id}
+        results.append(
+            grade_submission(
+                exam, submission, mine, runs, calibrator=calibrator, review_threshold=review_threshold
+            )
+        )
+    return results
+
+
+def cached_execute(execute: Execute, cache_dir: Path) -> Execute:
+    """Content-addressed cache of code runs, so a resumed round reproduces the same timings and verdicts."""
+    from executors import ExecResult  # executors imports torch lazily; keep the CLI start fast
+
+    def run(task: CodeTask, code: str) -> ExecResultLike:
+        key = code_cache_key(task, code)
+        path = cache_dir / key[:2] / f"{key}.json"
+        if path.exists():
+            return ExecResult.model_validate_json(path.read_text(encoding="utf-8"))
+        result = execute(task, code)
+        if result.status not in {"sandbox_unavailable"}:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            staging = path.with_suffix(f".{uuid.uuid4().hex}.tmp")
+            staging.write_text(result.model_dump_json(), encoding="utf-8")
+            staging.replace(path)
+        return result
+
+    return run

@@ -1,0 +1,120 @@
+"""The scoring flow: rubric → items → judgments and code runs → scores → tables. Orchestration only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from prefect import flow, get_run_logger, task
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from flows import progress
+from pipeline.grading import SubmissionResult, cached_execute, grade_batch, rejected_result, round_rows
+from pipeline.ingest import DEFAULT_MAX_BYTES, RejectedFile, Submission, split_round
+from pipeline.judge import JudgeSettings, open_judge
+from pipeline.rounds import Round, load_round
+from pipeline.settings import ScoreSettings
+from pipeline.store import write_partition
+from pipeline.summary import RoundSummary, summarize
+from rubric_schema import Exam, exam_sha
+
+
+@task(name="load-round")
+def load(round_dir: str) -> Round:
+    """Validate round.yaml and the rubric before anything is spent on judging."""
+    return load_round(round_dir)
+
+
+@task(name="ingest")
+def ingest(rnd: Round) -> tuple[list[Submission], list[RejectedFile]]:
+    """Split every submission file; bad files come back as rejections, not failures."""
+    limit = rnd.config.settings.max_submission_bytes or DEFAULT_MAX_BYTES
+    return split_round(rnd.submissions_dir, [q.id for q in rnd.exam.questions], max_bytes=limit)
+
+
+@task(name="score-batch", retries=2, retry_delay_seconds=[2, 15])
+def score_batch(
+    exam: Exam,
+    submissions: list[Submission],
+    judge_settings: JudgeSettings,
+    samples: int,
+    calibration: str | None,
+    settings: ScoreSettings,
+) -> list[SubmissionResult]:
+    """Judge, run and score one batch; a retry costs nothing already cached (judge and code caches)."""
+    from executors import run_code_task
+    from pipeline.calibrate import load_calibration
+
+    calibrator = load_calibration(calibration) if calibration else None
+    execute = cached_execute(run_code_task, settings.cache_dir / "exec")
+    with open_judge(judge_settings) as judge:
+        results = grade_batch(
+            exam, submissions, judge=judge, execute=execute, samples=samples,
+            calibrator=calibrator, review_threshold=settings.review_threshold,
+        )
+    progress.advance(len(submissions))
+    return results
+
+
+@task(name="write-tables", retries=1, retry_delay_seconds=2)
+def write_tables(out_dir: str, round_id: str, rows: dict[str, list[dict[str, Any]]]) -> dict[str, str]:
+    """Replace the round's partition of every table (atomic per table, idempotent on re-runs)."""
+    return {table: str(write_partition(out_dir, table, round_id, table_rows)) for table, table_rows in rows.items()}
+
+
+def task_runner(settings: ScoreSettings) -> Any:
+    """Threads on this machine by default; Dask (a local cluster or GRADEFLOW_DASK_ADDRESS) to scale out."""
+    if settings.task_runner == "dask":
+        from prefect_dask import DaskTaskRunner
+
+        if settings.dask_address:
+            return DaskTaskRunner(address=settings.dask_address)
+        return DaskTaskRunner(cluster_kwargs={"n_workers": settings.workers, "threads_per_worker": 1})
+    return ThreadPoolTaskRunner(max_workers=settings.workers)
+
+
+@flow(name="score-round", log_prints=False, validate_parameters=False, task_runner=ThreadPoolTaskRunner(max_workers=4))
+def score_round(
+    round_dir: str,
+    out_dir: str,
+    judge: Literal["local", "openai"] = "local",
+    calibration: str | None = None,
+    samples: int | None = None,
+) -> RoundSummary:
+    """Score every submission of a round directory and write its tables under out_dir."""
+    logger = get_run_logger()
+    settings = ScoreSettings()
+    rnd = load(round_dir)
+    submissions, rejected = ingest(rnd)
+    progress.start(len(submissions))
+    logger.info("round %s: %d submissions, %d rejected files", rnd.config.round_id, len(submissions), len(rejected))
+    samples = samples or rnd.config.settings.samples or settings.samples
+    batch_size = rnd.config.settings.batch_size or settings.batch_size
+    judge_settings = JudgeSettings() if judge == "openai" else JudgeSettings(base_url=None)
+    if judge == "openai" and not judge_settings.base_url:
+        raise ValueError("--judge openai needs GRADEFLOW_JUDGE_BASE_URL (and an API key) in the environment")
+    batches = [submissions[i : i + batch_size] for i in range(0, len(submissions), batch_size)]
+    with open_judge(judge_settings) as server:
+        futures = [
+            score_batch.submit(rnd.exam, batch, server.settings, samples, calibration, settings) for batch in batches
+        ]
+        results = [result for future in futures for result in future.result()]
+    results += [rejected_result(rnd.exam, r) for r in rejected]
+    rows = round_rows(rnd.config.round_id, exam_sha(rnd.exam), results)
+    write_tables(out_dir, rnd.config.round_id, rows)
+    return summarize(rnd.exam, rnd.config.round_id, rows, out_dir=Path(out_dir))
+
+
+def run_round(
+    round_dir: str | Path,
+    out_dir: str | Path,
+    *,
+    judge: Literal["local", "openai"] = "local",
+    calibration: str | None = None,
+    samples: int | None = None,
+    settings: ScoreSettings | None = None,
+) -> RoundSummary:
+    """Run the flow with the task runner the settings ask for."""
+    settings = settings or ScoreSettings()
+    configured = score_round.with_options(task_runner=task_runner(settings))
+    return configured(str(round_dir), str(out_dir), judge=judge, calibration=calibration, samples=samples)

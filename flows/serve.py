@@ -1,0 +1,65 @@
+"""Scheduled scoring: a Prefect deployment (via `flow.serve`) that scores new or changed rounds under a folder."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Literal
+
+from prefect import flow, get_run_logger
+
+from flows.score_round import score_round
+from pipeline.rounds import load_round
+
+DEFAULT_CRON = "0 2 * * *"
+FINGERPRINT = ".submissions.sha256"
+
+
+def find_rounds(root: Path) -> list[Path]:
+    """Every directory under root (root included) that holds a round.yaml."""
+    return sorted(p.parent for p in root.rglob("round.yaml"))
+
+
+def fingerprint(round_dir: Path) -> str:
+    """What the round's result depends on: round.yaml, the rubric and every submission file (name, size, mtime)."""
+    rnd = load_round(round_dir)
+    digest = hashlib.sha256()
+    for path in [round_dir / "round.yaml", rnd.rubric_path, *sorted(rnd.submissions_dir.iterdir())]:
+        stat = path.stat()
+        digest.update(f"{path.name}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
+@flow(name="score-new-rounds", log_prints=False)
+def score_new_rounds(rounds_root: str, out_root: str, judge: Literal["local", "openai"] = "local") -> list[str]:
+    """Score each round whose inputs changed since its last scoring; returns the round ids scored."""
+    logger = get_run_logger()
+    scored = []
+    for round_dir in find_rounds(Path(rounds_root)):
+        round_id = load_round(round_dir).config.round_id
+        out_dir = Path(out_root) / round_id
+        marker = out_dir / FINGERPRINT
+        current = fingerprint(round_dir)
+        if marker.exists() and marker.read_text().strip() == current:
+            logger.info("round %s unchanged since its last scoring", round_id)
+            continue
+        score_round(str(round_dir), str(out_dir), judge=judge)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        marker.write_text(current)
+        scored.append(round_id)
+    return scored
+
+
+def serve_rounds(
+    rounds_root: Path, *, out_root: Path, cron: str | None, judge: Literal["local", "openai"], name: str
+) -> None:
+    """Block, serving the deployment; a round.yaml's own schedule is used when no --cron is given."""
+    if cron is None:
+        schedules = [load_round(d).config.schedule for d in find_rounds(rounds_root)]
+        cron = next((s for s in schedules if s), DEFAULT_CRON)
+    score_new_rounds.serve(
+        name=name,
+        cron=cron,
+        parameters={"rounds_root": str(rounds_root.resolve()), "out_root": str(out_root.resolve()), "judge": judge},
+        pause_on_shutdown=False,
+    )

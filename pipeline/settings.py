@@ -1,0 +1,28 @@
+"""Round-scoring settings from the environment (GRADEFLOW_*); the judge and the executors have their own."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ScoreSettings(BaseSettings):
+    """How a round is run: batching, parallelism, caches, the task runner."""
+
+    model_config = SettingsConfigDict(env_prefix="GRADEFLOW_", extra="ignore")
+
+    batch_size: int = Field(default=8, ge=1)
+    """Submissions per Prefect task: large enough that orchestration overhead stays small."""
+    workers: int = Field(default=4, ge=1)
+    """Batches scored at once (threads, or Dask workers' slots)."""
+    cache_dir: Path = Path.home() / ".cache" / "gradeflow"
+    """Content-addressed caches (code runs; the judge keeps its own under the same root by default)."""
+    task_runner: Literal["threads", "dask"] = "threads"
+    dask_address: str | None = None
+    """Scheduler of an existing Dask cluster (tcp://host:8786); unset with task_runner=dask: a local cluster."""
+    review_threshold: float = Field(default=0.25, gt=0, le=1)
+    """Items whose calibrated expected error exceeds this share of their max points go to review."""
+    samples: int = Field(default=1, ge=1, le=15)

@@ -1,0 +1,105 @@
+"""The closing summary of a scored round: what an operator reads before opening the report."""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from rubric_schema import Exam
+
+
+class QuestionSummary(BaseModel):
+    """Mean and spread of one question's raw points over the scored submissions."""
+
+    model_config = ConfigDict(frozen=True)
+
+    question_id: str
+    max_points: float
+    mean: float | None
+    sd: float | None
+    n_scored: int
+    n_review: int
+
+
+class RoundSummary(BaseModel):
+    """Counts, distributions, the review queue's size and every failure, for the CLI to print."""
+
+    model_config = ConfigDict(frozen=True)
+
+    round_id: str
+    out_dir: str
+    n_submissions: int
+    statuses: dict[str, int]
+    questions: list[QuestionSummary]
+    totals: list[float]
+    """Raw totals of the scored submissions, sorted."""
+    max_total: float
+    n_items_review: int
+    review_reasons: dict[str, int]
+    """The most frequent review reasons (their first clause), with counts."""
+    failures: list[str]
+    """Rejected files and unscored items, one line each."""
+    judge_calls: int
+    judge_cache_hits: int
+    judge_errors: int
+
+    def total_quantiles(self) -> dict[str, float]:
+        """Min, quartiles and max of the totals (empty when nothing was scored)."""
+        if not self.totals:
+            return {}
+        if len(self.totals) == 1:
+            only = self.totals[0]
+            return {"min": only, "p25": only, "median": only, "p75": only, "max": only}
+        q1, median, q3 = statistics.quantiles(self.totals, n=4, method="inclusive")
+        return {"min": self.totals[0], "p25": q1, "median": median, "p75": q3, "max": self.totals[-1]}
+
+
+def summarize(exam: Exam, round_id: str, rows: dict[str, list[dict[str, Any]]], *, out_dir: Path) -> RoundSummary:
+    """Summarise a round from the rows just written."""
+    submissions = rows["submissions"]
+    items = [r for r in rows["item_scores"] if r["kind"] != "missing"]
+    questions = []
+    for q in exam.questions:
+        mine = [r for r in items if r["question_id"] == q.id]
+        scored = [r["raw_points"] for r in mine if r["raw_points"] is not None]
+        questions.append(
+            QuestionSummary(
+                question_id=q.id,
+                max_points=q.points,
+                mean=round(statistics.fmean(scored), 2) if scored else None,
+                sd=round(statistics.stdev(scored), 2) if len(scored) > 1 else None,
+                n_scored=len(scored),
+                n_review=sum(1 for r in mine if r["needs_review"]),
+            )
+        )
+    reasons = Counter(
+        reason.split(":")[0].strip()
+        for r in items
+        if r["needs_review"]
+        for reason in r["review_reason"].split("; ")
+        if reason
+    )
+    failures = [f"{s['source_file']}: rejected: {s['status_reason']}" for s in submissions if s["status"] == "rejected"]
+    failures += [
+        f"{r['submission_id']} {r['question_id']}: {r['review_reason']}" for r in items if r["raw_points"] is None
+    ]
+    calls = rows["judge_calls"]
+    return RoundSummary(
+        round_id=round_id,
+        out_dir=str(out_dir),
+        n_submissions=len(submissions),
+        statuses=dict(Counter(s["status"] for s in submissions)),
+        questions=questions,
+        totals=sorted(s["raw_total"] for s in submissions if s["raw_total"] is not None),
+        max_total=exam.total_points,
+        n_items_review=sum(1 for r in items if r["needs_review"]),
+        review_reasons=dict(reasons.most_common(8)),
+        failures=failures,
+        judge_calls=len(calls),
+        judge_cache_hits=sum(1 for c in calls if c.get("cache_hit")),
+        judge_errors=sum(1 for c in calls if c.get("error")),
+    )

@@ -1,0 +1,217 @@
+"""One submission through judge + code + rules: rows that add up, review reasons, nothing silently zero.
+
+The judge and the executor are fakes here (unit boundary); tests/flows runs the real flow end to end.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+
+from pipeline.grading import defines, grade_batch, grade_submission, python_code, rejected_result, round_rows
+from pipeline.ingest import CodeBlock, Item, RejectedFile, Submission
+from pipeline.scoring import CriterionAward
+from rubric_schema import Exam, parse_exam
+
+EXAM = {
+    "id": "mini",
+    "title": "mini exam",
+    "total_points": 10,
+    "sections": [
+        {
+            "id": "s1",
+            "title": "all",
+            "points": 10,
+            "questions": [
+                {
+                    "id": "1.1",
+                    "title": "LIS",
+                    "prompt": "Explain and implement LIS.",
+                    "points": 6,
+                    "criteria": [
+                        {"id": "dp", "title": "DP", "points": 3, "earns_points_for": "the O(n^2) DP"},
+                        {"id": "fast", "title": "n log n", "points": 3, "answer_kind": "both",
+                         "code": {"task": "lis", "checks": ["correct", "complexity"]},
+                         "earns_points_for": "the n log n method"},
+                    ],
+                },
+                {
+                    "id": "1.2",
+                    "title": "theory",
+                    "prompt": "Why?",
+                    "points": 4,
+                    "criteria": [{"id": "why", "title": "why", "points": 4, "earns_points_for": "a reason"}],
+                },
+            ],
+        }
+    ],
+    "code_tasks": [
+        {"id": "lis", "question_id": "1.1", "entrypoint": "lis", "signature": "def lis(nums)",
+         "max_complexity_exponent": 1.3}
+    ],
+}
+
+
+@pytest.fixture()
+def exam() -> Exam:
+    from pathlib import Path
+
+    return parse_exam(EXAM, source=Path("mini.yaml"))
+
+
+class Call(BaseModel):
+    sample: int = 0
+    model: str = "fake"
+    prompt_sha: str = "p"
+    rubric_sha: str = "r"
+    cache_hit: bool = False
+    latency_ms: float = 1.0
+    tokens_in: int = 10
+    tokens_out: int = 5
+    error: str | None = None
+
+
+@dataclass
+class Judgment:
+    submission_id: str
+    question_id: str
+    awards: dict[str, CriterionAward]
+    confidence: float = 1.0
+    needs_review: bool = False
+    review_reasons: list[str] = field(default_factory=list)
+    injection_suspected: bool = False
+    calls: list[Any] = field(default_factory=lambda: [Call()])
+
+
+class Outcome(BaseModel):
+    test_id: str
+    passed: bool
+
+
+@dataclass
+class Run:
+    task_id: str
+    status: str
+    checks: dict[str, bool]
+    reason: str = ""
+    tests: list[Any] = field(default_factory=list)
+
+
+def _submission(**items: Item) -> Submission:
+    return Submission(
+        submission_id="s1", candidate_id="c1", source_file="s1.md", items=items,
+        missing=[q for q in ("1.1", "1.2") if q not in items],
+    )
+
+
+def test_code_criterion_takes_the_better_of_judge_and_code(exam: Exam) -> None:
+    item = Item(submission_id="s1", question_id="1.1", text="dp...", code_blocks=[CodeBlock(code="def lis(n): ...")])
+    judgment = Judgment("s1", "1.1", {"dp": CriterionAward(points=3), "fast": CriterionAward(points=1)})
+    run = Run("lis", "ok", {"correct": True, "complexity": True}, tests=[Outcome(test_id="t1", passed=True)])
+    result = grade_submission(exam, _submission(**{"1.1": item}), {"1.1": judgment}, {"1.1": [run]})
+    item_row = next(r for r in result.items if r["question_id"] == "1.1")
+    assert item_row["raw_points"] == 6.0
+    fast = next(r for r in result.criteria if r["criterion_id"] == "fast")
+    assert (fast["points"], fast["source"]) == (3.0, "executor")
+    assert result.executor_runs[0]["test_id"] == "t1"
+    assert result.submission["raw_total"] == 6.0
+    assert result.submission["n_missing"] == 1
+
+
+def test_failing_code_sends_the_item_to_review_with_the_reason(exam: Exam) -> None:
+    item = Item(submission_id="s1", question_id="1.1", text="", code_blocks=[CodeBlock(code="def lis(n): ...")])
+    judgment = Judgment("s1", "1.1", {"dp": CriterionAward(points=0), "fast": CriterionAward(points=0)})
+    run = Run("lis", "failed", {"correct": False, "complexity": False}, reason="wrong length on trial 2")
+    result = grade_submission(exam, _submission(**{"1.1": item}), {"1.1": judgment}, {"1.1": [run]})
+    row = next(r for r in result.items if r["question_id"] == "1.1")
+    assert row["needs_review"] is True
+    assert "wrong length on trial 2" in row["review_reason"]
+    assert result.submission["status"] == "needs_review"
+
+
+def test_a_failed_judge_call_leaves_the_item_unscored_not_zero(exam: Exam) -> None:
+    item = Item(submission_id="s1", question_id="1.2", text="because")
+    judgment = Judgment("s1", "1.2", {"why": CriterionAward(points=None, reason="judge reply was not JSON")},
+                        needs_review=True, review_reasons=["judge reply was not JSON"])
+    result = grade_submission(exam, _submission(**{"1.2": item}), {"1.2": judgment}, {})
+    row = next(r for r in result.items if r["question_id"] == "1.2")
+    assert row["raw_points"] is None
+    assert "not JSON" in row["review_reason"]
+    assert result.submission["n_unscored"] == 1
+    assert result.submission["status"] == "needs_review"
+
+
+def test_missing_answers_score_zero_with_the_reason(exam: Exam) -> None:
+    result = grade_submission(exam, _submission(), {}, {})
+    assert [r["review_reason"] for r in result.items] == ["no answer", "no answer"]
+    assert result.submission["raw_total"] == 0.0
+    assert result.submission["status"] == "scored"
+
+
+def test_calibration_fills_calibrated_points_and_routes_large_expected_errors(exam: Exam) -> None:
+    class Calibrator:
+        calibration_id = "cal-1"
+
+        def apply(self, question_id: str, raw_points: float, max_points: float, *, confidence=None):
+            return raw_points / 2, 3.0 if question_id == "1.2" else 0.1
+
+    item = Item(submission_id="s1", question_id="1.2", text="because")
+    judgment = Judgment("s1", "1.2", {"why": CriterionAward(points=4)})
+    result = grade_submission(exam, _submission(**{"1.2": item}), {"1.2": judgment}, {}, calibrator=Calibrator())
+    row = next(r for r in result.items if r["question_id"] == "1.2")
+    assert (row["raw_points"], row["calibrated_points"]) == (4.0, 2.0)
+    assert "calibration expects an error of 3.00" in row["review_reason"]
+    assert result.submission["calibrated_total"] == 2.0
+    assert result.submission["calibration_id"] == "cal-1"
+
+
+def test_grade_batch_runs_only_attempted_code_tasks_and_judges_judged_questions(exam: Exam) -> None:
+    seen: list[tuple[str, str]] = []
+    ran: list[str] = []
+
+    class Judge:
+        def judge_items(self, pairs, *, samples):
+            seen.extend((q.id, i.submission_id) for q, i in pairs)
+            return [Judgment(i.submission_id, q.id, {c.id: CriterionAward(points=1) for c in q.all_criteria()})
+                    for q, i in pairs]
+
+    def execute(task, code):
+        ran.append(code)
+        return Run(task.id, "ok", {"correct": True, "complexity": False})
+
+    with_code = Item(submission_id="s1", question_id="1.1", text="x",
+                     code_blocks=[CodeBlock(language="python", code="def lis(nums):\n    return 1")])
+    other_function = Item(submission_id="s2", question_id="1.1", text="y",
+                          code_blocks=[CodeBlock(language="python", code="def helper():\n    pass")])
+    subs = [
+        Submission(submission_id="s1", candidate_id="c", source_file="a", items={"1.1": with_code}, missing=["1.2"]),
+        Submission(submission_id="s2", candidate_id="c", source_file="b", items={"1.1": other_function},
+                   missing=["1.2"]),
+    ]
+    results = grade_batch(exam, subs, judge=Judge(), execute=execute)
+    assert seen == [("1.1", "s1"), ("1.1", "s2")]
+    assert len(ran) == 1
+    fast = {r["submission_id"]: r for r in (row for res in results for row in res.criteria)
+            if r["criterion_id"] == "fast"}
+    assert fast["s1"]["points"] == 1.5  # one of two checks passed beats the judge's 1
+    assert fast["s2"]["points"] == 1.0
+
+
+def test_rejected_file_keeps_its_reason_and_round_rows_stamp_provenance(exam: Exam) -> None:
+    result = rejected_result(exam, RejectedFile(source_file="subs/bad.md", reason="file is empty"))
+    rows = round_rows("r1", "sha", [result])
+    row = rows["submissions"][0]
+    assert (row["submission_id"], row["status"], row["status_reason"]) == ("bad", "rejected", "file is empty")
+    assert row["round_id"] == "r1" and row["rubric_sha"] == "sha" and row["gradeflow_version"]
+
+
+def test_only_python_blocks_run_and_definitions_are_found() -> None:
+    item = Item(submission_id="s", question_id="1.1", text="", code_blocks=[
+        CodeBlock(language="cpp", code="int lis();"), CodeBlock(language="python", code="lis = lambda n: 1")])
+    assert python_code(item) == "lis = lambda n: 1"
+    assert defines("lis = lambda n: 1", "lis")
+    assert defines("class lis:\n    pass", "lis")
+    assert not defines("def other():\n    lis = 1", "lis")
