@@ -66,10 +66,18 @@ CODE_TASKS = {
         10,
     ),
     "batchnorm_forward": (
-        "4.1", "batchnorm_forward", "def batchnorm_forward(x, gamma, beta, eps=1e-5)", None, None
+        "4.1",
+        "batchnorm_forward",
+        "def batchnorm_forward(x, gamma, beta, eps=1e-5)",
+        None,
+        None,
     ),
     "batchnorm_backward": (
-        "4.1", "batchnorm_backward", "def batchnorm_backward(grad_y, x, gamma, eps=1e-5)", None, None
+        "4.1",
+        "batchnorm_backward",
+        "def batchnorm_backward(grad_y, x, gamma, eps=1e-5)",
+        None,
+        None,
     ),
     "relu_backward": ("4.1", "relu_backward", "def relu_backward(grad_y, x)", None, None),
     "train_loop": (
@@ -121,7 +129,11 @@ MANIFEST: dict[str, tuple[list[str], str]] = {
 }
 CODE_HEAVY = ("cand-11-code-correct", "cand-12-code-buggy")
 SECOND_GRADER = {
-    "cand-01-strong", "cand-03-average", "cand-05-average", "cand-10-english", "cand-12-code-buggy"
+    "cand-01-strong",
+    "cand-03-average",
+    "cand-05-average",
+    "cand-10-english",
+    "cand-12-code-buggy",
 }
 
 # What each answer must be about: catches an answer filed under the wrong question id by a missed heading.

@@ -55,7 +55,9 @@ def test_each_question_has_one_holistic_criterion_with_the_reference(eval_set: t
         assert criterion.reference.strip()
 
 
-def test_human_grades_cover_every_answer_once_per_grader_on_the_rubric_scale(eval_set: tuple[str, Path]) -> None:
+def test_human_grades_cover_every_answer_once_per_grader_on_the_rubric_scale(
+    eval_set: tuple[str, Path],
+) -> None:
     name, folder = eval_set
     questions = {q.id: q for q in load_exam(folder / "rubric.yaml").questions}
     lines = (folder / "submissions" / "answers.jsonl").read_text(encoding="utf-8").splitlines()
@@ -94,11 +96,16 @@ def test_licence_and_citation_are_kept() -> None:
     assert "Mohler" in readme and "Bunescu" in readme and "Mihalcea" in readme and "2011" in readme
 
 
-@pytest.mark.skipif(not (SOURCES / "mohler-cs-2011" / "answers.jsonl").exists(), reason="source datasets absent")
+@pytest.mark.skipif(
+    not (SOURCES / "mohler-cs-2011" / "answers.jsonl").exists(), reason="source datasets absent"
+)
 def test_the_script_reproduces_the_committed_files(tmp_path: Path) -> None:
     script = EVAL_SETS / "convert_datasets.py"
-    subprocess.run([sys.executable, str(script), "--datasets", str(SOURCES), "--out", str(tmp_path)], check=True,
-                   capture_output=True)
+    subprocess.run(
+        [sys.executable, str(script), "--datasets", str(SOURCES), "--out", str(tmp_path)],
+        check=True,
+        capture_output=True,
+    )
     for name in SETS:
         produced = sorted(p for p in (tmp_path / name).rglob("*") if p.is_file())
         assert len(produced) >= 4

@@ -1,0 +1,202 @@
+"""The calibration artifact: fitted numbers, what they were fitted on, and how well they do (cross-validated).
+
+A JSON file, versioned by `format`; `load_calibration` validates it, `Calibration.apply` is what the
+scoring flow calls per item to fill calibrated_points and expected_error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from pipeline import __version__
+from pipeline.calibrate._data import CalibrationData, JoinSummary
+from pipeline.calibrate._evaluate import CrossValidated, Evaluation, cross_validate, evaluate
+from pipeline.calibrate._fit import CalibrationConfig, CalibrationModel, fit_model
+from pipeline.calibrate._metrics import Scale, infer_scale
+
+FORMAT = "gradeflow.calibration/1"
+"""Artifact format; a reader refuses any other."""
+
+
+class CalibrationFileError(Exception):
+    """A calibration file that cannot be read; the message names the file and the field."""
+
+
+class Calibration(BaseModel):
+    """A fitted calibration with its provenance and its cross-validated agreement."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    format: Literal["gradeflow.calibration/1"] = FORMAT
+    calibration_id: str
+    created_at: datetime
+    gradeflow_version: str
+    config: CalibrationConfig
+    data_sha256: str
+    """Hash of the joined scores and grades it was fitted on (`CalibrationData.sha256`)."""
+    sources: dict[str, str] = Field(default_factory=dict)
+    """Where the data came from (round output, grade sheet), for the reader; not used to apply it."""
+    join: JoinSummary | None = None
+    scale: Scale
+    model: CalibrationModel
+    review_threshold: float = Field(ge=0)
+    """Items whose expected error exceeds this share of their maximum go to review."""
+    evaluation: Evaluation | None = None
+
+    def apply(
+        self, question_id: str, raw_points: float, max_points: float, *, confidence: float | None = None
+    ) -> tuple[float, float]:
+        """Calibrated points and expected absolute error (both in points) for one judged item.
+
+        A question the calibration never saw gets the global map; raw points are read as a share of
+        `max_points`, clipped to 0…1.
+        """
+        if raw_points is None or not math.isfinite(raw_points):
+            raise ValueError(f"question {question_id}: raw_points must be a number, got {raw_points!r}")
+        if not max_points > 0:
+            raise ValueError(f"question {question_id}: max_points must be positive, got {max_points!r}")
+        share = np.array([min(max(raw_points / max_points, 0.0), 1.0)])
+        ids = np.array([question_id], dtype=object)
+        calibrated = self.model.predict(ids, share)
+        error = self.model.expected_error(
+            ids, calibrated, np.array([math.nan if confidence is None else confidence])
+        )
+        return round(float(calibrated[0]) * max_points, 4), round(float(error[0]) * max_points, 4)
+
+    def review_reason(self, expected_error: float, max_points: float) -> str | None:
+        """Why an item goes to review, or None: its expected error is above the threshold."""
+        limit = self.review_threshold * max_points
+        if expected_error > limit:
+            return f"calibration expects an error of {expected_error:.2f} points (review above {limit:.2f})"
+        return None
+
+    def fits_rows(self) -> list[dict[str, Any]]:
+        """Rows of the calibration_fits table: one per question and "*" for all items (k-fold metrics).
+
+        ci_low/ci_high are the bootstrap 95 % interval of the QWK.
+        """
+        if self.evaluation is None:
+            return []
+        evaluation = self.evaluation
+        pooled = next(row for row in evaluation.pooled if row.key == "kfold")
+        rows = [
+            {
+                "question_id": "*",
+                "method": f"global:{self.model.global_mapping.method}",
+                "n": pooled.n,
+                **{
+                    m: pooled.metrics[m].value
+                    for m in ("pearson", "spearman", "qwk", "mae", "exact", "adjacent")
+                },
+                "ci_low": pooled.metrics["qwk"].ci_low,
+                "ci_high": pooled.metrics["qwk"].ci_high,
+            }
+        ]
+        rows += [
+            {
+                "question_id": q.question_id,
+                "method": q.method,
+                "n": q.n,
+                **{m: q.calibrated[m] for m in ("pearson", "spearman", "qwk", "mae", "exact", "adjacent")},
+                "ci_low": q.qwk_ci_low,
+                "ci_high": q.qwk_ci_high,
+            }
+            for q in evaluation.per_question
+        ]
+        return [
+            {"calibration_id": self.calibration_id, "gradeflow_version": self.gradeflow_version, **row}
+            for row in rows
+        ]
+
+
+def calibrate(
+    data: CalibrationData,
+    config: CalibrationConfig | None = None,
+    *,
+    folds: int = 5,
+    n_bootstrap: int = 1000,
+    scale: Scale | None = None,
+    join: JoinSummary | None = None,
+    sources: dict[str, str] | None = None,
+) -> tuple[Calibration, CrossValidated]:
+    """Fit on all of `data`, evaluate by cross-validation, and bundle both into an artifact.
+
+    Also returns the out-of-fold predictions, which the report plots (the artifact keeps only numbers
+    needed to apply it and the metrics).
+    """
+    config = config or CalibrationConfig()
+    if len(data) < 2:
+        raise ValueError(
+            f"calibration needs at least 2 items with a judge score and a human grade, got {len(data)}"
+        )
+    if scale is None:
+        grades = np.concatenate(list(data.graders.values()))
+        maxima = np.concatenate([data.max_points] * len(data.graders))
+        scale = infer_scale(grades[np.isfinite(grades)], maxima[np.isfinite(grades)])
+    model, inner_error = fit_model(data, config)
+    threshold = (
+        float(np.quantile(inner_error, 1 - config.review_share)) if config.review_share > 0 else math.inf
+    )
+    cv = cross_validate(data, config, folds=folds)
+    methods = {q: model.method_of(q) for q in sorted(set(data.question_id.tolist()))}
+    evaluation = evaluate(data, cv, scale, methods=methods, n_bootstrap=n_bootstrap, seed=config.seed)
+    data_sha = data.sha256()
+    identity = hashlib.sha256(f"{data_sha}:{config.model_dump_json()}".encode()).hexdigest()[:12]
+    calibration = Calibration(
+        calibration_id=f"cal-{identity}",
+        created_at=datetime.now(UTC),
+        gradeflow_version=__version__,
+        config=config,
+        data_sha256=data_sha,
+        sources=sources or {},
+        join=join,
+        scale=scale,
+        model=model,
+        review_threshold=threshold if math.isfinite(threshold) else 1.0,
+        evaluation=evaluation,
+    )
+    return calibration, cv
+
+
+def save_calibration(calibration: Calibration, path: str | Path) -> Path:
+    """Write the artifact atomically (temp file in the same folder, then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(calibration.model_dump_json(indent=2))
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_calibration(path: str | Path) -> Calibration:
+    """Read and validate an artifact; errors name the file and the field that is wrong."""
+    path = Path(path)
+    try:
+        payload = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise CalibrationFileError(f"{path}: cannot read: {error.strerror or error}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise CalibrationFileError(f"{path}: not JSON: {error}") from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
+        raise CalibrationFileError(f"{path}: format: expected {FORMAT!r}, found {found!r}")
+    try:
+        return Calibration.model_validate(payload)
+    except ValidationError as error:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors()[:5])
+        raise CalibrationFileError(f"{path}: {problems}") from None

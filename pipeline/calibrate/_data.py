@@ -1,0 +1,245 @@
+"""Human grade sheets and judge scores, joined item by item into the data a calibration is fitted on."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from pipeline.store import StoreError, read_table
+
+GRADE_COLUMNS = ("submission_id", "question_id", "criterion_id", "grader", "points")
+"""Columns of a human grade sheet; criterion_id may be absent or empty (a grade for the whole item)."""
+
+_TOLERANCE = 1e-6
+
+
+class CalibrationDataError(Exception):
+    """Grades or scores that cannot be joined; the message names the file, the row and what was expected."""
+
+
+class HumanGrade(BaseModel):
+    """One row of a human grade sheet."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    submission_id: str = Field(min_length=1)
+    question_id: str = Field(min_length=1)
+    criterion_id: str = ""
+    grader: str = Field(min_length=1)
+    points: float = Field(ge=0, allow_inf_nan=False)
+
+
+def load_human_grades(path: str | Path) -> list[HumanGrade]:
+    """Read a grade sheet CSV; every bad row is reported with its line number and field."""
+    path = Path(path)
+    try:
+        handle = path.open(encoding="utf-8-sig", newline="")
+    except OSError as error:
+        raise CalibrationDataError(
+            f"{path}: cannot read the grade sheet: {error.strerror or error}"
+        ) from None
+    with handle:
+        reader = csv.DictReader(handle)
+        missing = [c for c in GRADE_COLUMNS if c != "criterion_id" and c not in (reader.fieldnames or [])]
+        if missing:
+            raise CalibrationDataError(
+                f"{path}: missing column(s) {', '.join(missing)}; expected {','.join(GRADE_COLUMNS)}"
+            )
+        grades: list[HumanGrade] = []
+        problems: list[str] = []
+        for line, row in enumerate(reader, start=2):
+            try:
+                grades.append(HumanGrade.model_validate({k: (v or "").strip() for k, v in row.items() if k}))
+            except ValidationError as error:
+                problems += [
+                    f"{path}:{line}: {'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors()
+                ]
+    if problems:
+        raise CalibrationDataError(
+            "\n".join(problems[:20]) + (f"\n… {len(problems) - 20} more" if len(problems) > 20 else "")
+        )
+    if not grades:
+        raise CalibrationDataError(f"{path}: the grade sheet has no rows")
+    return grades
+
+
+def item_grades(grades: list[HumanGrade]) -> dict[tuple[str, str], dict[str, float]]:
+    """(submission, question) → grader → item points (a grader's criterion points summed)."""
+    items: dict[tuple[str, str], dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    seen: set[tuple[str, str, str, str]] = set()
+    for grade in grades:
+        key = (grade.submission_id, grade.question_id, grade.criterion_id, grade.grader)
+        if key in seen:
+            raise CalibrationDataError(
+                f"grader {grade.grader!r} graded {grade.submission_id} / {grade.question_id} / "
+                f"{grade.criterion_id or '(item)'} twice"
+            )
+        seen.add(key)
+        items[(grade.submission_id, grade.question_id)][grade.grader] += grade.points
+    return {key: dict(value) for key, value in items.items()}
+
+
+@dataclass(frozen=True)
+class CalibrationData:
+    """Items with a judge score and at least one human grade, as parallel arrays.
+
+    `human` is the graders' mean (the reference a calibration is fitted to); `graders` keeps each grader's
+    points (NaN where that grader did not grade the item) for human–human agreement.
+    """
+
+    submission_id: np.ndarray
+    question_id: np.ndarray
+    max_points: np.ndarray
+    raw_points: np.ndarray
+    confidence: np.ndarray
+    human: np.ndarray
+    graders: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.submission_id)
+
+    @property
+    def raw_fraction(self) -> np.ndarray:
+        """Judge points as a share of the item's maximum: what mappings take."""
+        return self.raw_points / self.max_points
+
+    @property
+    def human_fraction(self) -> np.ndarray:
+        """Human reference as a share of the maximum: what mappings predict."""
+        return self.human / self.max_points
+
+    def subset(self, mask: np.ndarray) -> CalibrationData:
+        """The items where `mask` holds (a boolean array or indices)."""
+        return CalibrationData(
+            submission_id=self.submission_id[mask],
+            question_id=self.question_id[mask],
+            max_points=self.max_points[mask],
+            raw_points=self.raw_points[mask],
+            confidence=self.confidence[mask],
+            human=self.human[mask],
+            graders={name: values[mask] for name, values in self.graders.items()},
+        )
+
+    def sha256(self) -> str:
+        """Content hash of the joined data: a calibration names exactly what it was fitted on."""
+        order = np.lexsort((self.submission_id, self.question_id))
+        rows = [
+            [
+                str(self.submission_id[i]),
+                str(self.question_id[i]),
+                float(self.max_points[i]),
+                float(self.raw_points[i]),
+                None if math.isnan(self.confidence[i]) else float(self.confidence[i]),
+                {name: float(v[i]) for name, v in sorted(self.graders.items()) if not math.isnan(v[i])},
+            ]
+            for i in order
+        ]
+        return hashlib.sha256(json.dumps(rows, sort_keys=True).encode()).hexdigest()
+
+
+class JoinSummary(BaseModel):
+    """What the join kept and why the rest was left out; shown by the CLI, kept in the artifact."""
+
+    model_config = ConfigDict(frozen=True)
+
+    items: int
+    """Item rows read from the round."""
+    joined: int
+    """Items with a judge score and a human grade: the calibration data."""
+    unscored: int = 0
+    """Items the judge left unscored (raw_points null): nothing to calibrate."""
+    no_answer: int = 0
+    """Items with no answer (kind "missing"): scored 0 by rule, not by the judge."""
+    ungraded: int = 0
+    """Scored items without a human grade."""
+    grades_without_item: int = 0
+    """Human-graded items that are not in the round."""
+
+
+def read_item_scores(round_out: str | Path, *, round_id: str | None = None) -> pa.Table:
+    """The item_scores table of a round output folder (one round, or the only one there is)."""
+    round_out = Path(round_out)
+    if not (round_out / "item_scores").is_dir():
+        raise CalibrationDataError(
+            f"{round_out}: no item_scores table (expected {round_out}/item_scores/round_id=…)"
+        )
+    try:
+        table = read_table(round_out, "item_scores")
+    except (StoreError, pa.ArrowInvalid) as error:
+        raise CalibrationDataError(f"{round_out}/item_scores: unreadable: {error}") from None
+    rounds = sorted(set(table.column("round_id").to_pylist()))
+    if round_id is not None:
+        if round_id not in rounds:
+            raise CalibrationDataError(
+                f"{round_out}: no round {round_id!r} in item_scores (have {', '.join(rounds)})"
+            )
+        table = table.filter(pc.equal(table.column("round_id"), round_id))
+    elif len(rounds) > 1:
+        raise CalibrationDataError(
+            f"{round_out}: item_scores holds rounds {', '.join(rounds)}; pick one with --round"
+        )
+    return table
+
+
+def join_scores(
+    items: pa.Table | list[dict[str, Any]], grades: list[HumanGrade]
+) -> tuple[CalibrationData, JoinSummary]:
+    """Join judge item scores with human item grades on (submission_id, question_id).
+
+    A human grade above the item's maximum is an error (wrong sheet or wrong round), not a data point.
+    """
+    rows = items.to_pylist() if isinstance(items, pa.Table) else list(items)
+    by_item = item_grades(grades)
+    counts = {"unscored": 0, "no_answer": 0, "ungraded": 0}
+    kept: list[tuple[dict[str, Any], dict[str, float]]] = []
+    seen: set[tuple[str, str]] = set()
+    for row in rows:
+        key = (str(row["submission_id"]), str(row["question_id"]))
+        seen.add(key)
+        if row.get("kind") == "missing":
+            counts["no_answer"] += 1
+        elif row.get("raw_points") is None or (
+            isinstance(row["raw_points"], float) and math.isnan(row["raw_points"])
+        ):
+            counts["unscored"] += 1
+        elif key not in by_item:
+            counts["ungraded"] += 1
+        else:
+            kept.append((row, by_item[key]))
+    problems = [
+        f"{row['submission_id']} / {row['question_id']}: grader {grader} gave {points:g} points "
+        f"but the item is worth {row['max_points']:g}"
+        for row, graded in kept
+        for grader, points in graded.items()
+        if points > float(row["max_points"]) + _TOLERANCE
+    ]
+    if problems:
+        raise CalibrationDataError("human grades above the item maximum:\n" + "\n".join(problems[:20]))
+    names = sorted({grader for _, graded in kept for grader in graded})
+    data = CalibrationData(
+        submission_id=np.array([str(r["submission_id"]) for r, _ in kept], dtype=object),
+        question_id=np.array([str(r["question_id"]) for r, _ in kept], dtype=object),
+        max_points=np.array([float(r["max_points"]) for r, _ in kept], dtype=float),
+        raw_points=np.array([float(r["raw_points"]) for r, _ in kept], dtype=float),
+        confidence=np.array(
+            [math.nan if r.get("confidence") is None else float(r["confidence"]) for r, _ in kept],
+            dtype=float,
+        ),
+        human=np.array([float(np.mean(list(g.values()))) for _, g in kept], dtype=float),
+        graders={name: np.array([g.get(name, math.nan) for _, g in kept], dtype=float) for name in names},
+    )
+    summary = JoinSummary(
+        items=len(rows), joined=len(kept), grades_without_item=len(set(by_item) - seen), **counts
+    )
+    return data, summary

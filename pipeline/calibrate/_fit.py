@@ -1,0 +1,332 @@
+"""Fitting a calibration: judge score share → human score share, per question with a global fallback.
+
+Mappings work on shares of the item's maximum (0…1), so questions worth 5 and 10 share one global map.
+A question's own map is blended with the global one by its amount of data (partial pooling), so ten
+answers nudge the global map instead of replacing it. Everything fitted is kept as plain numbers, so
+applying a calibration needs neither scikit-learn nor the training data.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Annotated, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+from scipy.optimize import curve_fit
+from scipy.special import expit
+from scipy.stats import linregress
+from sklearn.isotonic import IsotonicRegression
+from sklearn.model_selection import GroupKFold
+
+from pipeline.calibrate._data import CalibrationData
+
+MappingName = Literal["isotonic", "linear", "sigmoid", "identity"]
+MappingChoice = Literal["auto", "isotonic", "linear", "sigmoid"]
+BAND_EDGES = (0.0, 0.2, 0.4, 0.6, 0.8)
+"""Lower edges of the score bands (shares of the maximum) the error model keeps apart."""
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class IsotonicMap(_Frozen):
+    """Monotone step-wise linear map, kept as its knots (sklearn's X_thresholds_/y_thresholds_)."""
+
+    method: Literal["isotonic"] = "isotonic"
+    x: list[float]
+    y: list[float]
+
+    def predict(self, share: np.ndarray) -> np.ndarray:
+        """Interpolate between knots, flat beyond them: what IsotonicRegression(out_of_bounds="clip") does."""
+        return np.interp(share, self.x, self.y)
+
+
+class LinearMap(_Frozen):
+    """y = slope·x + intercept (slope ≥ 0), clipped to 0…1."""
+
+    method: Literal["linear"] = "linear"
+    slope: float
+    intercept: float
+
+    def predict(self, share: np.ndarray) -> np.ndarray:
+        """Straight line, clipped to a valid share."""
+        return np.clip(self.slope * np.asarray(share, dtype=float) + self.intercept, 0.0, 1.0)
+
+
+class SigmoidMap(_Frozen):
+    """y = 1 / (1 + exp(-(a·x + b))), a ≥ 0: Platt-style, bends at the ends of the scale."""
+
+    method: Literal["sigmoid"] = "sigmoid"
+    a: float
+    b: float
+
+    def predict(self, share: np.ndarray) -> np.ndarray:
+        """Logistic curve of the judge share."""
+        return expit(self.a * np.asarray(share, dtype=float) + self.b)
+
+
+class IdentityMap(_Frozen):
+    """No data to fit: the judge's share stands."""
+
+    method: Literal["identity"] = "identity"
+
+    def predict(self, share: np.ndarray) -> np.ndarray:
+        """The share itself, clipped."""
+        return np.clip(np.asarray(share, dtype=float), 0.0, 1.0)
+
+
+Mapping = Annotated[IsotonicMap | LinearMap | SigmoidMap | IdentityMap, Field(discriminator="method")]
+
+
+class CalibrationConfig(_Frozen):
+    """How a calibration is fitted; recorded in the artifact so a fit can be repeated."""
+
+    mapping: MappingChoice = "auto"
+    """"auto": isotonic with at least `min_isotonic` items, else the better of linear and sigmoid."""
+    per_question: bool = True
+    """Fit a map per question (blended with the global one); False: the global map everywhere."""
+    min_question: int = Field(default=8, ge=2)
+    """Fewer graded items than this and a question uses the global map alone."""
+    min_isotonic: int = Field(default=30, ge=2)
+    """Isotonic regression needs this many items; it overfits small samples."""
+    shrinkage: float = Field(default=20.0, ge=0)
+    """A question's map gets weight n / (n + shrinkage) against the global map."""
+    error_folds: int = Field(default=5, ge=2)
+    """Folds of the inner cross-validation whose residuals train the expected-error model."""
+    review_share: float = Field(default=0.2, ge=0, le=1)
+    """Share of items the suggested review threshold sends to review (on the fitting data)."""
+    seed: int = 0
+
+
+def _fit_isotonic(x: np.ndarray, y: np.ndarray) -> IsotonicMap:
+    model = IsotonicRegression(y_min=0.0, y_max=1.0, increasing=True, out_of_bounds="clip").fit(x, y)
+    return IsotonicMap(x=model.X_thresholds_.tolist(), y=model.y_thresholds_.tolist())
+
+
+def _fit_linear(x: np.ndarray, y: np.ndarray) -> LinearMap:
+    """Least squares with a non-negative slope (a calibration must not reverse the judge's order).
+
+    In one dimension the constrained fit is the ordinary one, or the mean when the slope comes out negative.
+    scipy's linregress rather than sklearn's LinearRegression(positive=True): same answer, without the
+    input validation that dominates the thousands of small fits a cross-validation makes.
+    """
+    if np.ptp(x) == 0:
+        return LinearMap(slope=0.0, intercept=float(np.mean(y)))
+    fit = linregress(x, y)
+    if fit.slope < 0:
+        return LinearMap(slope=0.0, intercept=float(np.mean(y)))
+    return LinearMap(slope=float(fit.slope), intercept=float(fit.intercept))
+
+
+def _sigmoid(share: np.ndarray, a: float, b: float) -> np.ndarray:
+    return expit(a * share + b)
+
+
+def _sigmoid_jacobian(share: np.ndarray, a: float, b: float) -> np.ndarray:
+    value = expit(a * share + b)
+    slope = value * (1 - value)
+    return np.column_stack([slope * share, slope])
+
+
+def _fit_sigmoid(x: np.ndarray, y: np.ndarray) -> SigmoidMap | LinearMap:
+    """Least-squares logistic curve; where it fails or comes out decreasing, the straight line stands."""
+    if np.ptp(x) == 0:
+        return _fit_linear(x, y)
+    try:
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            (a, b), _ = curve_fit(
+                _sigmoid, x, y, p0=(4.0, -2.0), jac=_sigmoid_jacobian, method="lm", maxfev=400
+            )
+    except (RuntimeError, ValueError):
+        return _fit_linear(x, y)
+    if not (0 <= a <= 100 and abs(b) <= 100):
+        return _fit_linear(x, y)
+    return SigmoidMap(a=float(a), b=float(b))
+
+
+def _sse(mapping: LinearMap | SigmoidMap, x: np.ndarray, y: np.ndarray) -> float:
+    return float(np.sum((mapping.predict(x) - y) ** 2))
+
+
+def fit_mapping(
+    x: np.ndarray, y: np.ndarray, choice: MappingChoice = "auto", *, min_isotonic: int = 30
+) -> Mapping:
+    """Fit judge shares `x` to human shares `y`; "auto" picks by the amount of data.
+
+    Linear and sigmoid both have two parameters, so their in-sample errors compare fairly.
+    """
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    if len(x) == 0:
+        return IdentityMap()
+    if choice == "isotonic" or (choice == "auto" and len(x) >= min_isotonic):
+        return _fit_isotonic(x, y)
+    if choice == "linear":
+        return _fit_linear(x, y)
+    if choice == "sigmoid":
+        return _fit_sigmoid(x, y)
+    linear, sigmoid = _fit_linear(x, y), _fit_sigmoid(x, y)
+    return sigmoid if _sse(sigmoid, x, y) < _sse(linear, x, y) else linear
+
+
+class QuestionFit(_Frozen):
+    """A question's own map and its weight against the global map."""
+
+    mapping: Mapping
+    n: int
+    weight: float = Field(ge=0, le=1)
+
+
+class ErrorModel(_Frozen):
+    """Expected absolute error (share of the maximum) = band error × question factor × confidence factor.
+
+    Fitted on out-of-fold residuals, so it estimates the error on items the calibration has not seen.
+    """
+
+    band_mae: list[float]
+    """Mean absolute residual per score band (`BAND_EDGES`) of the calibrated share."""
+    question_factor: dict[str, float]
+    """A question's residual level relative to all, shrunk towards 1 for small samples."""
+    confidence_x: list[float] = Field(default_factory=list)
+    """Knots of a decreasing isotonic map confidence → error factor; empty when confidence never varied."""
+    confidence_y: list[float] = Field(default_factory=list)
+
+    def predict(self, question_ids: np.ndarray, share: np.ndarray, confidence: np.ndarray) -> np.ndarray:
+        """Expected absolute error, as a share of each item's maximum."""
+        bands = np.clip(
+            np.searchsorted(BAND_EDGES, np.asarray(share, dtype=float), side="right") - 1,
+            0,
+            len(BAND_EDGES) - 1,
+        )
+        error = np.asarray(self.band_mae)[bands]
+        error = error * np.array([self.question_factor.get(str(q), 1.0) for q in question_ids])
+        if self.confidence_x:
+            confidence = np.asarray(confidence, dtype=float)
+            known = np.isfinite(confidence)
+            factor = np.interp(np.where(known, confidence, 0.0), self.confidence_x, self.confidence_y)
+            error = error * np.where(known, factor, 1.0)
+        return error
+
+
+class CalibrationModel(_Frozen):
+    """What a calibration applies: the maps and the error model, in numbers only."""
+
+    global_mapping: Mapping
+    questions: dict[str, QuestionFit] = Field(default_factory=dict)
+    error: ErrorModel | None = None
+
+    def predict(self, question_ids: np.ndarray, raw_share: np.ndarray) -> np.ndarray:
+        """Calibrated shares: the global map, blended with each question's own map where it has one."""
+        raw_share = np.asarray(raw_share, dtype=float)
+        out = self.global_mapping.predict(raw_share)
+        for question_id, fit in self.questions.items():
+            rows = np.asarray(question_ids) == question_id
+            if rows.any():
+                out[rows] = fit.weight * fit.mapping.predict(raw_share[rows]) + (1 - fit.weight) * out[rows]
+        return np.clip(out, 0.0, 1.0)
+
+    def expected_error(
+        self, question_ids: np.ndarray, share: np.ndarray, confidence: np.ndarray
+    ) -> np.ndarray:
+        """Expected absolute error as a share of the maximum; NaN without an error model."""
+        if self.error is None:
+            return np.full(len(share), math.nan)
+        return self.error.predict(question_ids, share, confidence)
+
+    def method_of(self, question_id: str) -> str:
+        """How a question is calibrated, as tables show it ("isotonic", "global:linear", …)."""
+        fit = self.questions.get(question_id)
+        if fit is None:
+            return f"global:{self.global_mapping.method}"
+        return (
+            f"{fit.mapping.method}+global:{self.global_mapping.method}"
+            if fit.weight < 1
+            else fit.mapping.method
+        )
+
+
+def fit_maps(data: CalibrationData, config: CalibrationConfig) -> CalibrationModel:
+    """The global map and the per-question maps, without an error model."""
+    x, y = data.raw_fraction, data.human_fraction
+    global_mapping = fit_mapping(x, y, config.mapping, min_isotonic=config.min_isotonic)
+    questions: dict[str, QuestionFit] = {}
+    if config.per_question:
+        for question_id in sorted(set(data.question_id.tolist())):
+            rows = data.question_id == question_id
+            n = int(rows.sum())
+            if n < config.min_question:
+                continue
+            mapping = fit_mapping(x[rows], y[rows], config.mapping, min_isotonic=config.min_isotonic)
+            questions[question_id] = QuestionFit(mapping=mapping, n=n, weight=n / (n + config.shrinkage))
+    return CalibrationModel(global_mapping=global_mapping, questions=questions)
+
+
+def fold_ids(groups: np.ndarray, n_folds: int, seed: int) -> np.ndarray:
+    """Fold number per item; items of one submission share a fold, so a candidate is never on both sides."""
+    n_groups = len(set(groups.tolist()))
+    folds = np.zeros(len(groups), dtype=int)
+    if n_groups < 2:
+        return folds
+    splitter = GroupKFold(n_splits=min(n_folds, n_groups), shuffle=True, random_state=seed)
+    for number, (_, test) in enumerate(splitter.split(groups, groups=groups)):
+        folds[test] = number
+    return folds
+
+
+def _fit_error_model(data: CalibrationData, oof_share: np.ndarray, config: CalibrationConfig) -> ErrorModel:
+    residual = np.abs(oof_share - data.human_fraction)
+    overall = float(residual.mean()) if len(residual) else 0.0
+    bands = np.clip(np.searchsorted(BAND_EDGES, oof_share, side="right") - 1, 0, len(BAND_EDGES) - 1)
+    band_mae = []
+    for band in range(len(BAND_EDGES)):
+        in_band = residual[bands == band]
+        # Shrink sparse bands towards the overall error, like questions below.
+        band_mae.append(float((in_band.sum() + 10 * overall) / (len(in_band) + 10)))
+    base = np.asarray(band_mae)[bands]
+    question_factor: dict[str, float] = {}
+    for question_id in sorted(set(data.question_id.tolist())):
+        rows = data.question_id == question_id
+        ratio = residual[rows].sum() / max(base[rows].sum(), 1e-9)
+        n = int(rows.sum())
+        question_factor[question_id] = float((n * ratio + config.shrinkage) / (n + config.shrinkage))
+    base = base * np.array([question_factor[str(q)] for q in data.question_id])
+    confidence = data.confidence
+    known = np.isfinite(confidence)
+    confidence_x: list[float] = []
+    confidence_y: list[float] = []
+    if known.sum() >= 20 and np.ptp(confidence[known]) > 0:
+        model = IsotonicRegression(increasing=False, out_of_bounds="clip", y_min=0.0).fit(
+            confidence[known], residual[known] / np.maximum(base[known], 1e-9)
+        )
+        confidence_x, confidence_y = model.X_thresholds_.tolist(), model.y_thresholds_.tolist()
+    return ErrorModel(
+        band_mae=band_mae,
+        question_factor=question_factor,
+        confidence_x=confidence_x,
+        confidence_y=confidence_y,
+    )
+
+
+def fit_model(data: CalibrationData, config: CalibrationConfig) -> tuple[CalibrationModel, np.ndarray]:
+    """Maps on all of `data`, and an error model trained on the residuals of an inner cross-validation.
+
+    Returns the model and the inner out-of-fold expected errors (share of the maximum), from which the
+    review threshold is chosen.
+    """
+    maps = fit_maps(data, config)
+    folds = fold_ids(data.submission_id, config.error_folds, config.seed)
+    oof = np.full(len(data), math.nan)
+    for fold in np.unique(folds):
+        test = folds == fold
+        if test.all():
+            oof[test] = maps.predict(data.question_id[test], data.raw_fraction[test])
+            continue
+        inner = fit_maps(data.subset(~test), config)
+        oof[test] = inner.predict(data.question_id[test], data.raw_fraction[test])
+    error = _fit_error_model(data, oof, config)
+    model = maps.model_copy(update={"error": error})
+    return model, error.predict(data.question_id, oof, data.confidence)

@@ -1,0 +1,162 @@
+"""`calibrate`: fit and evaluate a calibration of a round's judge scores against human grades."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from pipeline.calibrate import (
+    METRIC_NAMES,
+    Calibration,
+    CalibrationConfig,
+    CalibrationDataError,
+    calibrate,
+    join_scores,
+    load_human_grades,
+    read_item_scores,
+    save_calibration,
+)
+from pipeline.cli._app import app, console, fail
+from pipeline.store import StoreError, write_partition
+
+
+class MappingOption(StrEnum):
+    """Mapping choices offered on the command line."""
+
+    auto = "auto"
+    isotonic = "isotonic"
+    linear = "linear"
+    sigmoid = "sigmoid"
+
+
+_SHORT = {
+    "raw": "judge raw",
+    "kfold": "calibrated\n(k-fold)",
+    "leave_question_out": "calibrated\n(new question)",
+    "human": "human vs\nhuman",
+}
+
+
+def _metrics_table(calibration: Calibration) -> Table:
+    """One row per metric, one column per comparison; each cell the value over its 95 % interval."""
+    assert calibration.evaluation is not None
+    scale = calibration.scale
+    table = Table(title=f"Agreement with human grades, 0–{scale.max_points:g} scale (95 % bootstrap CI)")
+    table.add_column("metric")
+    pooled = calibration.evaluation.pooled
+    for row in pooled:
+        table.add_column(f"{_SHORT[row.key]}\nn={row.n}", justify="right")
+    for name in METRIC_NAMES:
+        cells = []
+        for row in pooled:
+            estimate = row.metrics[name]
+            if estimate.value is None:
+                cells.append("—")
+            elif estimate.ci_low is None or estimate.ci_high is None:
+                cells.append(f"{estimate.value:.3f}")
+            else:
+                cells.append(f"{estimate.value:.3f}\n[{estimate.ci_low:.2f}, {estimate.ci_high:.2f}]")
+        table.add_row(name, *cells)
+    table.caption = (
+        "calibrated: scored by maps fitted without the item (k-fold over submissions), or without "
+        "its whole question (new question: global map only)"
+    )
+    return table
+
+
+@app.command("calibrate")
+def calibrate_command(
+    round_out: Annotated[
+        Path, typer.Argument(help="Output folder of a scored round (its result tables).", show_default=False)
+    ],
+    grades: Annotated[
+        Path,
+        typer.Option(
+            "--grades",
+            help="Human grade sheet: CSV with submission_id, question_id, [criterion_id], grader, points.",
+            show_default=False,
+        ),
+    ],
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Calibration artifact to write "
+            "[default: ROUND_OUT/calibration.json]; the report goes beside it, "
+            "in <name>-report/.",
+        ),
+    ] = None,
+    round_id: Annotated[
+        str | None, typer.Option("--round", help="Round to use when ROUND_OUT holds several.")
+    ] = None,
+    mapping: Annotated[
+        MappingOption,
+        typer.Option(
+            help="Mapping from judge to human scores; auto: isotonic "
+            "with enough data, else linear or sigmoid."
+        ),
+    ] = MappingOption.auto,
+    per_question: Annotated[
+        bool, typer.Option(help="Fit a map per question, blended with the global one.")
+    ] = True,
+    folds: Annotated[int, typer.Option(min=2, help="Folds of the k-fold cross-validation.")] = 5,
+    bootstrap: Annotated[int, typer.Option(min=0, help="Bootstrap resamples for the 95 % intervals.")] = 1000,
+    review_share: Annotated[
+        float,
+        typer.Option(min=0, max=1, help="Share of items the suggested review threshold sends to review."),
+    ] = 0.2,
+    seed: Annotated[int, typer.Option(help="Seed of folds and bootstrap.")] = 0,
+) -> None:
+    """Fit and cross-validate a calibration against human grades; write artifact, report, calibration_fits."""
+    from pipeline.calibrate.report import write_report  # matplotlib only when a report is written
+
+    try:
+        items = read_item_scores(round_out, round_id=round_id)
+        data, summary = join_scores(items, load_human_grades(grades))
+    except CalibrationDataError as error:
+        raise fail(str(error)) from None
+    console.print(
+        f"{summary.items} items in {round_out}; {summary.joined} with a judge score and a human grade "
+        f"(left out: {summary.unscored} unscored, {summary.no_answer} without an answer, "
+        f"{summary.ungraded} without a human grade; "
+        f"{summary.grades_without_item} graded items not in the round)",
+        highlight=False,
+    )
+    if summary.joined < 2:
+        raise fail(
+            f"nothing to calibrate: {summary.joined} items have both a judge score and a human grade "
+            f"(do the submission and question ids of {grades} match the round's?)"
+        )
+    config = CalibrationConfig(
+        mapping=mapping.value, per_question=per_question, review_share=review_share, seed=seed
+    )
+    with console.status("fitting and cross-validating"):
+        calibration, cv = calibrate(
+            data,
+            config,
+            folds=folds,
+            n_bootstrap=bootstrap,
+            join=summary,
+            sources={"round_out": str(round_out), "grades": str(grades)},
+        )
+    out = out or round_out / "calibration.json"
+    save_calibration(calibration, out)
+    report = write_report(calibration, data, cv, out.parent / f"{out.stem}-report")
+    try:
+        fits = write_partition(
+            round_out, "calibration_fits", calibration.calibration_id, calibration.fits_rows()
+        )
+    except StoreError as error:
+        raise fail(f"cannot write calibration_fits: {error}") from None
+    console.print(_metrics_table(calibration))
+    console.print(
+        f"calibration {calibration.calibration_id}: {len(calibration.model.questions)} questions with "
+        f"their own map, global map {calibration.model.global_mapping.method}; review above "
+        f"{calibration.review_threshold:.3f} × item maximum expected error",
+        highlight=False,
+    )
+    console.print(f"artifact {out}\nreport {report}\ntable {fits}", highlight=False)
