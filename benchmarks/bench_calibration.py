@@ -1,0 +1,218 @@
+"""Calibration of the embedded judge against human grades, cross-validated, on the judged eval-set samples.
+
+    .venv/bin/python benchmarks/bench_calibration.py [--set mohler-cs-2011] [--mode item] [--bootstrap 1000]
+
+Reads each `benchmarks/results/judge_<set>_<mode>.jsonl` that `bench_judge.py agreement` wrote, turns it
+into a round output (item_scores, through pipeline.store) and runs what `gradeflow calibrate` runs on it:
+the artifact, the report and the calibration_fits table land in `benchmarks/results/calibration/<set>_<mode>/`.
+Prints, per file: raw and calibrated agreement (k-fold over answers; leave-question-out; fitted on the
+judged dev answers and scored on the judged test answers of the set's fixed split), human–human agreement
+on the same answers, and the figures as JSON in `calibration_<set>_<mode>.json`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import psutil
+
+from pipeline.calibrate import (
+    CalibrationConfig,
+    CalibrationData,
+    Scale,
+    bootstrap_agreement,
+    calibrate,
+    fit_model,
+    join_scores,
+    load_human_grades,
+    read_item_scores,
+    save_calibration,
+)
+from pipeline.calibrate.report import write_report
+from pipeline.store import write_partition
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+HEADLINE = ("pearson", "qwk", "mae", "exact", "adjacent", "alpha")
+
+
+def machine() -> str:
+    """Describe the machine the figures were measured on."""
+    memory = psutil.virtual_memory().total / 2**30
+    return (
+        f"{psutil.cpu_count()} cores, {memory:.0f} GiB, {platform.machine()}, no GPU, shared with other jobs"
+    )
+
+
+def item_rows(judge_file: Path, round_id: str) -> list[dict[str, Any]]:
+    """Rows of bench_judge's JSONL as item_scores rows (an unscored judgment stays unscored)."""
+    rows = []
+    for number, line in enumerate(judge_file.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            rows.append(
+                {
+                    "round_id": round_id,
+                    "submission_id": str(record["answer_id"]),
+                    "question_id": str(record["question_id"]),
+                    "kind": "text",
+                    "max_points": float(record["max_points"]),
+                    "raw_points": None if record.get("raw_points") is None else float(record["raw_points"]),
+                    "confidence": None if record.get("confidence") is None else float(record["confidence"]),
+                    "needs_review": bool(record.get("needs_review", False)),
+                }
+            )
+        except (KeyError, TypeError, ValueError, json.JSONDecodeError) as error:
+            raise SystemExit(f"{judge_file}:{number}: not a judged answer ({error!r})") from None
+    return rows
+
+
+def split_of(set_name: str) -> dict[str, str]:
+    """submission_id → "dev"/"test" from the set's fixed split."""
+    with (ROOT / "eval_sets" / set_name / "split.csv").open(encoding="utf-8") as handle:
+        return {row["submission_id"]: row["split"] for row in csv.DictReader(handle)}
+
+
+def held_out(
+    data: CalibrationData, split: dict[str, str], config: CalibrationConfig, scale: Scale, n_bootstrap: int
+) -> dict[str, Any] | None:
+    """Fit on the judged dev answers, score the judged test answers: the figure no fold of ours touched."""
+    is_dev = np.array([split.get(s) == "dev" for s in data.submission_id])
+    is_test = np.array([split.get(s) == "test" for s in data.submission_id])
+    if is_dev.sum() < 10 or is_test.sum() < 10:
+        return None
+    model, _ = fit_model(data.subset(is_dev), config)
+    test = data.subset(is_test)
+    calibrated = model.predict(test.question_id, test.raw_fraction) * scale.max_points
+    human = scale.rescale(test.human, test.max_points)
+    raw = scale.rescale(test.raw_points, test.max_points)
+    return {
+        "n_dev": int(is_dev.sum()),
+        "n_test": int(is_test.sum()),
+        "raw": _figures(bootstrap_agreement(raw, human, scale, n_resamples=n_bootstrap)),
+        "calibrated": _figures(bootstrap_agreement(calibrated, human, scale, n_resamples=n_bootstrap)),
+    }
+
+
+def _figures(metrics: dict[str, Any]) -> dict[str, Any]:
+    return {name: [metrics[name].value, metrics[name].ci_low, metrics[name].ci_high] for name in HEADLINE}
+
+
+def run(judge_file: Path, set_name: str, mode: str, args: argparse.Namespace) -> dict[str, Any]:
+    """Calibrate one judged sample the way `gradeflow calibrate` does, and collect the figures."""
+    round_out = args.results / "calibration" / f"{set_name}_{mode}"
+    rows = item_rows(judge_file, round_id=f"{set_name}-{mode}")
+    write_partition(round_out, "item_scores", rows[0]["round_id"], rows)
+    grades_path = ROOT / "eval_sets" / set_name / "human_grades.csv"
+    data, summary = join_scores(read_item_scores(round_out), load_human_grades(grades_path))
+    config = CalibrationConfig(per_question=not args.global_only)
+    started = time.perf_counter()
+    calibration, cv = calibrate(
+        data,
+        config,
+        folds=args.folds,
+        n_bootstrap=args.bootstrap,
+        join=summary,
+        sources={"judge_file": judge_file.name, "grades": f"eval_sets/{set_name}/human_grades.csv"},
+    )
+    seconds = time.perf_counter() - started
+    save_calibration(calibration, round_out / "calibration.json")
+    write_report(calibration, data, cv, round_out / "calibration-report")
+    write_partition(round_out, "calibration_fits", calibration.calibration_id, calibration.fits_rows())
+    assert calibration.evaluation is not None
+    return {
+        "set": set_name,
+        "mode": mode,
+        "judged": summary.items,
+        "scored_and_graded": summary.joined,
+        "unscored": summary.unscored,
+        "questions": len(set(data.question_id.tolist())),
+        "scale": calibration.scale.model_dump(),
+        "calibration_id": calibration.calibration_id,
+        "config": config.model_dump(),
+        "folds": calibration.evaluation.folds,
+        "pooled": {
+            row.key: {"label": row.label, "n": row.n, **_figures(row.metrics)}
+            for row in calibration.evaluation.pooled
+        },
+        "dev_to_test": held_out(data, split_of(set_name), config, calibration.scale, args.bootstrap),
+        "routing": [
+            p.model_dump() for p in calibration.evaluation.routing if p.share in (0.0, 0.1, 0.2, 0.3, 0.5)
+        ],
+        "review_threshold": calibration.review_threshold,
+        "calibrate_seconds": round(seconds, 1),
+        "machine": machine(),
+    }
+
+
+def _line(label: str, figures: dict[str, Any]) -> str:
+    cells = []
+    for name in ("pearson", "qwk", "mae"):
+        value, low, high = figures[name]
+        cells.append(
+            "—"
+            if value is None
+            else f"{name} {value:.3f} [{low:.2f}, {high:.2f}]"
+            if low is not None
+            else f"{name} {value:.3f}"
+        )
+    return f"  {label:<34} " + "  ".join(cells)
+
+
+def main() -> None:
+    """Calibrate every judged sample found (or the one asked for) and print the figures."""
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--set", choices=["mohler-cs-2011", "ads-zh"], help="only this set")
+    parser.add_argument("--mode", help="only this judge mode (item, criterion, …)")
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--bootstrap", type=int, default=1000)
+    parser.add_argument("--global-only", action="store_true", help="no per-question maps")
+    parser.add_argument("--results", type=Path, default=RESULTS, help="folder of the judge results")
+    args = parser.parse_args()
+    files = sorted(args.results.glob("judge_*_*.jsonl"))
+    found = []
+    for path in files:
+        set_name = next(
+            (s for s in ("mohler-cs-2011", "ads-zh") if path.stem.startswith(f"judge_{s}_")), None
+        )
+        if set_name is None:
+            continue
+        mode = path.stem[len(f"judge_{set_name}_") :]
+        if (args.set and set_name != args.set) or (args.mode and mode != args.mode):
+            continue
+        found.append((path, set_name, mode))
+    if not found:
+        raise SystemExit(
+            f"no judge results in {args.results} (run benchmarks/bench_judge.py agreement first)"
+        )
+    for path, set_name, mode in found:
+        figures = run(path, set_name, mode, args)
+        suffix = "_global" if args.global_only else ""
+        out = args.results / f"calibration_{set_name}_{mode}{suffix}.json"
+        out.write_text(json.dumps(figures, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        print(
+            f"{set_name} / {mode}: {figures['scored_and_graded']} answers scored and graded "
+            f"({figures['judged']} judged, {figures['unscored']} unscored), {figures['questions']} questions"
+        )
+        for row in figures["pooled"].values():
+            print(_line(f"{row['label']} (n={row['n']})", row))
+        if figures["dev_to_test"]:
+            split = figures["dev_to_test"]
+            print(_line(f"test answers, raw (n={split['n_test']})", split["raw"]))
+            print(_line(f"test answers, map fitted on {split['n_dev']} dev", split["calibrated"]))
+        print(f"  figures: {out}")
+
+
+if __name__ == "__main__":
+    main()
