@@ -1,6 +1,7 @@
 """Calibration of the embedded judge against human grades, cross-validated, on the judged eval-set samples.
 
     .venv/bin/python benchmarks/bench_calibration.py [--set mohler-cs-2011] [--mode item] [--bootstrap 1000]
+    .venv/bin/python benchmarks/bench_calibration.py --humans
 
 Reads each `benchmarks/results/judge_<set>_<mode>.jsonl` that `bench_judge.py agreement` wrote, turns it
 into a round output (item_scores, through pipeline.store) and runs what `gradeflow calibrate` runs on it:
@@ -8,6 +9,10 @@ the artifact, the report and the calibration_fits table land in `benchmarks/resu
 Prints, per file: raw and calibrated agreement (k-fold over answers; leave-question-out; fitted on the
 judged dev answers and scored on the judged test answers of the set's fixed split), human–human agreement
 on the same answers, and the figures as JSON in `calibration_<set>_<mode>.json`.
+
+`--humans` needs no judge: it prints human–human agreement on the whole of mohler-cs-2011 (and on its
+dev split), then calibrates grader g2's points against grader g1's as if g2 were the judge: a check of
+the calibration machinery on 1,649 real grades, and its CPU time.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from pipeline.calibrate import (
 )
 from pipeline.calibrate.report import write_report
 from pipeline.store import write_partition
+from rubric_schema import load_exam
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -154,6 +160,58 @@ def run(judge_file: Path, set_name: str, mode: str, args: argparse.Namespace) ->
     }
 
 
+def humans(args: argparse.Namespace) -> None:
+    """Human–human agreement on Mohler, and g2 calibrated to g1 through the same code as a judge."""
+    exam = load_exam(ROOT / "eval_sets" / "mohler-cs-2011" / "rubric.yaml")
+    maxima = {q.id: q.points for q in exam.questions}
+    grades = load_human_grades(ROOT / "eval_sets" / "mohler-cs-2011" / "human_grades.csv")
+    second = {(g.submission_id, g.question_id): g.points for g in grades if g.grader == "g2"}
+    items = [
+        {
+            "submission_id": sid,
+            "question_id": qid,
+            "kind": "text",
+            "max_points": maxima[qid],
+            "raw_points": points,
+        }
+        for (sid, qid), points in second.items()
+    ]
+    data, _ = join_scores(items, grades)
+    first_only = [g for g in grades if g.grader == "g1"]
+    as_judge, _ = join_scores(items, first_only)
+    scale = Scale(max_points=5, step=0.5)
+    split = split_of("mohler-cs-2011")
+    is_dev = np.array([split[s] == "dev" for s in data.submission_id])
+    g1 = scale.rescale(data.graders["g1"], data.max_points)
+    g2 = scale.rescale(data.graders["g2"], data.max_points)
+    print(f"mohler-cs-2011, human g1 vs g2, on the 0–5 scale in halves ({machine()})")
+    print(
+        _line(
+            f"all answers (n={len(data)})",
+            _figures(bootstrap_agreement(g2, g1, scale, n_resamples=args.bootstrap)),
+        )
+    )
+    print(
+        _line(
+            f"dev answers (n={int(is_dev.sum())})",
+            _figures(bootstrap_agreement(g2[is_dev], g1[is_dev], scale, n_resamples=args.bootstrap)),
+        )
+    )
+    started = time.process_time()
+    calibration, _ = calibrate(
+        as_judge,
+        CalibrationConfig(per_question=not args.global_only),
+        folds=args.folds,
+        n_bootstrap=args.bootstrap,
+        scale=scale,
+    )
+    cpu = time.process_time() - started
+    assert calibration.evaluation is not None
+    print(f"g2 as the judge, calibrated to g1 ({len(as_judge)} answers, {cpu:.1f} s CPU incl. bootstrap):")
+    for row in calibration.evaluation.pooled:
+        print(_line(f"{row.label} (n={row.n})", _figures(row.metrics)))
+
+
 def _line(label: str, figures: dict[str, Any]) -> str:
     cells = []
     for name in ("pearson", "qwk", "mae"):
@@ -179,7 +237,11 @@ def main() -> None:
     parser.add_argument("--bootstrap", type=int, default=1000)
     parser.add_argument("--global-only", action="store_true", help="no per-question maps")
     parser.add_argument("--results", type=Path, default=RESULTS, help="folder of the judge results")
+    parser.add_argument("--humans", action="store_true", help="human–human figures; no judge needed")
     args = parser.parse_args()
+    if args.humans:
+        humans(args)
+        return
     files = sorted(args.results.glob("judge_*_*.jsonl"))
     found = []
     for path in files:
