@@ -14,6 +14,9 @@ from executors.harness._tasks import TASKS
 from executors.sandbox import SandboxUnavailable, Worker, WorkerGone
 from rubric_schema import CodeCheckName, CodeTask
 
+TIMING_PREFIXES = ("time_", "speed_")
+"""Test ids of timed rows; the others are correctness trials."""
+
 
 def declared_checks(task: CodeTask) -> list[CodeCheckName]:
     """The checks a task's thresholds make meaningful: correct always, the others when set."""
@@ -35,26 +38,22 @@ def to_result(task: CodeTask, raw: dict[str, Any], elapsed_s: float) -> ExecResu
     """Map the checker's raw result onto the task's checks, with thresholds from the rubric's CodeTask."""
     if raw.get("internal"):
         return _failed(task, "error", raw["reason"], elapsed_s=elapsed_s)
-    correct = bool(raw["correct"]) and raw["status"] in ("ok", "failed", "timeout", "killed")
+    correct = bool(raw["correct"])
     exponent, ratio = raw.get("complexity_exponent"), raw.get("speed_ratio")
     checks: dict[CodeCheckName, bool] = {"correct": correct}
-    words = [raw["reason"]] if raw["reason"] else []
-    passed = sum(1 for t in raw["tests"] if t["test_id"].startswith(("time_", "speed_")) is False and t["passed"])
-    trials = sum(1 for t in raw["tests"] if not t["test_id"].startswith(("time_", "speed_")))
-    if correct:
-        words.insert(0, f"correct on {passed}/{trials} trials")
+    trials = [t for t in raw["tests"] if not t["test_id"].startswith(TIMING_PREFIXES)]
+    words = [f"correct on {len(trials)}/{len(trials)} trials"] if correct else []
+    words += [raw["reason"]] if raw["reason"] else []
     if task.max_complexity_exponent is not None:
         checks["complexity"] = correct and exponent is not None and exponent <= task.max_complexity_exponent
         if correct:
-            words.append(f"complexity exponent {exponent if exponent is not None else 'not measured'} "
+            words.append(f"complexity exponent {'not measured' if exponent is None else exponent} "
                          f"(max {task.max_complexity_exponent:g})")
     if task.max_speed_ratio is not None:
         checks["speed"] = correct and ratio is not None and ratio <= task.max_speed_ratio
         if correct:
-            words.append(f"speed ratio {ratio if ratio is not None else 'not measured'} (max {task.max_speed_ratio:g})")
+            words.append(f"speed ratio {'not measured' if ratio is None else ratio} (max {task.max_speed_ratio:g})")
     status = raw["status"]
-    if status == "ok" and not all(checks.values()):
-        status = "ok"  # it ran and was right; a slow answer is a failed check, not a failed run
     return ExecResult(task_id=task.id, question_id=task.question_id, status=status, checks=checks,
                       reason="; ".join(words), complexity_exponent=exponent, speed_ratio=ratio,
                       device=raw.get("device", "cpu"), tests=[TestOutcome(**t) for t in raw["tests"]],
@@ -107,8 +106,9 @@ class ExecutorPool:
         if early is not None:
             return early
         worker = self._idle.get()
-        started = time.perf_counter()
         try:
+            worker.ensure_started()
+            started = time.perf_counter()
             raw = worker.check(_request(task, code, self.settings))
         except SandboxUnavailable as error:
             return _failed(task, "sandbox_unavailable", str(error))

@@ -27,6 +27,8 @@ INSIDE_ROOT = "/opt/gradeflow"
 INSIDE_HARNESS = "gf_harness"
 INSIDE_VENV = f"{INSIDE_ROOT}/venv"
 _STDERR_KEEP = 8192
+CHECKER_CAPABILITIES = ("setuid", "setgid", "kill", "fowner", "dac_override")
+"""All the in-sandbox checker keeps (as root, bwrap without a user namespace): see bwrap_command."""
 
 
 class SandboxUnavailable(Exception):
@@ -83,8 +85,8 @@ def bwrap_command(settings: ExecSettings, *, uid: int, torch: bool) -> list[str]
     base = Path(sys.base_prefix).resolve()
     command = [bwrap, "--die-with-parent", "--new-session"]
     if os.geteuid() == 0:
-        # As root, bwrap builds the namespaces without a user namespace and setpriv drops to a real
-        # unprivileged uid: RLIMIT_NPROC is not enforced for root, so the uid must be non-root outside too.
+        # As root, bwrap builds the namespaces without a user namespace, so runners can drop to real
+        # unprivileged uids: RLIMIT_NPROC is not enforced for root, so the uid must be non-root outside too.
         command += ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try"]
     else:
         command += ["--unshare-all", "--uid", str(uid), "--gid", str(uid)]
@@ -100,11 +102,15 @@ def bwrap_command(settings: ExecSettings, *, uid: int, torch: bool) -> list[str]
     for key, value in sandbox_env().items():
         command += ["--setenv", key, value]
     command += ["--chdir", "/tmp"]
+    runner_uid: list[str] = []
     if os.geteuid() == 0:
-        command += [shutil.which("setpriv") or "/usr/bin/setpriv", f"--reuid={uid}", f"--regid={uid}",
-                    "--clear-groups", "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs"]
+        # The checker keeps only what it needs to drop each runner to its own uid, kill what that uid
+        # leaves behind and wipe /tmp; runners get no capability at all.
+        command += [shutil.which("setpriv") or "/usr/bin/setpriv", "--clear-groups", "--inh-caps=-all",
+                    f"--bounding-set=-all,{','.join('+' + cap for cap in CHECKER_CAPABILITIES)}", "--no-new-privs"]
+        runner_uid = ["--runner-uid", str(uid)]
     python = f"{INSIDE_VENV}/bin/python" if sys.prefix != sys.base_prefix else sys.executable
-    command += [python, "-s", "-B", "-m", INSIDE_HARNESS, "--sandboxed", *(["--torch"] if torch else [])]
+    command += [python, "-s", "-B", "-m", INSIDE_HARNESS, "--sandboxed", *runner_uid, *(["--torch"] if torch else [])]
     return command
 
 
@@ -128,7 +134,7 @@ class Worker:
             command = unsafe_command(torch=self.torch)
             env = {**sandbox_env(), "PYTHONPATH": str(HARNESS_DIR.parent.parent)}
         else:
-            uid = self.settings.uid_base + self.slot + 16 * (os.getpid() % 4096)
+            uid = self.settings.uid_base + 2 * (self.slot + 16 * (os.getpid() % 4096))
             command = bwrap_command(self.settings, uid=uid, torch=self.torch)
             env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
         self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -143,6 +149,12 @@ class Worker:
             raise SandboxUnavailable(f"the sandbox did not start ({error}): {detail or 'no output'}") from None
         self.device = hello.get("device", "cpu")
 
+    def ensure_started(self) -> None:
+        """(Re)start the sandbox when it is not running, e.g. after an answer killed it."""
+        if self.process is None or self.process.poll() is not None:
+            self.close()
+            self.start()
+
     def _drain_stderr(self) -> None:
         assert self.process is not None and self.process.stderr is not None
         stream = self.process.stderr
@@ -151,8 +163,7 @@ class Worker:
 
     def check(self, request: dict[str, Any]) -> dict[str, Any]:
         """One answer through the sandbox; WorkerGone when it dies or overruns the wall clock."""
-        if self.process is None or self.process.poll() is not None:
-            self.start()
+        self.ensure_started()
         assert self.process is not None and self.process.stdin and self.process.stdout
         deadline = time.monotonic() + self.settings.wall_timeout_s
         try:
@@ -164,7 +175,9 @@ class Worker:
                                         "the sandbox was killed") from None
         except (_wire.WireError, OSError) as error:
             self.close()
-            raise WorkerGone("killed", f"the sandboxed worker died during the run ({error})") from None
+            detail = self.stderr_tail.decode("utf-8", "replace").strip()[-500:]
+            raise WorkerGone("killed", f"the sandboxed worker died during the run ({error})"
+                             + (f"; its last words: {detail}" if detail else "")) from None
         return reply
 
     def close(self) -> None:

@@ -1,4 +1,4 @@
-"""The warm worker: `python -m <harness> [--torch] [--sandboxed]`, one request frame in, one result frame out.
+"""The warm worker: `python -m <harness> [--torch] [--sandboxed] [--runner-uid UID]`: a request frame in, a result out.
 
 It imports what the tasks need once, then forks a fresh runner per answer, so each answer starts
 from the same clean state without paying for interpreter and torch start-up.
@@ -59,7 +59,9 @@ def main(argv: list[str]) -> int:
         _warm_up()
     sandboxed = "--sandboxed" in argv
     tmp_dir = "/tmp" if sandboxed else tempfile.mkdtemp(prefix="gradeflow-exec-")
-    checker = Checker(device=_device(), sandboxed=sandboxed, tmp_dir=tmp_dir)
+    runner_uid = int(argv[argv.index("--runner-uid") + 1]) if "--runner-uid" in argv else None
+    checker = Checker(device=_device(), sandboxed=sandboxed, tmp_dir=tmp_dir, runner_uid=runner_uid)
+    checker.clean_up()  # what imports and the warm-up left in /tmp is not the first answer's to see
     torch_version = sys.modules["torch"].__version__ if "torch" in sys.modules else None
     _wire.write_fd(channel_out, {"ready": True, "device": checker.device, "torch": torch_version, "pid": os.getpid()})
     while True:

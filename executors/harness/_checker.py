@@ -15,7 +15,7 @@ import time
 from typing import Any
 
 from . import _runner
-from ._runner import Runner, RunnerGone
+from ._runner import Cost, Runner, RunnerGone
 from ._tasks import TASKS, Task, Trial, Verdict
 from ._values import ArrayMode, decode, encode
 
@@ -35,14 +35,18 @@ class _ReferenceGone(Exception):
 class Checker:
     """Checks answers one at a time; the reference runner is kept warm between answers."""
 
-    def __init__(self, *, device: str, sandboxed: bool, tmp_dir: str):
+    def __init__(self, *, device: str, sandboxed: bool, tmp_dir: str, runner_uid: int | None):
         self.device, self.sandboxed, self.tmp_dir = device, sandboxed, tmp_dir
+        self.runner_uid = runner_uid
+        """Candidate runners run as this uid, the reference runner as the next one; None: as the checker."""
+        self.helpers_seen = False
         self.reference: Runner | None = None
 
     def _reference_runner(self) -> Runner:
         if self.reference is None:
             self.reference = _runner.spawn("reference", code="", entrypoint="", mode="torch", device=self.device,
-                                           limits={}, output_path=os.path.join(self.tmp_dir, "reference.out"))
+                                           limits={}, output_path=os.path.join(self.tmp_dir, "reference.out"),
+                                           uid=None if self.runner_uid is None else self.runner_uid + 1)
         return self.reference
 
     def check(self, request: dict[str, Any]) -> dict[str, Any]:
@@ -53,9 +57,10 @@ class Checker:
         result: dict[str, Any] = {"status": "ok", "reason": "", "correct": False, "complexity_exponent": None,
                                   "speed_ratio": None, "device": self.device, "tests": [], "output_tail": "",
                                   "notes": []}
+        self.helpers_seen = False
         output_path = os.path.join(self.tmp_dir, "answer.out")
         candidate = _runner.spawn("candidate", code=code, entrypoint=spec["entrypoint"], mode=mode,
-                                  device=self.device, limits=limits, output_path=output_path)
+                                  device=self.device, limits=limits, output_path=output_path, uid=self.runner_uid)
         try:
             loaded = candidate.receive(limits["call_timeout_s"])
             if not loaded.get("ok"):
@@ -68,11 +73,13 @@ class Checker:
         except _ReferenceGone as gone:
             result.update(status="killed", reason=f"the reference process died while this answer ran ({gone})")
         except _Wrong as wrong:
-            result.update(status="failed", reason=str(wrong))
+            result.update(status="failed", correct=False, reason=str(wrong))
         finally:
             candidate.close()
             result["output_tail"] = _tail(output_path, int(limits["output_cap_bytes"]))
-            self._clean_up()
+            if self.helpers_seen:
+                result["notes"].append("the answer kept helper processes alive while timed: wall-clock time counted")
+            self.clean_up()
         return result
 
     def _run(self, task: Task, candidate: Runner, mode: ArrayMode, limits: dict[str, Any],
@@ -103,12 +110,12 @@ class Checker:
         elif task.timing == "speed":
             self._speed(task, candidate, rng, limits, result)
 
-    def _call(self, runner: Runner, task: Task, args: dict[str, Any], limits: dict[str, Any]) -> tuple[dict[str, Any], Any, float]:
-        """One call: the reply header, the decoded output (None on error) and the round-trip seconds."""
-        blobs: list[bytes] = []
-        header = {"op": "call", "task": task.id, "args": encode(args, blobs)}
+    def _call(self, runner: Runner, task: Task, request: tuple[dict[str, Any], list[bytes]],
+              limits: dict[str, Any]) -> tuple[dict[str, Any], Any, Cost]:
+        """One call: the reply header, the decoded output (None on error) and its cost."""
+        header, blobs = request
         try:
-            reply, reply_blobs, seconds = runner.request(header, blobs, limits["call_timeout_s"])
+            reply, reply_blobs, cost = runner.request(header, blobs, limits["call_timeout_s"])
         except RunnerGone as gone:
             if runner.role == "reference":
                 self.reference = None
@@ -122,12 +129,13 @@ class Checker:
                 reply = {"ok": False, "error": f"malformed output: {error}"}
         if runner.role == "reference" and reply.get("ok") is not True:
             raise RuntimeError(f"the reference failed on task {task.id}: {reply.get('error')}")
-        return reply, out, seconds
+        return reply, out, cost
 
     def _trial(self, task: Task, candidate: Runner, trial: Trial, index: int, limits: dict[str, Any]) -> tuple[Verdict, list[str]]:
         """Run a trial on both sides, in both orders across trials (order effects show as failures)."""
         order = (candidate, self._reference_runner())
-        calls = {r.role: self._call(r, task, trial.args, limits) for r in (order if index % 2 == 0 else order[::-1])}
+        request = _encode_call(task, trial.args)
+        calls = {r.role: self._call(r, task, request, limits) for r in (order if index % 2 == 0 else order[::-1])}
         (reply, out, _), (_, ref_out, _) = calls["candidate"], calls["reference"]
         if reply.get("ok") is not True:
             return Verdict(False, error=str(reply.get("error", "no result"))), []
@@ -139,20 +147,55 @@ class Checker:
         mutated = [m for m in mutated if isinstance(m, str)] if isinstance(mutated, list) else []
         return verdict, mutated
 
-    def _timed(self, task: Task, candidate: Runner, args: dict[str, Any], dtype: str, limits: dict[str, Any],
-               *, time_reference: bool, n: int) -> tuple[float, float]:
-        """Time one candidate call (and the reference's), checking the candidate's output."""
-        reference = self._reference_runner()
-        first, second = (reference, candidate) if time_reference and n % 2 else (candidate, reference)
-        timed = {r.role: self._call(r, task, args, limits) for r in (first, second)}
-        reply, out, seconds = timed["candidate"]
-        ref_reply, ref_out, ref_seconds = timed["reference"]
+    def _timed(self, task: Task, candidate: Runner, args: dict[str, Any], limits: dict[str, Any],
+               *, reference_first: bool | None, n: int) -> tuple[float, float | None]:
+        """Time one candidate call, checking its output; with `reference_first` set, time the reference too.
+
+        Without the reference timed (complexity runs of the pure-Python tasks), the expected output is
+        computed here, by the trusted reference, at no cost to the answer's measured time.
+        """
+        request = _encode_call(task, args)
+        if reference_first is None:
+            reply, out, cost = self._call(candidate, task, request, limits)
+            ref_reply, ref_out, ref_cost = {}, task.invoke(task.reference, task.prepare(args, "torch", "cpu")), None
+        else:
+            reference = self._reference_runner()
+            order = (reference, candidate) if reference_first else (candidate, reference)
+            timed = {r.role: self._call(r, task, request, limits) for r in order}
+            (reply, out, cost), (ref_reply, ref_out, ref_cost) = timed["candidate"], timed["reference"]
         if reply.get("ok") is not True:
             raise _Wrong(f"failed during timing at n={n}: {reply.get('error')}")
-        verdict = task.judge(Trial(f"time_n{n}", args, dtype), out, ref_out)
+        verdict = task.judge(Trial(f"time_n{n}", args), out, _plain_output(ref_out))
         if not verdict.passed:
             raise _Wrong(f"wrong output during timing at n={n}: {verdict.error}")
-        return _device_seconds(reply, seconds), _device_seconds(ref_reply, ref_seconds)
+        ref_seconds = None if ref_cost is None else self._seconds(ref_reply, ref_cost, self._reference_runner())
+        return self._seconds(reply, cost, candidate), ref_seconds
+
+    def _seconds(self, reply: dict[str, Any], cost: Cost, runner: Runner) -> float:
+        """The time a call counts for: CUDA events on GPU, else the runner's CPU time.
+
+        CPU time, read from the kernel, is immune to other load on the machine. An answer that hands
+        work to helper processes would hide it there, so with helpers alive the wall clock counts.
+        """
+        if self.device == "cuda":
+            return _device_seconds(reply, cost.wall)
+        if math.isnan(cost.cpu) or self._has_helpers(runner):
+            return cost.wall
+        return cost.cpu
+
+    def _has_helpers(self, runner: Runner) -> bool:
+        if runner.role == "reference" or self.runner_uid is None:
+            return False
+        for pid in (p for p in os.listdir("/proc") if p.isdigit() and int(p) != runner.pid):
+            try:
+                with open(f"/proc/{pid}/status") as status:
+                    uid = next(line.split()[1] for line in status if line.startswith("Uid:"))
+            except (OSError, StopIteration):
+                continue
+            if int(uid) == self.runner_uid:
+                self.helpers_seen = True
+                return True
+        return False
 
     def _complexity(self, task: Task, candidate: Runner, rng: random.Random, limits: dict[str, Any],
                     result: dict[str, Any]) -> None:
@@ -163,8 +206,8 @@ class Checker:
         medians: dict[int, float] = {}
 
         def measure(n: int) -> None:
-            times = [self._timed(task, candidate, task.timing_args(rng, n), "float32", limits,
-                                 time_reference=False, n=n)[0] for _ in range(repeats)]
+            times = [self._timed(task, candidate, task.timing_args(rng, n), limits, reference_first=None, n=n)[0]
+                     for _ in range(repeats)]
             medians[n] = statistics.median(times)
 
         measure(task.sizes[0] // 4)  # warm-up, not kept
@@ -201,12 +244,12 @@ class Checker:
         """Median candidate and reference time per size on the same fresh inputs; ratio per size."""
         assert task.timing_args is not None
         repeats = int(limits["speed_repeats"])
-        self._timed(task, candidate, task.timing_args(rng, task.sizes[0]), "float32", limits,
-                    time_reference=True, n=task.sizes[0])  # warm-up
+        self._timed(task, candidate, task.timing_args(rng, task.sizes[0]), limits, reference_first=False,
+                    n=task.sizes[0])  # warm-up
         ratio = None
         for n in task.sizes:
-            pairs = [self._timed(task, candidate, task.timing_args(rng, n), "float32", limits, time_reference=True,
-                                 n=n + i) for i in range(repeats)]
+            pairs = [self._timed(task, candidate, task.timing_args(rng, n), limits, reference_first=bool(i % 2), n=n)
+                     for i in range(repeats)]
             cand_s = statistics.median(p[0] for p in pairs)
             ref_s = statistics.median(p[1] for p in pairs)
             ratio = cand_s / ref_s
@@ -214,7 +257,7 @@ class Checker:
                                             reference_ms=ref_s * 1e3, speed_ratio=round(ratio, 3)))
         result["speed_ratio"] = round(ratio, 3) if ratio is not None else None
 
-    def _clean_up(self) -> None:
+    def clean_up(self) -> None:
         """Kill whatever an answer left running and wipe the sandbox's tmp before the next answer."""
         if not self.sandboxed:
             return
@@ -231,6 +274,17 @@ class Checker:
             time.sleep(0.005)
         for directory in (self.tmp_dir, "/dev/shm"):
             _wipe(directory, keep={"reference.out"})
+
+
+def _encode_call(task: Task, args: dict[str, Any]) -> tuple[dict[str, Any], list[bytes]]:
+    """A call request, encoded once and sent as is to both runners."""
+    blobs: list[bytes] = []
+    return {"op": "call", "task": task.id, "args": encode(args, blobs)}, blobs
+
+
+def _plain_output(value: Any) -> Any:
+    """An in-process reference output as it would come off the wire (tuples as lists)."""
+    return decode(encode(value, blobs := []), blobs)
 
 
 def _device_seconds(reply: dict[str, Any], round_trip: float) -> float:

@@ -8,6 +8,7 @@ anything in its process changes only its own outputs, which are then checked lik
 from __future__ import annotations
 
 import fcntl
+import math
 import os
 import signal
 import sys
@@ -28,6 +29,18 @@ L2_FLUSH_BYTES = 256 << 20
 """Written between timed CUDA calls so no call finds its inputs in L2 (KernelBench's flush)."""
 
 
+_CPUCLOCK_SCHED = 2
+"""clockid of another process's CPU clock: ((~pid) << 3) | CPUCLOCK_SCHED (Linux's clock_getcpuclockid)."""
+
+
+@dataclass(frozen=True)
+class Cost:
+    """What one call cost, as the checker measured it."""
+
+    wall: float
+    cpu: float
+
+
 class RunnerGone(Exception):
     """The runner ended or stopped answering; `kind` is 'timeout', 'killed' or 'exited'."""
 
@@ -46,19 +59,27 @@ class Runner:
     from_runner: int
     output_path: str
 
-    def request(self, header: dict[str, Any], blobs: list[bytes], timeout: float) -> tuple[dict[str, Any], list[bytes], float]:
-        """Send one request; return the reply and the seconds from send to full reply."""
+    def cpu_seconds(self) -> float:
+        """CPU time of the runner process (all its threads), read from the kernel: the answer cannot forge it."""
+        try:
+            return time.clock_gettime(((~self.pid) << 3) | _CPUCLOCK_SCHED)
+        except OSError:
+            return math.nan
+
+    def request(self, header: dict[str, Any], blobs: list[bytes], timeout: float) -> tuple[dict[str, Any], list[bytes], Cost]:
+        """Send one request; return the reply and what it cost (wall and CPU seconds, send to full reply)."""
         deadline = time.monotonic() + timeout
-        started = time.perf_counter()
+        started, cpu_before = time.perf_counter(), self.cpu_seconds()
         try:
             _wire.write_fd(self.to_runner, header, blobs, deadline=deadline)
             reply, reply_blobs = _wire.read_fd(self.from_runner, limit=FRAME_LIMIT, deadline=deadline)
+            cost = Cost(time.perf_counter() - started, self.cpu_seconds() - cpu_before)
         except _wire.Deadline:
             self.kill()
             raise RunnerGone("timeout", f"no reply within {timeout:g} s (wall clock)") from None
         except (_wire.WireError, OSError) as error:
             raise RunnerGone(*self._ended(str(error))) from None
-        return reply, reply_blobs, time.perf_counter() - started
+        return reply, reply_blobs, cost
 
     def receive(self, timeout: float) -> dict[str, Any]:
         """Read one unsolicited frame (the load report)."""
@@ -120,8 +141,12 @@ _SIGNAL_REASONS = {
 
 
 def spawn(role: Role, *, code: str, entrypoint: str, mode: ArrayMode, device: str, limits: dict[str, Any],
-          output_path: str) -> Runner:
-    """Fork a runner. The child keeps only its two pipe ends and an output file on fds 0-4."""
+          output_path: str, uid: int | None) -> Runner:
+    """Fork a runner. The child keeps only its two pipe ends and an output file on fds 0-4.
+
+    With `uid`, the runner drops to that uid: an answer then cannot signal the checker or the reference
+    runner (each has its own uid), so nothing it leaves behind can disturb the next answer.
+    """
     to_child_r, to_child_w = os.pipe()
     from_child_r, from_child_w = os.pipe()
     sys.stdout.flush()
@@ -130,7 +155,7 @@ def spawn(role: Role, *, code: str, entrypoint: str, mode: ArrayMode, device: st
     if pid == 0:  # pragma: no cover - runs in the child
         status = 0
         try:
-            _become_runner(to_child_r, from_child_w, output_path, role, limits)
+            _become_runner(to_child_r, from_child_w, output_path, role, limits, uid)
             _serve(role, code, entrypoint, mode, device)
         except BaseException:  # noqa: BLE001 - the child must never return into the checker's loop
             traceback.print_exc()
@@ -142,7 +167,15 @@ def spawn(role: Role, *, code: str, entrypoint: str, mode: ArrayMode, device: st
     return Runner(pid, role, to_child_w, from_child_r, output_path)
 
 
-def _become_runner(read_fd: int, write_fd: int, output_path: str, role: Role, limits: dict[str, Any]) -> None:
+def _drop_to(uid: int) -> None:
+    """Become `uid` (and its gid), which clears every capability: the checker keeps only the right to kill it."""
+    os.setgroups([])
+    os.setresgid(uid, uid, uid)
+    os.setresuid(uid, uid, uid)
+
+
+def _become_runner(read_fd: int, write_fd: int, output_path: str, role: Role, limits: dict[str, Any],
+                   uid: int | None) -> None:
     os.setpgid(0, 0)
     high_read, high_write = fcntl.fcntl(read_fd, fcntl.F_DUPFD, 16), fcntl.fcntl(write_fd, fcntl.F_DUPFD, 16)
     null = os.open("/dev/null", os.O_RDONLY)
@@ -156,6 +189,8 @@ def _become_runner(read_fd: int, write_fd: int, output_path: str, role: Role, li
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     if role == "candidate":
         _limits.apply(limits)
+    if uid is not None:
+        _drop_to(uid)
 
 
 def describe(error: BaseException) -> str:

@@ -8,8 +8,8 @@ every call, so an answer cannot memoise its way to a fast time.
 from __future__ import annotations
 
 import bisect
-import heapq
 import random
+from array import array
 from dataclasses import dataclass, field
 from typing import Any, Callable, Literal
 
@@ -64,7 +64,10 @@ class Task:
 # ---------------------------------------------------------------- pure-Python tasks
 
 
-def _ints(rng: random.Random, n: int, lo: int = -10**9, hi: int = 10**9) -> list[int]:
+def _ints(rng: random.Random, n: int, lo: int | None = None, hi: int | None = None) -> list[int]:
+    """n seeded ints: any 32-bit values (at C speed, for timing inputs) or uniform in [lo, hi]."""
+    if lo is None or hi is None:
+        return array("i", rng.randbytes(4 * n)).tolist()
     return [rng.randint(lo, hi) for _ in range(n)]
 
 
@@ -138,34 +141,38 @@ def _lis_judge(trial: Trial, out: Any, ref: Any) -> Verdict:
     return Verdict(True, 0.0)
 
 
-def _uf_ops(rng: random.Random, n: int) -> list[list[int]]:
-    """Random unions and queries, plus chains that defeat naive linking in both directions."""
+def _uf_ops(rng: random.Random, n: int) -> dict[str, Any]:
+    """n operations (m = n): chains that defeat naive linking in both directions, then random unions
+    and connectivity queries, half of them on the deepest chain ends. Flat lists: cheap on the wire."""
     if n < 8:
-        return [[rng.randint(0, 1), rng.randrange(n), rng.randrange(n)] for _ in range(n)]
+        kinds = [rng.randint(0, 1) for _ in range(n)]
+        return {"n": n, "kinds": kinds, "xs": [rng.randrange(n) for _ in range(n)],
+                "ys": [rng.randrange(n) for _ in range(n)]}
     quarter = n // 4
-    ops = [[1, i, i + 1] for i in range(quarter - 1)]
-    ops += [[1, j + 1, j] for j in range(quarter, 2 * quarter - 1)]
-    rest = n - len(ops)
-    for _ in range(rest):
-        x, y = rng.randrange(n), rng.randrange(n)
-        if rng.random() < 0.5:
-            ops.append([1, x, y])
-        else:
-            deep = rng.choice((0, quarter, 2 * quarter - 1, quarter - 1))
-            ops.append([0, deep if rng.random() < 0.5 else x, y])
-    return ops
+    kinds = [1] * (2 * quarter - 2)
+    xs = list(range(quarter - 1)) + list(range(quarter + 1, 2 * quarter))
+    ys = list(range(1, quarter)) + list(range(quarter, 2 * quarter - 1))
+    rest = n - len(kinds)
+    randoms = array("I", rng.randbytes(12 * rest)).tolist()
+    deep = (0, quarter, 2 * quarter - 1, quarter - 1)
+    for i in range(rest):
+        a, b, c = randoms[3 * i: 3 * i + 3]
+        kinds.append(c & 1)
+        xs.append(deep[(c >> 2) & 3] if (c & 1) == 0 and (c >> 1) & 1 else a % n)
+        ys.append(b % n)
+    return {"n": n, "kinds": kinds, "xs": xs, "ys": ys}
 
 
 def _uf_trials(rng: random.Random, _mode: ArrayMode) -> list[Trial]:
-    cases = [(1, [[0, 0, 0]]), (5, [[1, 0, 1], [0, 0, 1], [0, 1, 2], [1, 3, 4], [1, 1, 4], [0, 0, 3], [0, 2, 4]])]
-    cases += [(n, _uf_ops(rng, n)) for n in (10, 64, 300, 2000)]
-    return [Trial(f"case{i}", {"n": n, "ops": ops}) for i, (n, ops) in enumerate(cases)]
+    small = {"n": 5, "kinds": [1, 0, 0, 1, 1, 0, 0], "xs": [0, 0, 1, 3, 1, 0, 2], "ys": [1, 1, 2, 4, 4, 3, 4]}
+    cases = [{"n": 1, "kinds": [0], "xs": [0], "ys": [0]}, small] + [_uf_ops(rng, n) for n in (10, 64, 300, 2000)]
+    return [Trial(f"case{i}", args) for i, args in enumerate(cases)]
 
 
 def _uf_invoke(cls: Any, inputs: dict[str, Any]) -> list[bool]:
     structure = cls(inputs["n"])
     connected = []
-    for kind, x, y in inputs["ops"]:
+    for kind, x, y in zip(inputs["kinds"], inputs["xs"], inputs["ys"]):
         if kind:
             structure.union(x, y)
         else:
@@ -428,7 +435,7 @@ def _lis_timing(rng: random.Random, n: int) -> dict[str, Any]:
 
 
 def _uf_timing(rng: random.Random, n: int) -> dict[str, Any]:
-    return {"n": n, "ops": _uf_ops(rng, n)}
+    return _uf_ops(rng, n)
 
 
 def _attention_timing(rng: random.Random, n: int) -> dict[str, Any]:

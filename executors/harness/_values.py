@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 ArrayMode = Literal["torch", "numpy"]
 _MAX_DEPTH = 32
+_SCALARS = {int, float, bool, str, type(None)}
 _WIRE_DTYPES = {"float16", "float32", "float64", "int64", "int32", "bool", "uint8"}
 
 
@@ -21,6 +22,8 @@ def encode(value: Any, blobs: list[bytes], depth: int = 0) -> Any:
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     if isinstance(value, (list, tuple)):
+        if set(map(type, value)) <= _SCALARS:  # fast path: a list of plain numbers is already JSON
+            return list(value)
         return [encode(v, blobs, depth + 1) for v in value]
     if isinstance(value, dict):
         return {"$map": [[str(k), encode(v, blobs, depth + 1)] for k, v in value.items()]}
@@ -55,6 +58,8 @@ def decode(value: Any, blobs: list[bytes], depth: int = 0) -> Any:
     if depth > _MAX_DEPTH:
         raise ValueError("value nested too deeply")
     if isinstance(value, list):
+        if set(map(type, value)) <= _SCALARS:
+            return value
         return [decode(v, blobs, depth + 1) for v in value]
     if isinstance(value, dict):
         if "$nd" in value:

@@ -1,0 +1,21 @@
+# task: topk; expect: failed
+"""Return an object equal to everything: only plain data crosses to the checker."""
+
+
+class Anything(int):
+    def __eq__(self, other):
+        return True
+
+    def __ne__(self, other):
+        return False
+
+    __hash__ = int.__hash__
+
+
+class Sneaky:
+    def __eq__(self, other):
+        return True
+
+
+def kth_largest(nums, k):
+    return Sneaky()

@@ -1,0 +1,9 @@
+# task: topk; expect: failed|killed|timeout
+"""Lift the recursion limit and recurse through C frames: the stack overflows, the runner dies alone."""
+import sys
+
+sys.setrecursionlimit(10**9)
+
+
+def kth_largest(nums, k):
+    return kth_largest.__call__(nums, k + 1)

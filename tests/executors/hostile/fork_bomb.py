@@ -1,0 +1,8 @@
+# task: topk; expect: failed|killed|timeout
+"""Fork bomb: RLIMIT_NPROC stops it, the pid namespace and cleanup end it."""
+import os
+
+
+def kth_largest(nums, k):
+    while True:
+        os.fork()

@@ -1,0 +1,9 @@
+# task: topk; expect: failed
+"""Import gradeflow's own packages to read the rubric or the scoring rules."""
+
+
+def kth_largest(nums, k):
+    import pipeline.scoring  # noqa: F401
+    import rubric_schema  # noqa: F401
+
+    return sorted(nums)[-k]

@@ -1,0 +1,4 @@
+# task: topk; expect: killed|timeout
+"""Spin while the module loads, before any function is called."""
+while True:
+    pass

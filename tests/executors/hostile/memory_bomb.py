@@ -1,0 +1,8 @@
+# task: topk; expect: failed|killed
+"""Memory bomb: RLIMIT_AS turns it into a MemoryError (or a kill)."""
+
+
+def kth_largest(nums, k):
+    hoard = []
+    while True:
+        hoard.append(bytearray(64 << 20))

@@ -1,0 +1,8 @@
+# task: topk; expect: failed
+"""Network: resolve a name (exfiltration by DNS)."""
+import socket
+
+
+def kth_largest(nums, k):
+    socket.getaddrinfo("pypi.org", 443)
+    return sorted(nums)[-k]

@@ -1,0 +1,8 @@
+# task: topk; expect: failed
+"""Read /etc/passwd."""
+
+
+def kth_largest(nums, k):
+    with open("/etc/passwd") as users:
+        assert "root" in users.read()
+    return sorted(nums)[-k]

@@ -1,0 +1,8 @@
+# task: topk; expect: failed
+"""Right on small trials, a cheap wrong answer once inputs look like timing runs: timing outputs are checked."""
+
+
+def kth_largest(nums, k):
+    if len(nums) >= 1024:
+        return nums[0]
+    return sorted(nums)[-k]
