@@ -72,7 +72,7 @@ def totals_histogram(raw: list[float], calibrated: list[float], max_total: float
         axes.set_xlabel(f"total points (max {top:g})")
         axes.set_ylabel("submissions")
         axes.yaxis.get_major_locator().set_params(integer=True)
-        axes.legend(loc="upper left", frameon=False)
+        axes.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=2, frameon=False)
         return _png(figure)
 
 

@@ -15,7 +15,8 @@ from typer.testing import CliRunner
 from pipeline.cli import app
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "QUERIES.md"
-GRADES = Path("eval_sets/ai-engineer-mid/human_grades.csv")  # the path query 4 names, relative to the cwd
+# The grade sheet query 4 names, relative to the folder gradeflow runs in.
+GRADES = Path("eval_sets/ai-engineer-mid/rounds/demo/human_grades.csv")
 
 
 def _blocks() -> dict[str, str]:
@@ -86,6 +87,8 @@ def test_candidates_near_the_pass_mark(scored_round):
 
 def test_judge_human_disagreement(scored_round, tmp_path, monkeypatch):
     items = {(i["submission_id"], i["question_id"]): i for i in scored_round.rows["item_scores"]}
+    weak = next(i for i in scored_round.rows["item_scores"] if i["submission_id"] == "s03"
+                and i["kind"] == "text" and i["raw_points"] <= 0.5 * i["max_points"])
     monkeypatch.chdir(tmp_path)
     GRADES.parent.mkdir(parents=True)
     with GRADES.open("w", newline="", encoding="utf-8") as handle:
@@ -98,13 +101,22 @@ def test_judge_human_disagreement(scored_round, tmp_path, monkeypatch):
         writer.writerow(["s02", "10.1", "holistic", "g1", items[("s02", "10.1")]["raw_points"]])
         # s04/9.1 was not answered (0 points); a human gave 6 -> listed with -6
         writer.writerow(["s04", "9.1", "holistic", "g1", 6])
-    rows = _run(BLOCKS["4. Judge–human disagreement"], scored_round.out)
+        # a grader marking every alternative sums to 1.5 x max: capped at the max
+        max_points = weak["max_points"]
+        key = (weak["submission_id"], weak["question_id"])
+        writer.writerows([[*key, criterion, "g1", max_points * 0.75] for criterion in ("a", "b")])
+    rows = {(r["submission_id"], r["question_id"]): r for r in _run(BLOCKS["4. Judge–human disagreement"],
+                                                                      scored_round.out)}
+    assert set(rows) == {("s01", "2.1"), ("s04", "9.1"), key}
     judge = items[("s01", "2.1")]["raw_points"]
     assert judge - 4 >= 2, "the fixture's strong candidate should score high on 2.1"
-    assert [(r["submission_id"], r["question_id"]) for r in rows] == [("s04", "9.1"), ("s01", "2.1")]
-    assert rows[0]["judge_minus_human"] == -6.0
-    assert rows[1]["human_points"] == 4.0 and rows[1]["n_graders"] == 2
-    assert rows[1]["judge_minus_human"] == pytest.approx(judge - 4)
+    assert rows[("s01", "2.1")]["human_points"] == 4.0 and rows[("s01", "2.1")]["n_graders"] == 2
+    assert rows[("s01", "2.1")]["judge_minus_human"] == pytest.approx(judge - 4)
+    assert rows[("s04", "9.1")]["judge_minus_human"] == -6.0
+    assert rows[key]["human_points"] == max_points
+    assert rows[key]["judge_minus_human"] == pytest.approx(weak["raw_points"] - max_points)
+    gaps = [abs(r["judge_minus_human"]) for r in rows.values()]
+    assert gaps == sorted(gaps, reverse=True)
 
 
 def test_judge_human_disagreement_without_the_csv_fails_cleanly(scored_round, tmp_path, monkeypatch):
