@@ -228,11 +228,8 @@ class Checker:
             measure(n)
             n //= 2
         sizes = sorted(medians)
-        exponent = None
-        if len(sizes) >= MIN_SIZES:
-            fit = statistics.linear_regression([math.log(s) for s in sizes], [math.log(medians[s]) for s in sizes])
-            exponent = round(fit.slope, 3)
-        else:
+        exponent = fit_exponent(medians) if len(sizes) >= MIN_SIZES else None
+        if exponent is None:
             result["notes"].append(f"complexity not fitted: only {len(sizes)} sizes fit in the time budget")
         result["complexity_exponent"] = exponent
         for s in sizes:
@@ -274,6 +271,14 @@ class Checker:
             time.sleep(0.005)
         for directory in (self.tmp_dir, "/dev/shm"):
             _wipe(directory, keep={"reference.out"})
+
+
+def fit_exponent(seconds_by_size: dict[int, float]) -> float:
+    """Least-squares slope of log time against log n: 1 for O(n), ≈1.1 for O(n log n) here, 2 for O(n^2)."""
+    sizes = sorted(seconds_by_size)
+    times = [max(seconds_by_size[n], 1e-9) for n in sizes]
+    fit = statistics.linear_regression([math.log(n) for n in sizes], [math.log(t) for t in times])
+    return round(fit.slope, 3)
 
 
 def _encode_call(task: Task, args: dict[str, Any]) -> tuple[dict[str, Any], list[bytes]]:

@@ -1,0 +1,91 @@
+"""Real answers in the real sandbox: right ones pass, each classic mistake fails with a reason that says why.
+
+One batch on two warm sandboxes (torch preloaded) keeps the whole module to about a minute of CPU.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from executors import ExecResult, ExecSettings, ExecutorPool
+
+from .conftest import ANSWERS, TASKS, answer
+
+pytestmark = pytest.mark.e2e
+
+# answer file → (task, status, checks, words the reason or notes must hold)
+EXPECTED: dict[str, tuple[str, str, dict[str, bool], str]] = {
+    "topk_heap": ("topk", "ok", {"correct": True, "complexity": True}, "complexity exponent"),
+    "topk_sort": ("topk", "ok", {"correct": True, "complexity": True}, ""),
+    "topk_quickselect": ("topk", "ok", {"correct": True, "complexity": True}, ""),
+    "topk_quadratic": ("topk", "ok", {"correct": True, "complexity": False}, "max 1.3"),
+    "topk_inplace_sort": ("topk", "ok", {"correct": True, "complexity": True}, "modified its input(s) nums"),
+    "topk_wrong_distinct": ("topk", "failed", {"correct": False, "complexity": False}, "expected 5"),
+    "lis_bisect": ("lis", "ok", {"correct": True, "complexity": True}, ""),
+    "lis_dp": ("lis", "ok", {"correct": True, "complexity": False}, ""),
+    "lis_length_only": ("lis", "failed", {"correct": False, "complexity": False}, "expected (length, subsequence)"),
+    "lis_tails_as_sequence": ("lis", "failed", {"correct": False, "complexity": False}, "not a subsequence"),
+    "uf_rank_compression": ("union_find", "ok", {"correct": True, "complexity": True}, ""),
+    "uf_naive": ("union_find", "ok", {"correct": True, "complexity": False}, ""),
+    "uf_wrong": ("union_find", "failed", {"correct": False, "complexity": False}, "connectivity queries wrong"),
+    "attention_torch": ("attention", "ok", {"correct": True, "speed": True}, "speed ratio"),
+    "attention_numpy": ("attention", "ok", {"correct": True, "speed": True}, ""),
+    "attention_no_mask": ("attention", "failed", {"correct": False, "speed": False}, "_causal"),
+    "attention_zeros": ("attention", "failed", {"correct": False, "speed": False}, "all zeros"),
+    "attention_echo": ("attention", "failed", {"correct": False, "speed": False}, "echoes an input"),
+    "attention_mutates": ("attention", "failed", {"correct": False, "speed": False}, "modified its input(s) q"),
+    "attention_slow_loops": ("attention_strict", "ok", {"correct": True, "speed": False}, "(max 2)"),
+    "batchnorm_forward_torch": ("batchnorm_forward", "ok", {"correct": True}, ""),
+    "batchnorm_forward_numpy": ("batchnorm_forward", "ok", {"correct": True}, ""),
+    "batchnorm_forward_unbiased": ("batchnorm_forward", "failed", {"correct": False}, "differs"),
+    "batchnorm_backward_torch": ("batchnorm_backward", "ok", {"correct": True}, ""),
+    "batchnorm_backward_no_mean_path": ("batchnorm_backward", "failed", {"correct": False}, "output 0 differs"),
+    "relu_backward_torch": ("relu_backward", "ok", {"correct": True}, ""),
+    "relu_backward_wrong": ("relu_backward", "failed", {"correct": False}, "echoes an input"),
+    "train_correct": ("train_loop", "ok", {"correct": True}, ""),
+    "train_no_zero_grad": ("train_loop", "failed", {"correct": False}, "zero_grad"),
+    "train_clip_after_step": ("train_loop", "failed", {"correct": False}, "clip_grad_norm_"),
+    "train_no_train_mode": ("train_loop", "failed", {"correct": False}, "model.train()"),
+}
+STRICT_ATTENTION = TASKS["attention"].model_copy(update={"max_speed_ratio": 2})
+"""The slow answer is checked against a tight threshold: the threshold is the rubric's, not ours."""
+
+
+def task_for(name: str):
+    return STRICT_ATTENTION if name == "attention_strict" else TASKS[name]
+
+
+@pytest.fixture(scope="module")
+def results() -> dict[str, ExecResult]:
+    with ExecutorPool(ExecSettings(workers=2), torch=True) as pool:
+        outcomes = pool.map([(task_for(task), answer(name)) for name, (task, *_rest) in EXPECTED.items()])
+    return dict(zip(EXPECTED, outcomes))
+
+
+def test_every_answer_file_has_an_expectation():
+    assert {p.stem for p in ANSWERS.glob("*.py")} - {"probe_clean_sandbox"} == set(EXPECTED)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_answer_is_judged_as_expected(results, name):
+    _, status, checks, words = EXPECTED[name]
+    result = results[name]
+    assert (result.status, result.checks) == (status, checks), result.reason
+    assert words in result.reason + " ".join(result.notes) + " ".join(t.error for t in result.tests)
+
+
+def test_rows_carry_the_executor_runs_columns(results):
+    timed = [t for t in results["lis_dp"].tests if t.test_id.startswith("time_")]
+    assert len(timed) >= 4 and all(t.candidate_ms and t.candidate_ms > 0 for t in timed)
+    assert {t.complexity_exponent for t in timed} == {results["lis_dp"].complexity_exponent}
+    speed = [t for t in results["attention_torch"].tests if t.test_id.startswith("speed_")]
+    assert [t.test_id for t in speed] == ["speed_n128", "speed_n256", "speed_n512"]
+    assert all(t.speed_ratio == pytest.approx(t.candidate_ms / t.reference_ms, rel=1e-2) for t in speed)
+    assert all(t.device == "cpu" for t in speed)
+
+
+def test_quadratic_answers_fit_near_two_and_linearithmic_near_one(results):
+    for name in ("topk_quadratic", "lis_dp", "uf_naive"):
+        assert results[name].complexity_exponent > 1.6, name
+    for name in ("topk_heap", "lis_bisect", "uf_rank_compression"):
+        assert 0.7 < results[name].complexity_exponent < 1.3, name

@@ -1,0 +1,93 @@
+"""The host side: settings, the bubblewrap command, results mapped onto the rubric's checks, refusals."""
+
+from __future__ import annotations
+
+import pydantic
+import pytest
+
+from executors import ExecResult, ExecSettings, run_code_task, run_code_tasks
+from executors._run import to_result
+from executors.sandbox import bwrap_command, sandbox_env
+
+from .conftest import TASKS, answer
+
+
+def raw(**overrides):
+    base = {"status": "ok", "reason": "", "correct": True, "complexity_exponent": 1.2, "speed_ratio": 4.0,
+            "device": "cpu", "output_tail": "", "notes": [],
+            "tests": [{"test_id": "case0", "passed": True, "max_abs_err": 0.0, "candidate_ms": None,
+                       "reference_ms": None, "speed_ratio": None, "complexity_exponent": None, "device": "cpu",
+                       "error": ""}]}
+    return {**base, **overrides}
+
+
+def test_settings_come_from_gradeflow_exec_variables(monkeypatch):
+    monkeypatch.setenv("GRADEFLOW_EXEC_CPU_SECONDS", "7")
+    monkeypatch.setenv("GRADEFLOW_EXEC_MEMORY_MB", "300")
+    settings = ExecSettings()
+    assert (settings.cpu_seconds, settings.memory_mb, settings.unsafe_no_sandbox) == (7, 300, False)
+    assert settings.limits()["memory_bytes"] == 300 << 20
+
+
+def test_thresholds_come_from_the_code_task():
+    strict = TASKS["topk"].model_copy(update={"max_complexity_exponent": 1.1})
+    assert to_result(TASKS["topk"], raw(), 0.1).checks == {"correct": True, "complexity": True}
+    assert to_result(strict, raw(), 0.1).checks == {"correct": True, "complexity": False}
+    slow = to_result(TASKS["attention"], raw(speed_ratio=12.0), 0.1)
+    assert slow.checks == {"correct": True, "speed": False} and "speed ratio 12.0 (max 10)" in slow.reason
+
+
+def test_a_wrong_answer_earns_no_timing_check_however_fast():
+    result = to_result(TASKS["topk"], raw(status="failed", correct=False, reason="wrong on 1 of 1"), 0.1)
+    assert result.checks == {"correct": False, "complexity": False}
+    assert result.reason == "wrong on 1 of 1"
+
+
+def test_results_are_frozen():
+    result = to_result(TASKS["topk"], raw(), 0.1)
+    with pytest.raises(pydantic.ValidationError):
+        result.status = "failed"
+
+
+def test_an_empty_answer_is_no_code_and_runs_nothing():
+    result = run_code_task(TASKS["topk"], "  \n", settings=ExecSettings(bwrap="/nonexistent/bwrap"))
+    assert result.status == "no_code" and result.checks == {"correct": False, "complexity": False}
+
+
+def test_a_task_without_checks_is_an_error_naming_the_known_tasks():
+    task = TASKS["topk"].model_copy(update={"id": "sudoku"})
+    result = run_code_task(task, "def kth_largest(n, k): return 0")
+    assert result.status == "error" and "sudoku" in result.reason and "topk" in result.reason
+
+
+def test_without_bubblewrap_answers_are_refused_not_run_unsandboxed():
+    settings = ExecSettings(bwrap="/nonexistent/bwrap")
+    result = run_code_task(TASKS["topk"], answer("topk_sort"), settings=settings)
+    assert result.status == "sandbox_unavailable"
+    assert "apt-get install bubblewrap" in result.reason and "GRADEFLOW_EXEC_UNSAFE_NO_SANDBOX" in result.reason
+    assert not any(result.checks.values())
+
+
+def test_the_sandbox_shares_nothing_it_does_not_need():
+    command = " ".join(bwrap_command(ExecSettings(), uid=300_000, torch=False))
+    for flag in ("--die-with-parent", "--new-session", "--unshare-pid", "--unshare-net", "--clearenv",
+                 "--ro-bind /usr /usr", "--tmpfs /tmp", "--proc /proc", "--dev /dev"):
+        assert flag in command
+    assert "/work" not in command.replace("/work/main/.venv", "").replace("/work/main/executors/harness", "")
+    assert set(sandbox_env()) >= {"PATH", "HOME", "PYTHONPATH"}
+    assert not {"OPENAI_API_KEY", "GRADEFLOW_JUDGE_API_KEY"} & set(sandbox_env())
+
+
+def test_the_unsafe_development_mode_runs_without_bubblewrap():
+    settings = ExecSettings(unsafe_no_sandbox=True, bwrap="/nonexistent/bwrap", timing_budget_s=5)
+    result = run_code_task(TASKS["topk"], answer("topk_sort"), settings=settings)
+    assert result.status == "ok" and result.checks["correct"], result.reason
+
+
+@pytest.mark.e2e
+def test_a_batch_keeps_its_order_and_runs_each_answer_alone():
+    jobs = [(TASKS["topk"], answer("topk_wrong_distinct")), (TASKS["topk"], answer("topk_heap")),
+            (TASKS["lis"], answer("lis_length_only")), (TASKS["topk"], "")]
+    results = run_code_tasks(jobs, settings=ExecSettings(workers=2, timing_budget_s=5))
+    assert [r.status for r in results] == ["failed", "ok", "failed", "no_code"]
+    assert all(isinstance(r, ExecResult) for r in results)
