@@ -20,6 +20,7 @@ from pipeline.calibrate._data import (
     item_grades,
     join_scores,
     load_human_grades,
+    load_similarities,
     read_item_scores,
 )
 from pipeline.calibrate._evaluate import CrossValidated, Evaluation, cross_validate, evaluate, routing_curve
@@ -60,6 +61,7 @@ __all__ = [
     "join_scores",
     "load_calibration",
     "load_human_grades",
+    "load_similarities",
     "read_item_scores",
     "routing_curve",
     "save_calibration",

@@ -54,12 +54,19 @@ class Calibration(BaseModel):
     evaluation: Evaluation | None = None
 
     def apply(
-        self, question_id: str, raw_points: float, max_points: float, *, confidence: float | None = None
+        self,
+        question_id: str,
+        raw_points: float,
+        max_points: float,
+        *,
+        confidence: float | None = None,
+        similarity: float | None = None,
     ) -> tuple[float, float]:
         """Calibrated points and expected absolute error (both in points) for one judged item.
 
         A question the calibration never saw gets the global map; raw points are read as a share of
-        `max_points`, clipped to 0…1.
+        `max_points`, clipped to 0…1. `similarity` (answer to reference) is used only by a calibration
+        fitted with one; without it the judge's calibrated share stands.
         """
         if raw_points is None or not math.isfinite(raw_points):
             raise ValueError(f"question {question_id}: raw_points must be a number, got {raw_points!r}")
@@ -67,7 +74,9 @@ class Calibration(BaseModel):
             raise ValueError(f"question {question_id}: max_points must be positive, got {max_points!r}")
         share = np.array([min(max(raw_points / max_points, 0.0), 1.0)])
         ids = np.array([question_id], dtype=object)
-        calibrated = self.model.predict(ids, share)
+        calibrated = self.model.predict(
+            ids, share, np.array([math.nan if similarity is None else similarity])
+        )
         error = self.model.expected_error(
             ids, calibrated, np.array([math.nan if confidence is None else confidence])
         )

@@ -7,7 +7,7 @@ import hashlib
 import json
 import math
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +74,31 @@ def load_human_grades(path: str | Path) -> list[HumanGrade]:
     return grades
 
 
+def load_similarities(path: str | Path) -> dict[tuple[str, str], float]:
+    """Read a similarity sheet (submission_id, question_id, similarity); bad rows name their line."""
+    path = Path(path)
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            rows = list(csv.DictReader(handle))
+    except OSError as error:
+        raise CalibrationDataError(
+            f"{path}: cannot read the similarity sheet: {error.strerror or error}"
+        ) from None
+    similarities: dict[tuple[str, str], float] = {}
+    for line, row in enumerate(rows, start=2):
+        try:
+            value = float(row["similarity"])
+            key = (row["submission_id"].strip(), row["question_id"].strip())
+        except (KeyError, TypeError, ValueError, AttributeError):
+            raise CalibrationDataError(
+                f"{path}:{line}: expected submission_id, question_id and a numeric similarity"
+            ) from None
+        if not math.isfinite(value):
+            raise CalibrationDataError(f"{path}:{line}: similarity must be a finite number")
+        similarities[key] = value
+    return similarities
+
+
 def item_grades(grades: list[HumanGrade]) -> dict[tuple[str, str], dict[str, float]]:
     """(submission, question) → grader → item points (a grader's criterion points summed)."""
     items: dict[tuple[str, str], dict[str, float]] = defaultdict(lambda: defaultdict(float))
@@ -95,7 +120,8 @@ class CalibrationData:
     """Items with a judge score and at least one human grade, as parallel arrays.
 
     `human` is the graders' mean (the reference a calibration is fitted to); `graders` keeps each grader's
-    points (NaN where that grader did not grade the item) for human–human agreement.
+    points (NaN where that grader did not grade the item) for human–human agreement. `similarity` is an
+    optional second feature: the answer's similarity to the reference (NaN where unknown).
     """
 
     submission_id: np.ndarray
@@ -105,6 +131,7 @@ class CalibrationData:
     confidence: np.ndarray
     human: np.ndarray
     graders: dict[str, np.ndarray] = field(default_factory=dict)
+    similarity: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.submission_id)
@@ -120,7 +147,7 @@ class CalibrationData:
         return self.human / self.max_points
 
     def subset(self, mask: np.ndarray) -> CalibrationData:
-        """The items where `mask` holds (a boolean array or indices)."""
+        """Keep the items where `mask` holds (a boolean array or indices)."""
         return CalibrationData(
             submission_id=self.submission_id[mask],
             question_id=self.question_id[mask],
@@ -129,7 +156,16 @@ class CalibrationData:
             confidence=self.confidence[mask],
             human=self.human[mask],
             graders={name: values[mask] for name, values in self.graders.items()},
+            similarity=None if self.similarity is None else self.similarity[mask],
         )
+
+    def with_similarity(self, similarity: dict[tuple[str, str], float]) -> CalibrationData:
+        """Attach similarities by (submission_id, question_id); items without one get NaN."""
+        values = [
+            similarity.get((str(s), str(q)), math.nan)
+            for s, q in zip(self.submission_id, self.question_id, strict=True)
+        ]
+        return replace(self, similarity=np.array(values, dtype=float))
 
     def sha256(self) -> str:
         """Content hash of the joined data: a calibration names exactly what it was fitted on."""
@@ -142,6 +178,11 @@ class CalibrationData:
                 float(self.raw_points[i]),
                 None if math.isnan(self.confidence[i]) else float(self.confidence[i]),
                 {name: float(v[i]) for name, v in sorted(self.graders.items()) if not math.isnan(v[i])},
+                *(
+                    []
+                    if self.similarity is None or math.isnan(self.similarity[i])
+                    else [float(self.similarity[i])]
+                ),
             ]
             for i in order
         ]
@@ -168,7 +209,7 @@ class JoinSummary(BaseModel):
 
 
 def read_item_scores(round_out: str | Path, *, round_id: str | None = None) -> pa.Table:
-    """The item_scores table of a round output folder (one round, or the only one there is)."""
+    """Read the item_scores table of a round output folder (one round, or the only one there is)."""
     round_out = Path(round_out)
     if not (round_out / "item_scores").is_dir():
         raise CalibrationDataError(

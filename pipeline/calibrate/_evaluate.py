@@ -15,7 +15,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from pipeline.calibrate._data import CalibrationData
-from pipeline.calibrate._fit import CalibrationConfig, fit_mapping, fit_model, fold_ids
+from pipeline.calibrate._fit import CalibrationConfig, fit_model, fold_ids
 from pipeline.calibrate._metrics import Estimate, Scale, agreement, agreement_batch, bootstrap_agreement
 
 ROUTING_SHARES = tuple(round(0.05 * i, 2) for i in range(21))
@@ -32,30 +32,40 @@ class CrossValidated:
     leave_question_out: np.ndarray
     """NaN when there is only one question."""
     folds: int
+    kfold_without_similarity: np.ndarray | None = None
+    """k-fold shares of the same models applied without the similarity (as scoring does when it has none)."""
 
 
 def cross_validate(data: CalibrationData, config: CalibrationConfig, *, folds: int = 5) -> CrossValidated:
-    """Out-of-fold calibrated shares: k-fold over submissions, and leave-question-out with the global map."""
+    """Out-of-fold calibrated shares: k-fold over submissions; leave-question-out with global maps only."""
     fold = fold_ids(data.submission_id, folds, config.seed)
     kfold = np.full(len(data), math.nan)
     kfold_error = np.full(len(data), math.nan)
+    without_similarity = np.full(len(data), math.nan)
     for number in np.unique(fold):
         test = fold == number
         if test.all():
             continue
         model, _ = fit_model(data.subset(~test), config)
-        kfold[test] = model.predict(data.question_id[test], data.raw_fraction[test])
-        kfold_error[test] = model.expected_error(data.question_id[test], kfold[test], data.confidence[test])
+        part = data.subset(test)
+        kfold[test] = model.predict(part.question_id, part.raw_fraction, part.similarity)
+        kfold_error[test] = model.expected_error(part.question_id, kfold[test], part.confidence)
+        without_similarity[test] = model.predict(part.question_id, part.raw_fraction)
     leave_out = np.full(len(data), math.nan)
     questions = sorted(set(data.question_id.tolist()))
     if len(questions) > 1:
-        x, y = data.raw_fraction, data.human_fraction
+        global_only = config.model_copy(update={"per_question": False})
         for question_id in questions:
             test = data.question_id == question_id
-            mapping = fit_mapping(x[~test], y[~test], config.mapping, min_isotonic=config.min_isotonic)
-            leave_out[test] = mapping.predict(x[test])
+            model, _ = fit_model(data.subset(~test), global_only)
+            part = data.subset(test)
+            leave_out[test] = model.predict(part.question_id, part.raw_fraction, part.similarity)
     return CrossValidated(
-        kfold=kfold, kfold_error=kfold_error, leave_question_out=leave_out, folds=int(len(np.unique(fold)))
+        kfold=kfold,
+        kfold_error=kfold_error,
+        leave_question_out=leave_out,
+        folds=int(len(np.unique(fold))),
+        kfold_without_similarity=None if data.similarity is None else without_similarity,
     )
 
 
@@ -64,8 +74,8 @@ class MetricRow(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    key: Literal["raw", "kfold", "leave_question_out", "human"]
-    """raw judge; calibrated k-fold; calibrated with the question left out; one human against another."""
+    key: Literal["raw", "kfold", "kfold_without_similarity", "leave_question_out", "human"]
+    """Raw judge; calibrated k-fold (with and without the similarity); question left out; human vs human."""
     label: str
     n: int
     metrics: dict[str, Estimate]
@@ -116,7 +126,7 @@ def _clean(values: dict[str, float]) -> dict[str, float | None]:
 
 
 def human_pair(data: CalibrationData) -> tuple[str, str] | None:
-    """The two graders with the most items graded by both, for human–human agreement."""
+    """Pick the two graders with the most items graded by both, for human–human agreement."""
     names = sorted(data.graders)
     best: tuple[int, tuple[str, str]] | None = None
     for i, first in enumerate(names):
@@ -200,6 +210,16 @@ def evaluate(
             metrics=bootstrap_agreement(kfold, human, scale, n_resamples=n_bootstrap, seed=seed),
         ),
     ]
+    if cv.kfold_without_similarity is not None:
+        plain = cv.kfold_without_similarity * scale.max_points
+        pooled.append(
+            MetricRow(
+                key="kfold_without_similarity",
+                label=f"judge, calibrated ({cv.folds}-fold), without the similarity",
+                n=len(data),
+                metrics=bootstrap_agreement(plain, human, scale, n_resamples=n_bootstrap, seed=seed),
+            )
+        )
     if np.isfinite(leave_out).all() and len(leave_out):
         pooled.append(
             MetricRow(

@@ -18,6 +18,7 @@ from scipy.optimize import curve_fit
 from scipy.special import expit
 from scipy.stats import linregress
 from sklearn.isotonic import IsotonicRegression
+from sklearn.linear_model import LinearRegression
 from sklearn.model_selection import GroupKFold
 
 from pipeline.calibrate._data import CalibrationData
@@ -74,7 +75,7 @@ class IdentityMap(_Frozen):
     method: Literal["identity"] = "identity"
 
     def predict(self, share: np.ndarray) -> np.ndarray:
-        """The share itself, clipped."""
+        """Return the share itself, clipped."""
         return np.clip(np.asarray(share, dtype=float), 0.0, 1.0)
 
 
@@ -96,6 +97,8 @@ class CalibrationConfig(_Frozen):
     """A question's map gets weight n / (n + shrinkage) against the global map."""
     error_folds: int = Field(default=5, ge=2)
     """Folds of the inner cross-validation whose residuals train the expected-error model."""
+    min_similarity: int = Field(default=30, ge=3)
+    """Items with a known similarity needed before the similarity stage is fitted."""
     review_share: float = Field(default=0.2, ge=0, le=1)
     """Share of items the suggested review threshold sends to review (on the fitting data)."""
     seed: int = 0
@@ -196,7 +199,7 @@ class ErrorModel(_Frozen):
     confidence_y: list[float] = Field(default_factory=list)
 
     def predict(self, question_ids: np.ndarray, share: np.ndarray, confidence: np.ndarray) -> np.ndarray:
-        """Expected absolute error, as a share of each item's maximum."""
+        """Estimate the absolute error, as a share of each item's maximum."""
         bands = np.clip(
             np.searchsorted(BAND_EDGES, np.asarray(share, dtype=float), side="right") - 1,
             0,
@@ -212,14 +215,41 @@ class ErrorModel(_Frozen):
         return error
 
 
+class SimilarityStack(_Frozen):
+    """Second stage: human share ≈ a · calibrated share + b · similarity + c, where a similarity is known.
+
+    Trained on out-of-fold calibrated shares, so it weighs the judge by how well it does on unseen items.
+    """
+
+    share_coef: float
+    similarity_coef: float
+    intercept: float
+    n: int
+
+    def predict(self, share: np.ndarray, similarity: np.ndarray | None) -> np.ndarray:
+        """Blend in the similarity where it is known; elsewhere the calibrated share stands."""
+        share = np.asarray(share, dtype=float)
+        if similarity is None:
+            return share
+        similarity = np.asarray(similarity, dtype=float)
+        known = np.isfinite(similarity)
+        stacked = (
+            self.share_coef * share + self.similarity_coef * np.where(known, similarity, 0.0) + self.intercept
+        )
+        return np.where(known, np.clip(stacked, 0.0, 1.0), share)
+
+
 class CalibrationModel(_Frozen):
-    """What a calibration applies: the maps and the error model, in numbers only."""
+    """What a calibration applies: the maps, the optional similarity stage and the error model, in numbers."""
 
     global_mapping: Mapping
     questions: dict[str, QuestionFit] = Field(default_factory=dict)
+    similarity: SimilarityStack | None = None
     error: ErrorModel | None = None
 
-    def predict(self, question_ids: np.ndarray, raw_share: np.ndarray) -> np.ndarray:
+    def predict(
+        self, question_ids: np.ndarray, raw_share: np.ndarray, similarity: np.ndarray | None = None
+    ) -> np.ndarray:
         """Calibrated shares: the global map, blended with each question's own map where it has one."""
         raw_share = np.asarray(raw_share, dtype=float)
         out = self.global_mapping.predict(raw_share)
@@ -227,12 +257,13 @@ class CalibrationModel(_Frozen):
             rows = np.asarray(question_ids) == question_id
             if rows.any():
                 out[rows] = fit.weight * fit.mapping.predict(raw_share[rows]) + (1 - fit.weight) * out[rows]
-        return np.clip(out, 0.0, 1.0)
+        out = np.clip(out, 0.0, 1.0)
+        return out if self.similarity is None else self.similarity.predict(out, similarity)
 
     def expected_error(
         self, question_ids: np.ndarray, share: np.ndarray, confidence: np.ndarray
     ) -> np.ndarray:
-        """Expected absolute error as a share of the maximum; NaN without an error model."""
+        """Estimate the absolute error as a share of the maximum; NaN without an error model."""
         if self.error is None:
             return np.full(len(share), math.nan)
         return self.error.predict(question_ids, share, confidence)
@@ -250,7 +281,7 @@ class CalibrationModel(_Frozen):
 
 
 def fit_maps(data: CalibrationData, config: CalibrationConfig) -> CalibrationModel:
-    """The global map and the per-question maps, without an error model."""
+    """Fit the global map and the per-question maps, without an error model."""
     x, y = data.raw_fraction, data.human_fraction
     global_mapping = fit_mapping(x, y, config.mapping, min_isotonic=config.min_isotonic)
     questions: dict[str, QuestionFit] = {}
@@ -312,7 +343,7 @@ def _fit_error_model(data: CalibrationData, oof_share: np.ndarray, config: Calib
 
 
 def fit_model(data: CalibrationData, config: CalibrationConfig) -> tuple[CalibrationModel, np.ndarray]:
-    """Maps on all of `data`, and an error model trained on the residuals of an inner cross-validation.
+    """Fit maps on all of `data`, and an error model on the residuals of an inner cross-validation.
 
     Returns the model and the inner out-of-fold expected errors (share of the maximum), from which the
     review threshold is chosen.
@@ -327,6 +358,28 @@ def fit_model(data: CalibrationData, config: CalibrationConfig) -> tuple[Calibra
             continue
         inner = fit_maps(data.subset(~test), config)
         oof[test] = inner.predict(data.question_id[test], data.raw_fraction[test])
+    stack = _fit_stack(data, oof, config)
+    if stack is not None:
+        oof = stack.predict(oof, data.similarity)
     error = _fit_error_model(data, oof, config)
-    model = maps.model_copy(update={"error": error})
+    model = maps.model_copy(update={"similarity": stack, "error": error})
     return model, error.predict(data.question_id, oof, data.confidence)
+
+
+def _fit_stack(
+    data: CalibrationData, oof_share: np.ndarray, config: CalibrationConfig
+) -> SimilarityStack | None:
+    """Fit the human share on (out-of-fold share, similarity); None without enough similarities."""
+    if data.similarity is None:
+        return None
+    known = np.isfinite(data.similarity)
+    if known.sum() < config.min_similarity or np.ptp(data.similarity[known]) == 0:
+        return None
+    features = np.column_stack([oof_share[known], data.similarity[known]])
+    model = LinearRegression(positive=True).fit(features, data.human_fraction[known])
+    return SimilarityStack(
+        share_coef=float(model.coef_[0]),
+        similarity_coef=float(model.coef_[1]),
+        intercept=float(model.intercept_),
+        n=int(known.sum()),
+    )

@@ -49,7 +49,7 @@ class Scale(BaseModel):
 
 
 def infer_scale(points: np.ndarray, max_points: np.ndarray, *, share: float = 0.95) -> Scale:
-    """The modal maximum, and the coarsest step that at least `share` of the human grades sit on.
+    """Pick the modal maximum, and the coarsest step that at least `share` of the human grades sit on.
 
     A few off-step grades (a second grader's 7.5 on a 0–10 question) do not make the whole scale finer.
     """

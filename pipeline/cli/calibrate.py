@@ -17,6 +17,7 @@ from pipeline.calibrate import (
     calibrate,
     join_scores,
     load_human_grades,
+    load_similarities,
     read_item_scores,
     save_calibration,
 )
@@ -34,6 +35,7 @@ class MappingOption(StrEnum):
 
 
 _SHORT = {
+    "kfold_without_similarity": "calibrated\nno similarity",
     "raw": "judge raw",
     "kfold": "calibrated\n(k-fold)",
     "leave_question_out": "calibrated\n(new question)",
@@ -110,6 +112,13 @@ def calibrate_command(
         typer.Option(min=0, max=1, help="Share of items the suggested review threshold sends to review."),
     ] = 0.2,
     seed: Annotated[int, typer.Option(help="Seed of folds and bootstrap.")] = 0,
+    similarity: Annotated[
+        Path | None,
+        typer.Option(
+            "--similarity",
+            help="CSV of submission_id, question_id, similarity (answer to reference): a second feature.",
+        ),
+    ] = None,
 ) -> None:
     """Fit and cross-validate a calibration against human grades; write artifact, report, calibration_fits."""
     from pipeline.calibrate.report import write_report  # matplotlib only when a report is written
@@ -117,6 +126,8 @@ def calibrate_command(
     try:
         items = read_item_scores(round_out, round_id=round_id)
         data, summary = join_scores(items, load_human_grades(grades))
+        if similarity is not None:
+            data = data.with_similarity(load_similarities(similarity))
     except CalibrationDataError as error:
         raise fail(str(error)) from None
     console.print(

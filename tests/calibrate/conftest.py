@@ -63,5 +63,5 @@ def synthetic_data(**kwargs) -> CalibrationData:
 
 @pytest.fixture
 def generous_judge() -> CalibrationData:
-    """A judge that gives too much in the middle of the scale: share ** 0.5, plus noise."""
+    """Judge too generously in the middle of the scale: share ** 0.5, plus noise."""
     return synthetic_data(judge=lambda h, rng: np.clip(np.sqrt(h) + rng.normal(0, 0.05, len(h)), 0, 1))

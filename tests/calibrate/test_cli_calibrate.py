@@ -50,6 +50,24 @@ def test_calibrate_writes_artifact_report_and_fits_table(tmp_path: Path) -> None
     assert all(r["n"] == (90 if r["question_id"] == "*" else 30) for r in fits)
 
 
+def test_calibrate_with_a_similarity_sheet_shows_both_calibrations(tmp_path: Path) -> None:
+    out, sheet = _round_out(tmp_path)
+    similarity = tmp_path / "similarity.csv"
+    with sheet.open(encoding="utf-8") as handle:
+        graded = {(r["submission_id"], r["question_id"]) for r in csv.DictReader(handle)}
+    lines = ["submission_id,question_id,similarity"]
+    lines += [f"{sid},{qid},{(n * 37 % 100) / 100}" for n, (sid, qid) in enumerate(sorted(graded))]
+    similarity.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = runner.invoke(
+        app,
+        ["calibrate", str(out), "--grades", str(sheet), "--similarity", str(similarity), "--bootstrap", "0"],
+    )
+    assert result.exit_code == 0, result.output
+    assert "no similarity" in result.output
+    calibration = load_calibration(out / "calibration.json")
+    assert calibration.model.similarity is not None and calibration.model.similarity.n == 90
+
+
 def test_calibrate_again_replaces_its_partition(tmp_path: Path) -> None:
     out, sheet = _round_out(tmp_path)
     for _ in range(2):

@@ -17,19 +17,23 @@ from pipeline.calibrate import (
 from .conftest import synthetic_data
 
 
-def test_kfold_fits_never_see_the_items_they_predict(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_fits_never_see_the_items_they_predict(monkeypatch: pytest.MonkeyPatch) -> None:
     data = synthetic_data(questions=3, per_question=30)
-    trained_on: list[set[str]] = []
+    kfold_trained_on: list[set[str]] = []
+    questions_trained_on: list[set[str]] = []
     real_fit_model = _evaluate.fit_model
 
     def spy(subset: CalibrationData, config: CalibrationConfig):
-        trained_on.append(set(subset.submission_id.tolist()))
+        if config.per_question:
+            kfold_trained_on.append(set(subset.submission_id.tolist()))
+        else:  # leave-question-out fits the global map only
+            questions_trained_on.append(set(subset.question_id.tolist()))
         return real_fit_model(subset, config)
 
     monkeypatch.setattr(_evaluate, "fit_model", spy)
     cv = cross_validate(data, CalibrationConfig(), folds=5)
     everything = set(data.submission_id.tolist())
-    held_out = [everything - seen for seen in trained_on]
+    held_out = [everything - seen for seen in kfold_trained_on]
     assert len(held_out) == 5 == cv.folds
     assert all(held_out), "a fold trained on every item"
     assert sum(len(h) for h in held_out) == len(everything) and set().union(*held_out) == everything
@@ -40,6 +44,7 @@ def test_kfold_fits_never_see_the_items_they_predict(monkeypatch: pytest.MonkeyP
         np.testing.assert_allclose(
             cv.kfold[mask], model.predict(data.question_id[mask], data.raw_fraction[mask])
         )
+    assert sorted(map(sorted, questions_trained_on)) == [["1.1", "2.1"], ["1.1", "3.1"], ["2.1", "3.1"]]
 
 
 def test_leave_question_out_never_sees_the_question() -> None:

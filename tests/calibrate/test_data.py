@@ -7,7 +7,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.calibrate import CalibrationDataError, HumanGrade, join_scores, load_human_grades
+from pipeline.calibrate import (
+    CalibrationDataError,
+    HumanGrade,
+    join_scores,
+    load_human_grades,
+    load_similarities,
+)
 
 
 def _sheet(tmp_path: Path, text: str) -> Path:
@@ -93,3 +99,22 @@ def test_a_grader_grading_one_criterion_twice_is_an_error() -> None:
     grade = HumanGrade(submission_id="a", question_id="1.1", criterion_id="c", grader="g1", points=1)
     with pytest.raises(CalibrationDataError, match="graded a / 1.1 / c twice"):
         join_scores([], [grade, grade])
+
+
+def test_similarity_sheet_rows_are_checked_and_attached_by_item(tmp_path: Path) -> None:
+    good = tmp_path / "sim.csv"
+    good.write_text("submission_id,question_id,similarity\na,1.1,0.8\n", encoding="utf-8")
+    items = [
+        {"submission_id": s, "question_id": "1.1", "kind": "text", "max_points": 5.0, "raw_points": 2.0}
+        for s in ("a", "b")
+    ]
+    grades = [HumanGrade(submission_id=s, question_id="1.1", grader="g1", points=1) for s in ("a", "b")]
+    data, _ = join_scores(items, grades)
+    attached = data.with_similarity(load_similarities(good))
+    assert attached.similarity is not None
+    assert attached.similarity[0] == 0.8 and np.isnan(attached.similarity[1])
+    assert attached.sha256() != data.sha256()
+    bad = tmp_path / "bad.csv"
+    bad.write_text("submission_id,question_id,similarity\na,1.1,high\n", encoding="utf-8")
+    with pytest.raises(CalibrationDataError, match=r"bad\.csv:2: expected .* numeric similarity"):
+        load_similarities(bad)

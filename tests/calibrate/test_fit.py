@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from scipy.special import expit
 from sklearn.isotonic import IsotonicRegression
 
-from pipeline.calibrate import CalibrationConfig, CalibrationData, fit_mapping, fit_model
+from pipeline.calibrate import CalibrationConfig, CalibrationData, cross_validate, fit_mapping, fit_model
 from pipeline.calibrate._fit import IsotonicMap, LinearMap, SigmoidMap, fit_maps
 
 from .conftest import synthetic_data
@@ -102,3 +104,28 @@ def test_expected_error_is_higher_where_the_judge_was_less_sure() -> None:
     unsure, sure = model.expected_error(ids, np.array([0.5, 0.5]), np.array([0.1, 0.9]))
     assert unsure > 2 * sure
     assert len(inner_errors) == n and np.all(inner_errors >= 0)
+
+
+def test_similarity_stage_adds_what_the_judge_misses() -> None:
+    # The judge sees only half the signal; the similarity carries the other half.
+    rng = np.random.default_rng(5)
+    data = synthetic_data(questions=4, per_question=60, judge=lambda h, r: np.clip(0.5 * h + 0.25, 0, 1))
+    human = data.human_fraction
+    judged = np.clip(0.5 * human + rng.normal(0, 0.2, len(human)), 0, 1)
+    data = replace(
+        data,
+        raw_points=judged * data.max_points,
+        similarity=np.clip(human + rng.normal(0, 0.2, len(human)), 0, 1),
+    )
+    model, _ = fit_model(data, CalibrationConfig())
+    assert model.similarity is not None and model.similarity.similarity_coef > 0.2
+    cv = cross_validate(data, CalibrationConfig(), folds=5)
+    assert cv.kfold_without_similarity is not None
+    with_similarity = np.abs(cv.kfold - human).mean()
+    without = np.abs(cv.kfold_without_similarity - human).mean()
+    assert with_similarity < 0.85 * without
+    # Without a similarity for an item, the judge's calibrated share stands.
+    ids = np.array(["1.1"], dtype=object)
+    maps_only = model.model_copy(update={"similarity": None}).predict(ids, np.array([0.5]))
+    np.testing.assert_allclose(model.predict(ids, np.array([0.5]), np.array([np.nan])), maps_only)
+    assert model.predict(ids, np.array([0.5]), np.array([0.9]))[0] > maps_only[0]
