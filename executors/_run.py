@@ -19,7 +19,7 @@ TIMING_PREFIXES = ("time_", "speed_")
 
 
 def declared_checks(task: CodeTask) -> list[CodeCheckName]:
-    """The checks a task's thresholds make meaningful: correct always, the others when set."""
+    """List the checks a task's thresholds make meaningful: correct always, the others when set."""
     checks: list[CodeCheckName] = ["correct"]
     if task.max_complexity_exponent is not None:
         checks.append("complexity")
@@ -29,9 +29,15 @@ def declared_checks(task: CodeTask) -> list[CodeCheckName]:
 
 
 def _failed(task: CodeTask, status: str, reason: str, **extra: Any) -> ExecResult:
-    """A result in which every check is 0: the answer did not get as far as earning any."""
-    return ExecResult(task_id=task.id, question_id=task.question_id, status=status,  # type: ignore[arg-type]
-                      checks=dict.fromkeys(declared_checks(task), False), reason=reason, **extra)
+    """Build a result in which every check is 0: the answer did not get as far as earning any."""
+    return ExecResult(
+        task_id=task.id,
+        question_id=task.question_id,
+        status=status,  # type: ignore[arg-type]
+        checks=dict.fromkeys(declared_checks(task), False),
+        reason=reason,
+        **extra,
+    )
 
 
 def to_result(task: CodeTask, raw: dict[str, Any], elapsed_s: float) -> ExecResult:
@@ -47,29 +53,50 @@ def to_result(task: CodeTask, raw: dict[str, Any], elapsed_s: float) -> ExecResu
     if task.max_complexity_exponent is not None:
         checks["complexity"] = correct and exponent is not None and exponent <= task.max_complexity_exponent
         if correct:
-            words.append(f"complexity exponent {'not measured' if exponent is None else exponent} "
-                         f"(max {task.max_complexity_exponent:g})")
+            words.append(
+                f"complexity exponent {'not measured' if exponent is None else exponent} "
+                f"(max {task.max_complexity_exponent:g})"
+            )
     if task.max_speed_ratio is not None:
         checks["speed"] = correct and ratio is not None and ratio <= task.max_speed_ratio
         if correct:
-            words.append(f"speed ratio {'not measured' if ratio is None else ratio} (max {task.max_speed_ratio:g})")
+            words.append(
+                f"speed ratio {'not measured' if ratio is None else ratio} (max {task.max_speed_ratio:g})"
+            )
     status = raw["status"]
-    return ExecResult(task_id=task.id, question_id=task.question_id, status=status, checks=checks,
-                      reason="; ".join(words), complexity_exponent=exponent, speed_ratio=ratio,
-                      device=raw.get("device", "cpu"), tests=[TestOutcome(**t) for t in raw["tests"]],
-                      output_tail=raw.get("output_tail", ""), notes=raw.get("notes", []), elapsed_s=elapsed_s)
+    return ExecResult(
+        task_id=task.id,
+        question_id=task.question_id,
+        status=status,
+        checks=checks,
+        reason="; ".join(words),
+        complexity_exponent=exponent,
+        speed_ratio=ratio,
+        device=raw.get("device", "cpu"),
+        tests=[TestOutcome(**t) for t in raw["tests"]],
+        output_tail=raw.get("output_tail", ""),
+        notes=raw.get("notes", []),
+        elapsed_s=elapsed_s,
+    )
 
 
 def _request(task: CodeTask, code: str, settings: ExecSettings) -> dict[str, Any]:
-    return {"op": "check", "code": code, "limits": settings.limits(),
-            "task": {"id": task.id, "entrypoint": task.entrypoint}}
+    return {
+        "op": "check",
+        "code": code,
+        "limits": settings.limits(),
+        "task": {"id": task.id, "entrypoint": task.entrypoint},
+    }
 
 
 def _precheck(task: CodeTask, code: str) -> ExecResult | None:
     """Answers that need no sandbox to decide: no code, or a task the harness has no checks for."""
     if task.id not in TASKS:
-        return _failed(task, "error", f"no checks are defined for code task {task.id!r} "
-                                      f"(known: {', '.join(sorted(TASKS))})")
+        return _failed(
+            task,
+            "error",
+            f"no checks are defined for code task {task.id!r} (known: {', '.join(sorted(TASKS))})",
+        )
     if not code.strip():
         return _failed(task, "no_code", "the answer holds no code")
     return None
@@ -81,7 +108,9 @@ class ExecutorPool:
     Use as a context manager; `run` is thread-safe, `map` runs a batch on all workers.
     """
 
-    def __init__(self, settings: ExecSettings | None = None, *, torch: bool = True, workers: int | None = None):
+    def __init__(
+        self, settings: ExecSettings | None = None, *, torch: bool = True, workers: int | None = None
+    ):
         self.settings = settings or ExecSettings()
         size = workers or self.settings.workers
         self._idle: queue.Queue[Worker] = queue.Queue()
@@ -133,7 +162,9 @@ def run_code_task(task: CodeTask, code: str, *, settings: ExecSettings | None = 
         return pool.run(task, code)
 
 
-def run_code_tasks(jobs: Iterable[tuple[CodeTask, str]], *, settings: ExecSettings | None = None) -> list[ExecResult]:
+def run_code_tasks(
+    jobs: Iterable[tuple[CodeTask, str]], *, settings: ExecSettings | None = None
+) -> list[ExecResult]:
     """Run a batch of answers (e.g. from one Prefect task) on `settings.workers` warm sandboxes."""
     jobs = list(jobs)
     needs_torch = any(TASKS[t.id].torch for t, _ in jobs if t.id in TASKS)

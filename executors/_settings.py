@@ -51,10 +51,18 @@ class ExecSettings(BaseSettings):
     """Sizes stop growing once timing an answer has taken this long."""
 
     def limits(self) -> dict[str, float | int]:
-        """What the in-sandbox checker needs, as plain data."""
-        return {"cpu_seconds": self.cpu_seconds, "memory_bytes": self.memory_mb << 20,
-                "max_processes": self.max_processes, "max_file_bytes": self.max_file_bytes,
-                "max_open_files": self.max_open_files, "call_timeout_s": self.call_timeout_s,
-                "output_cap_bytes": self.output_cap_bytes, "seed": self.seed,
-                "timing_repeats": self.timing_repeats, "speed_repeats": self.speed_repeats,
-                "call_budget_s": self.call_budget_s, "timing_budget_s": self.timing_budget_s}
+        """Return what the in-sandbox checker needs, as plain data."""
+        return {
+            "cpu_seconds": self.cpu_seconds,
+            "memory_bytes": self.memory_mb << 20,
+            "max_processes": self.max_processes,
+            "max_file_bytes": self.max_file_bytes,
+            "max_open_files": self.max_open_files,
+            "call_timeout_s": self.call_timeout_s,
+            "output_cap_bytes": self.output_cap_bytes,
+            "seed": self.seed,
+            "timing_repeats": self.timing_repeats,
+            "speed_repeats": self.speed_repeats,
+            "call_budget_s": self.call_budget_s,
+            "timing_budget_s": self.timing_budget_s,
+        }

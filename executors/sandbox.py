@@ -56,10 +56,14 @@ def _system_binds() -> list[str]:
 
 
 def _parents(target: str) -> list[str]:
-    """bwrap creates a bind's missing parents as 0700; the unprivileged uid must be able to traverse them."""
+    """Bwrap creates a bind's missing parents as 0700; the unprivileged uid must be able to traverse them."""
     parents = list(Path(target).parents)[:-1]
-    return [arg for parent in reversed(parents) if not str(parent).startswith("/usr")
-            for arg in ("--perms", "0755", "--dir", str(parent))]
+    return [
+        arg
+        for parent in reversed(parents)
+        if not str(parent).startswith("/usr")
+        for arg in ("--perms", "0755", "--dir", str(parent))
+    ]
 
 
 def _gpu_binds() -> list[str]:
@@ -67,38 +71,69 @@ def _gpu_binds() -> list[str]:
 
 
 def sandbox_env() -> dict[str, str]:
-    """The whole environment an answer sees: nothing from the host's."""
-    return {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "TMPDIR": "/tmp", "LANG": "C.UTF-8",
-            "PYTHONPATH": INSIDE_ROOT, "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1",
-            "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
-            "PYTORCH_NVML_BASED_CUDA_CHECK": "1"}
+    """Return the whole environment an answer sees: nothing from the host's."""
+    return {
+        "PATH": "/usr/bin:/bin",
+        "HOME": "/tmp",
+        "TMPDIR": "/tmp",
+        "LANG": "C.UTF-8",
+        "PYTHONPATH": INSIDE_ROOT,
+        "PYTHONHASHSEED": "0",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+        "PYTORCH_NVML_BASED_CUDA_CHECK": "1",
+    }
 
 
 def bwrap_command(settings: ExecSettings, *, uid: int, torch: bool) -> list[str]:
-    """The bubblewrap command line of one worker; raises SandboxUnavailable without bwrap."""
+    """Build the bubblewrap command line of one worker; raises SandboxUnavailable without bwrap."""
     bwrap = shutil.which(settings.bwrap)
     if bwrap is None:
         raise SandboxUnavailable(
             f"bubblewrap ({settings.bwrap!r}) is not installed, so code answers are not run: install it "
             "(apt-get install bubblewrap; `make setup` does) or, for development only, set "
-            "GRADEFLOW_EXEC_UNSAFE_NO_SANDBOX=1")
+            "GRADEFLOW_EXEC_UNSAFE_NO_SANDBOX=1"
+        )
     base = Path(sys.base_prefix).resolve()
     command = [bwrap, "--die-with-parent", "--new-session"]
     if os.geteuid() == 0:
         # As root, bwrap builds the namespaces without a user namespace, so runners can drop to real
         # unprivileged uids: RLIMIT_NPROC is not enforced for root, so the uid must be non-root outside too.
-        command += ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try"]
+        command += [
+            "--unshare-ipc",
+            "--unshare-pid",
+            "--unshare-net",
+            "--unshare-uts",
+            "--unshare-cgroup-try",
+        ]
     else:
         command += ["--unshare-all", "--uid", str(uid), "--gid", str(uid)]
     command += _system_binds()
-    binds = [(str(base), str(base)), (sys.prefix, INSIDE_VENV), (str(HARNESS_DIR), f"{INSIDE_ROOT}/{INSIDE_HARNESS}")]
+    binds = [
+        (str(base), str(base)),
+        (sys.prefix, INSIDE_VENV),
+        (str(HARNESS_DIR), f"{INSIDE_ROOT}/{INSIDE_HARNESS}"),
+    ]
     for _, target in binds:
         command += _parents(target)
     for source, target in binds:
         command += ["--ro-bind", source, target]
-    command += ["--proc", "/proc", "--dev", "/dev", *_gpu_binds(),
-                "--perms", "1777", "--size", str(settings.tmp_size_mb << 20), "--tmpfs", "/tmp",
-                "--clearenv"]
+    command += [
+        "--proc",
+        "/proc",
+        "--dev",
+        "/dev",
+        *_gpu_binds(),
+        "--perms",
+        "1777",
+        "--size",
+        str(settings.tmp_size_mb << 20),
+        "--tmpfs",
+        "/tmp",
+        "--clearenv",
+    ]
     for key, value in sandbox_env().items():
         command += ["--setenv", key, value]
     command += ["--chdir", "/tmp"]
@@ -106,11 +141,25 @@ def bwrap_command(settings: ExecSettings, *, uid: int, torch: bool) -> list[str]
     if os.geteuid() == 0:
         # The checker keeps only what it needs to drop each runner to its own uid, kill what that uid
         # leaves behind and wipe /tmp; runners get no capability at all.
-        command += [shutil.which("setpriv") or "/usr/bin/setpriv", "--clear-groups", "--inh-caps=-all",
-                    f"--bounding-set=-all,{','.join('+' + cap for cap in CHECKER_CAPABILITIES)}", "--no-new-privs"]
+        command += [
+            shutil.which("setpriv") or "/usr/bin/setpriv",
+            "--clear-groups",
+            "--inh-caps=-all",
+            f"--bounding-set=-all,{','.join('+' + cap for cap in CHECKER_CAPABILITIES)}",
+            "--no-new-privs",
+        ]
         runner_uid = ["--runner-uid", str(uid)]
     python = f"{INSIDE_VENV}/bin/python" if sys.prefix != sys.base_prefix else sys.executable
-    command += [python, "-s", "-B", "-m", INSIDE_HARNESS, "--sandboxed", *runner_uid, *(["--torch"] if torch else [])]
+    command += [
+        python,
+        "-s",
+        "-B",
+        "-m",
+        INSIDE_HARNESS,
+        "--sandboxed",
+        *runner_uid,
+        *(["--torch"] if torch else []),
+    ]
     return command
 
 
@@ -137,16 +186,28 @@ class Worker:
             uid = self.settings.uid_base + 2 * (self.slot + 16 * (os.getpid() % 4096))
             command = bwrap_command(self.settings, uid=uid, torch=self.torch)
             env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
-        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        stderr=subprocess.PIPE, env=env, start_new_session=True, cwd="/")
+        self.process = subprocess.Popen(
+            command,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+            start_new_session=True,
+            cwd="/",
+        )
         threading.Thread(target=self._drain_stderr, daemon=True).start()
         try:
-            hello, _ = _wire.read_fd(self.process.stdout.fileno(), limit=1 << 20,
-                                     deadline=time.monotonic() + self.settings.startup_timeout_s)
+            hello, _ = _wire.read_fd(
+                self.process.stdout.fileno(),
+                limit=1 << 20,
+                deadline=time.monotonic() + self.settings.startup_timeout_s,
+            )
         except _wire.WireError as error:
             self.close()
             detail = self.stderr_tail.decode("utf-8", "replace").strip()[-2000:]
-            raise SandboxUnavailable(f"the sandbox did not start ({error}): {detail or 'no output'}") from None
+            raise SandboxUnavailable(
+                f"the sandbox did not start ({error}): {detail or 'no output'}"
+            ) from None
         self.device = hello.get("device", "cpu")
 
     def ensure_started(self) -> None:
@@ -171,13 +232,19 @@ class Worker:
             reply, _ = _wire.read_fd(self.process.stdout.fileno(), limit=64 << 20, deadline=deadline)
         except _wire.Deadline:
             self.close()
-            raise WorkerGone("timeout", f"no result within the wall-clock limit of {self.settings.wall_timeout_s:g} s; "
-                                        "the sandbox was killed") from None
+            raise WorkerGone(
+                "timeout",
+                f"no result within the wall-clock limit of {self.settings.wall_timeout_s:g} s; "
+                "the sandbox was killed",
+            ) from None
         except (_wire.WireError, OSError) as error:
             self.close()
             detail = self.stderr_tail.decode("utf-8", "replace").strip()[-500:]
-            raise WorkerGone("killed", f"the sandboxed worker died during the run ({error})"
-                             + (f"; its last words: {detail}" if detail else "")) from None
+            raise WorkerGone(
+                "killed",
+                f"the sandboxed worker died during the run ({error})"
+                + (f"; its last words: {detail}" if detail else ""),
+            ) from None
         return reply
 
     def close(self) -> None:

@@ -1,4 +1,4 @@
-"""The warm worker: `python -m <harness> [--torch] [--sandboxed] [--runner-uid UID]`: a request frame in, a result out.
+"""The warm worker, `python -m <harness> [--torch] [--sandboxed] [--runner-uid UID]`: request in, result out.
 
 It imports what the tasks need once, then forks a fresh runner per answer, so each answer starts
 from the same clean state without paying for interpreter and torch start-up.
@@ -40,7 +40,9 @@ def _warm_up() -> None:
     for task in TASKS.values():
         if task.torch:
             trial = task.trials(random.Random(0), "torch")[0]
-            task.invoke(task.reference, task.prepare(decode(encode(trial.args, blobs := []), blobs), "torch", "cpu"))
+            task.invoke(
+                task.reference, task.prepare(decode(encode(trial.args, blobs := []), blobs), "torch", "cpu")
+            )
 
 
 def main(argv: list[str]) -> int:
@@ -63,7 +65,9 @@ def main(argv: list[str]) -> int:
     checker = Checker(device=_device(), sandboxed=sandboxed, tmp_dir=tmp_dir, runner_uid=runner_uid)
     checker.clean_up()  # what imports and the warm-up left in /tmp is not the first answer's to see
     torch_version = sys.modules["torch"].__version__ if "torch" in sys.modules else None
-    _wire.write_fd(channel_out, {"ready": True, "device": checker.device, "torch": torch_version, "pid": os.getpid()})
+    _wire.write_fd(
+        channel_out, {"ready": True, "device": checker.device, "torch": torch_version, "pid": os.getpid()}
+    )
     while True:
         try:
             request, _ = _wire.read_fd(channel_in, limit=FRAME_LIMIT)
@@ -73,8 +77,11 @@ def main(argv: list[str]) -> int:
             reply = checker.check(request)
         except Exception as error:  # noqa: BLE001 - a checker bug is reported as such, the worker goes on
             traceback.print_exc()
-            reply = {"status": "error", "reason": f"internal checker error: {type(error).__name__}: {error}",
-                     "internal": True}
+            reply = {
+                "status": "error",
+                "reason": f"internal checker error: {type(error).__name__}: {error}",
+                "internal": True,
+            }
         _wire.write_fd(channel_out, reply)
 
 

@@ -44,9 +44,16 @@ class Checker:
 
     def _reference_runner(self) -> Runner:
         if self.reference is None:
-            self.reference = _runner.spawn("reference", code="", entrypoint="", mode="torch", device=self.device,
-                                           limits={}, output_path=os.path.join(self.tmp_dir, "reference.out"),
-                                           uid=None if self.runner_uid is None else self.runner_uid + 1)
+            self.reference = _runner.spawn(
+                "reference",
+                code="",
+                entrypoint="",
+                mode="torch",
+                device=self.device,
+                limits={},
+                output_path=os.path.join(self.tmp_dir, "reference.out"),
+                uid=None if self.runner_uid is None else self.runner_uid + 1,
+            )
         return self.reference
 
     def check(self, request: dict[str, Any]) -> dict[str, Any]:
@@ -54,13 +61,29 @@ class Checker:
         spec, code, limits = request["task"], request["code"], request["limits"]
         task = TASKS[spec["id"]]
         mode: ArrayMode = "numpy" if "numpy" in code and "torch" not in code else "torch"
-        result: dict[str, Any] = {"status": "ok", "reason": "", "correct": False, "complexity_exponent": None,
-                                  "speed_ratio": None, "device": self.device, "tests": [], "output_tail": "",
-                                  "notes": []}
+        result: dict[str, Any] = {
+            "status": "ok",
+            "reason": "",
+            "correct": False,
+            "complexity_exponent": None,
+            "speed_ratio": None,
+            "device": self.device,
+            "tests": [],
+            "output_tail": "",
+            "notes": [],
+        }
         self.helpers_seen = False
         output_path = os.path.join(self.tmp_dir, "answer.out")
-        candidate = _runner.spawn("candidate", code=code, entrypoint=spec["entrypoint"], mode=mode,
-                                  device=self.device, limits=limits, output_path=output_path, uid=self.runner_uid)
+        candidate = _runner.spawn(
+            "candidate",
+            code=code,
+            entrypoint=spec["entrypoint"],
+            mode=mode,
+            device=self.device,
+            limits=limits,
+            output_path=output_path,
+            uid=self.runner_uid,
+        )
         try:
             loaded = candidate.receive(limits["call_timeout_s"])
             if not loaded.get("ok"):
@@ -71,19 +94,24 @@ class Checker:
             status = {"timeout": "timeout", "killed": "killed"}.get(gone.kind, "error")
             result.update(status=status, reason=gone.reason)
         except _ReferenceGone as gone:
-            result.update(status="killed", reason=f"the reference process died while this answer ran ({gone})")
+            result.update(
+                status="killed", reason=f"the reference process died while this answer ran ({gone})"
+            )
         except _Wrong as wrong:
             result.update(status="failed", correct=False, reason=str(wrong))
         finally:
             candidate.close()
             result["output_tail"] = _tail(output_path, int(limits["output_cap_bytes"]))
             if self.helpers_seen:
-                result["notes"].append("the answer kept helper processes alive while timed: wall-clock time counted")
+                result["notes"].append(
+                    "the answer kept helper processes alive while timed: wall-clock time counted"
+                )
             self.clean_up()
         return result
 
-    def _run(self, task: Task, candidate: Runner, mode: ArrayMode, limits: dict[str, Any],
-             result: dict[str, Any]) -> None:
+    def _run(
+        self, task: Task, candidate: Runner, mode: ArrayMode, limits: dict[str, Any], result: dict[str, Any]
+    ) -> None:
         rng = random.Random(limits["seed"])
         trials = task.trials(rng, mode)
         failures = []
@@ -97,21 +125,26 @@ class Checker:
                     error = note
                 else:
                     result["notes"].append(f"{trial.test_id}: {note}")
-            result["tests"].append(_outcome(trial.test_id, verdict.passed, verdict.max_abs_err, error, self.device))
+            result["tests"].append(
+                _outcome(trial.test_id, verdict.passed, verdict.max_abs_err, error, self.device)
+            )
             if not verdict.passed:
                 failures.append(f"{trial.test_id}: {error}")
         result["correct"] = not failures
         if failures:
-            result.update(status="failed",
-                          reason=f"wrong on {len(failures)} of {len(trials)} trials; first: {failures[0]}")
+            result.update(
+                status="failed",
+                reason=f"wrong on {len(failures)} of {len(trials)} trials; first: {failures[0]}",
+            )
             return
         if task.timing == "complexity":
             self._complexity(task, candidate, rng, limits, result)
         elif task.timing == "speed":
             self._speed(task, candidate, rng, limits, result)
 
-    def _call(self, runner: Runner, task: Task, request: tuple[dict[str, Any], list[bytes]],
-              limits: dict[str, Any]) -> tuple[dict[str, Any], Any, Cost]:
+    def _call(
+        self, runner: Runner, task: Task, request: tuple[dict[str, Any], list[bytes]], limits: dict[str, Any]
+    ) -> tuple[dict[str, Any], Any, Cost]:
         """One call: the reply header, the decoded output (None on error) and its cost."""
         header, blobs = request
         try:
@@ -131,11 +164,15 @@ class Checker:
             raise RuntimeError(f"the reference failed on task {task.id}: {reply.get('error')}")
         return reply, out, cost
 
-    def _trial(self, task: Task, candidate: Runner, trial: Trial, index: int, limits: dict[str, Any]) -> tuple[Verdict, list[str]]:
+    def _trial(
+        self, task: Task, candidate: Runner, trial: Trial, index: int, limits: dict[str, Any]
+    ) -> tuple[Verdict, list[str]]:
         """Run a trial on both sides, in both orders across trials (order effects show as failures)."""
         order = (candidate, self._reference_runner())
         request = _encode_call(task, trial.args)
-        calls = {r.role: self._call(r, task, request, limits) for r in (order if index % 2 == 0 else order[::-1])}
+        calls = {
+            r.role: self._call(r, task, request, limits) for r in (order if index % 2 == 0 else order[::-1])
+        }
         (reply, out, _), (_, ref_out, _) = calls["candidate"], calls["reference"]
         if reply.get("ok") is not True:
             return Verdict(False, error=str(reply.get("error", "no result"))), []
@@ -147,8 +184,16 @@ class Checker:
         mutated = [m for m in mutated if isinstance(m, str)] if isinstance(mutated, list) else []
         return verdict, mutated
 
-    def _timed(self, task: Task, candidate: Runner, args: dict[str, Any], limits: dict[str, Any],
-               *, reference_first: bool | None, n: int) -> tuple[float, float | None]:
+    def _timed(
+        self,
+        task: Task,
+        candidate: Runner,
+        args: dict[str, Any],
+        limits: dict[str, Any],
+        *,
+        reference_first: bool | None,
+        n: int,
+    ) -> tuple[float, float | None]:
         """Time one candidate call, checking its output; with `reference_first` set, time the reference too.
 
         Without the reference timed (complexity runs of the pure-Python tasks), the expected output is
@@ -157,7 +202,11 @@ class Checker:
         request = _encode_call(task, args)
         if reference_first is None:
             reply, out, cost = self._call(candidate, task, request, limits)
-            ref_reply, ref_out, ref_cost = {}, task.invoke(task.reference, task.prepare(args, "torch", "cpu")), None
+            ref_reply, ref_out, ref_cost = (
+                {},
+                task.invoke(task.reference, task.prepare(args, "torch", "cpu")),
+                None,
+            )
         else:
             reference = self._reference_runner()
             order = (reference, candidate) if reference_first else (candidate, reference)
@@ -168,11 +217,13 @@ class Checker:
         verdict = task.judge(Trial(f"time_n{n}", args), out, _plain_output(ref_out))
         if not verdict.passed:
             raise _Wrong(f"wrong output during timing at n={n}: {verdict.error}")
-        ref_seconds = None if ref_cost is None else self._seconds(ref_reply, ref_cost, self._reference_runner())
+        ref_seconds = (
+            None if ref_cost is None else self._seconds(ref_reply, ref_cost, self._reference_runner())
+        )
         return self._seconds(reply, cost, candidate), ref_seconds
 
     def _seconds(self, reply: dict[str, Any], cost: Cost, runner: Runner) -> float:
-        """The time a call counts for: CUDA events on GPU, else the runner's CPU time.
+        """Return the time a call counts for: CUDA events on GPU, else the runner's CPU time.
 
         CPU time, read from the kernel, is immune to other load on the machine. An answer that hands
         work to helper processes would hide it there, so with helpers alive the wall clock counts.
@@ -197,8 +248,14 @@ class Checker:
                 return True
         return False
 
-    def _complexity(self, task: Task, candidate: Runner, rng: random.Random, limits: dict[str, Any],
-                    result: dict[str, Any]) -> None:
+    def _complexity(
+        self,
+        task: Task,
+        candidate: Runner,
+        rng: random.Random,
+        limits: dict[str, Any],
+        result: dict[str, Any],
+    ) -> None:
         """Median time per size, growing n until a call would exceed the budget; fit log t on log n."""
         assert task.timing_args is not None
         budget, repeats = float(limits["call_budget_s"]), int(limits["timing_repeats"])
@@ -206,8 +263,10 @@ class Checker:
         medians: dict[int, float] = {}
 
         def measure(n: int) -> None:
-            times = [self._timed(task, candidate, task.timing_args(rng, n), limits, reference_first=None, n=n)[0]
-                     for _ in range(repeats)]
+            times = [
+                self._timed(task, candidate, task.timing_args(rng, n), limits, reference_first=None, n=n)[0]
+                for _ in range(repeats)
+            ]
             medians[n] = statistics.median(times)
 
         measure(task.sizes[0] // 4)  # warm-up, not kept
@@ -233,25 +292,60 @@ class Checker:
             result["notes"].append(f"complexity not fitted: only {len(sizes)} sizes fit in the time budget")
         result["complexity_exponent"] = exponent
         for s in sizes:
-            result["tests"].append(_outcome(f"time_n{s}", True, None, "", self.device, candidate_ms=medians[s] * 1e3,
-                                            complexity_exponent=exponent))
+            result["tests"].append(
+                _outcome(
+                    f"time_n{s}",
+                    True,
+                    None,
+                    "",
+                    self.device,
+                    candidate_ms=medians[s] * 1e3,
+                    complexity_exponent=exponent,
+                )
+            )
 
-    def _speed(self, task: Task, candidate: Runner, rng: random.Random, limits: dict[str, Any],
-               result: dict[str, Any]) -> None:
+    def _speed(
+        self,
+        task: Task,
+        candidate: Runner,
+        rng: random.Random,
+        limits: dict[str, Any],
+        result: dict[str, Any],
+    ) -> None:
         """Median candidate and reference time per size on the same fresh inputs; ratio per size."""
         assert task.timing_args is not None
         repeats = int(limits["speed_repeats"])
-        self._timed(task, candidate, task.timing_args(rng, task.sizes[0]), limits, reference_first=False,
-                    n=task.sizes[0])  # warm-up
+        self._timed(
+            task,
+            candidate,
+            task.timing_args(rng, task.sizes[0]),
+            limits,
+            reference_first=False,
+            n=task.sizes[0],
+        )  # warm-up
         ratio = None
         for n in task.sizes:
-            pairs = [self._timed(task, candidate, task.timing_args(rng, n), limits, reference_first=bool(i % 2), n=n)
-                     for i in range(repeats)]
+            pairs = [
+                self._timed(
+                    task, candidate, task.timing_args(rng, n), limits, reference_first=bool(i % 2), n=n
+                )
+                for i in range(repeats)
+            ]
             cand_s = statistics.median(p[0] for p in pairs)
             ref_s = statistics.median(p[1] for p in pairs)
             ratio = cand_s / ref_s
-            result["tests"].append(_outcome(f"speed_n{n}", True, None, "", self.device, candidate_ms=cand_s * 1e3,
-                                            reference_ms=ref_s * 1e3, speed_ratio=round(ratio, 3)))
+            result["tests"].append(
+                _outcome(
+                    f"speed_n{n}",
+                    True,
+                    None,
+                    "",
+                    self.device,
+                    candidate_ms=cand_s * 1e3,
+                    reference_ms=ref_s * 1e3,
+                    speed_ratio=round(ratio, 3),
+                )
+            )
         result["speed_ratio"] = round(ratio, 3) if ratio is not None else None
 
     def clean_up(self) -> None:
@@ -282,13 +376,13 @@ def fit_exponent(seconds_by_size: dict[int, float]) -> float:
 
 
 def _encode_call(task: Task, args: dict[str, Any]) -> tuple[dict[str, Any], list[bytes]]:
-    """A call request, encoded once and sent as is to both runners."""
+    """Encode a call request once; it goes as is to both runners."""
     blobs: list[bytes] = []
     return {"op": "call", "task": task.id, "args": encode(args, blobs)}, blobs
 
 
 def _plain_output(value: Any) -> Any:
-    """An in-process reference output as it would come off the wire (tuples as lists)."""
+    """Turn an in-process reference output into what would come off the wire (tuples as lists)."""
     return decode(encode(value, blobs := []), blobs)
 
 
@@ -300,12 +394,29 @@ def _device_seconds(reply: dict[str, Any], round_trip: float) -> float:
     return round_trip
 
 
-def _outcome(test_id: str, passed: bool, max_abs_err: float | None, error: str, device: str, *,
-             candidate_ms: float | None = None, reference_ms: float | None = None, speed_ratio: float | None = None,
-             complexity_exponent: float | None = None) -> dict[str, Any]:
-    return {"test_id": test_id, "passed": passed, "max_abs_err": max_abs_err, "candidate_ms": candidate_ms,
-            "reference_ms": reference_ms, "speed_ratio": speed_ratio, "complexity_exponent": complexity_exponent,
-            "device": device, "error": error[:500]}
+def _outcome(
+    test_id: str,
+    passed: bool,
+    max_abs_err: float | None,
+    error: str,
+    device: str,
+    *,
+    candidate_ms: float | None = None,
+    reference_ms: float | None = None,
+    speed_ratio: float | None = None,
+    complexity_exponent: float | None = None,
+) -> dict[str, Any]:
+    return {
+        "test_id": test_id,
+        "passed": passed,
+        "max_abs_err": max_abs_err,
+        "candidate_ms": candidate_ms,
+        "reference_ms": reference_ms,
+        "speed_ratio": speed_ratio,
+        "complexity_exponent": complexity_exponent,
+        "device": device,
+        "error": error[:500],
+    }
 
 
 def _tail(path: str, cap: int) -> str:

@@ -60,13 +60,15 @@ class Runner:
     output_path: str
 
     def cpu_seconds(self) -> float:
-        """CPU time of the runner process (all its threads), read from the kernel: the answer cannot forge it."""
+        """Read the runner's CPU time (all its threads) from the kernel: the answer cannot forge it."""
         try:
             return time.clock_gettime(((~self.pid) << 3) | _CPUCLOCK_SCHED)
         except OSError:
             return math.nan
 
-    def request(self, header: dict[str, Any], blobs: list[bytes], timeout: float) -> tuple[dict[str, Any], list[bytes], Cost]:
+    def request(
+        self, header: dict[str, Any], blobs: list[bytes], timeout: float
+    ) -> tuple[dict[str, Any], list[bytes], Cost]:
         """Send one request; return the reply and what it cost (wall and CPU seconds, send to full reply)."""
         deadline = time.monotonic() + timeout
         started, cpu_before = time.perf_counter(), self.cpu_seconds()
@@ -109,7 +111,10 @@ class Runner:
     def kill(self) -> None:
         """Kill the runner's whole process group; safe to call twice."""
         if self.pid:
-            for target in (lambda: os.killpg(self.pid, signal.SIGKILL), lambda: os.kill(self.pid, signal.SIGKILL)):
+            for target in (
+                lambda: os.killpg(self.pid, signal.SIGKILL),
+                lambda: os.kill(self.pid, signal.SIGKILL),
+            ):
                 try:
                     target()
                 except (ProcessLookupError, PermissionError):
@@ -140,8 +145,17 @@ _SIGNAL_REASONS = {
 }
 
 
-def spawn(role: Role, *, code: str, entrypoint: str, mode: ArrayMode, device: str, limits: dict[str, Any],
-          output_path: str, uid: int | None) -> Runner:
+def spawn(
+    role: Role,
+    *,
+    code: str,
+    entrypoint: str,
+    mode: ArrayMode,
+    device: str,
+    limits: dict[str, Any],
+    output_path: str,
+    uid: int | None,
+) -> Runner:
     """Fork a runner. The child keeps only its two pipe ends and an output file on fds 0-4.
 
     With `uid`, the runner drops to that uid: an answer then cannot signal the checker or the reference
@@ -168,14 +182,15 @@ def spawn(role: Role, *, code: str, entrypoint: str, mode: ArrayMode, device: st
 
 
 def _drop_to(uid: int) -> None:
-    """Become `uid` (and its gid), which clears every capability: the checker keeps only the right to kill it."""
+    """Become `uid` (and its gid), which clears every capability; the checker can still kill it."""
     os.setgroups([])
     os.setresgid(uid, uid, uid)
     os.setresuid(uid, uid, uid)
 
 
-def _become_runner(read_fd: int, write_fd: int, output_path: str, role: Role, limits: dict[str, Any],
-                   uid: int | None) -> None:
+def _become_runner(
+    read_fd: int, write_fd: int, output_path: str, role: Role, limits: dict[str, Any], uid: int | None
+) -> None:
     os.setpgid(0, 0)
     high_read, high_write = fcntl.fcntl(read_fd, fcntl.F_DUPFD, 16), fcntl.fcntl(write_fd, fcntl.F_DUPFD, 16)
     null = os.open("/dev/null", os.O_RDONLY)
@@ -195,7 +210,11 @@ def _become_runner(read_fd: int, write_fd: int, output_path: str, role: Role, li
 
 def describe(error: BaseException) -> str:
     """One line: the exception and where in the answer it was raised."""
-    where = [f"line {frame.lineno}" for frame in traceback.extract_tb(error.__traceback__) if frame.filename == "answer.py"]
+    where = [
+        f"line {frame.lineno}"
+        for frame in traceback.extract_tb(error.__traceback__)
+        if frame.filename == "answer.py"
+    ]
     text = f"{type(error).__name__}: {error}"[:400]
     if isinstance(error, SystemExit):
         text = f"the answer called exit({error.code!r})"
@@ -209,7 +228,9 @@ def _load(code: str, entrypoint: str) -> Any:
     exec(compile(code, "answer.py", "exec"), module.__dict__)  # noqa: S102 - this is the sandboxed runner's job
     if entrypoint not in module.__dict__:
         defined = sorted(k for k, v in module.__dict__.items() if callable(v) and not k.startswith("_"))
-        raise LookupError(f"the answer defines no `{entrypoint}` (it defines: {', '.join(defined) or 'nothing callable'})")
+        raise LookupError(
+            f"the answer defines no `{entrypoint}` (it defines: {', '.join(defined) or 'nothing callable'})"
+        )
     return module.__dict__[entrypoint]
 
 
@@ -253,7 +274,9 @@ def _same(before: Any, after: Any) -> bool:
     return before == after
 
 
-def _call(task: Task, fn: Any, args: dict[str, Any], mode: ArrayMode, device: str, flush: Any) -> tuple[dict[str, Any], list[bytes]]:
+def _call(
+    task: Task, fn: Any, args: dict[str, Any], mode: ArrayMode, device: str, flush: Any
+) -> tuple[dict[str, Any], list[bytes]]:
     inputs = task.prepare(args, mode, device)
     before = {name: _snapshot(inputs[name]) for name in task.guarded}
     device_ms = None

@@ -10,8 +10,9 @@ from __future__ import annotations
 import bisect
 import random
 from array import array
-from dataclasses import dataclass, field
-from typing import Any, Callable, Literal
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from ._values import ArrayMode, to_mode
 
@@ -58,22 +59,27 @@ class Task:
     timing: Timing | None = None
     sizes: tuple[int, ...] = ()
     timing_args: Callable[[random.Random, int], dict[str, Any]] | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------- pure-Python tasks
 
 
 def _ints(rng: random.Random, n: int, lo: int | None = None, hi: int | None = None) -> list[int]:
-    """n seeded ints: any 32-bit values (at C speed, for timing inputs) or uniform in [lo, hi]."""
+    """Draw n seeded ints: any 32-bit values (at C speed, for timing inputs) or uniform in [lo, hi]."""
     if lo is None or hi is None:
         return array("i", rng.randbytes(4 * n)).tolist()
     return [rng.randint(lo, hi) for _ in range(n)]
 
 
 def _topk_trials(rng: random.Random, _mode: ArrayMode) -> list[Trial]:
-    cases = [([7], 1), ([5, 5, 5, 1], 2), ([3, 2, 1, 5, 6, 4], 2), ([3, 2, 3, 1, 2, 4, 5, 5, 6], 4),
-             ([-1, -7, -3], 3), ([4] * 9, 5)]
+    cases = [
+        ([7], 1),
+        ([5, 5, 5, 1], 2),
+        ([3, 2, 1, 5, 6, 4], 2),
+        ([3, 2, 3, 1, 2, 4, 5, 5, 6], 4),
+        ([-1, -7, -3], 3),
+        ([4] * 9, 5),
+    ]
     for n in (10, 57, 200, 1000):
         nums = _ints(rng, n, -50, 50) if n < 100 else _ints(rng, n)
         cases += [(nums, 1), (nums, n), (nums, rng.randint(1, n))]
@@ -87,13 +93,24 @@ def _topk_reference(nums: list[int], k: int) -> int:
 def _topk_judge(trial: Trial, out: Any, ref: Any) -> Verdict:
     if isinstance(out, bool) or not isinstance(out, (int, float)):
         return Verdict(False, error=f"expected an int, got {type(out).__name__}")
-    return Verdict(out == ref, abs(out - ref) if out != ref else 0.0,
-                   "" if out == ref else f"returned {out}, expected {ref} (k={trial.args['k']})")
+    return Verdict(
+        out == ref,
+        abs(out - ref) if out != ref else 0.0,
+        "" if out == ref else f"returned {out}, expected {ref} (k={trial.args['k']})",
+    )
 
 
 def _lis_trials(rng: random.Random, _mode: ArrayMode) -> list[Trial]:
-    cases = [[], [5], [2, 2, 2], [5, 4, 3, 2, 1], [1, 2, 3, 4, 5], [10, 9, 2, 5, 3, 7, 101, 18],
-             [0, 1, 0, 3, 2, 3], [7, 7, 7, 7, 8]]
+    cases = [
+        [],
+        [5],
+        [2, 2, 2],
+        [5, 4, 3, 2, 1],
+        [1, 2, 3, 4, 5],
+        [10, 9, 2, 5, 3, 7, 101, 18],
+        [0, 1, 0, 3, 2, 3],
+        [7, 7, 7, 7, 8],
+    ]
     cases += [_ints(rng, n, -20, 20) for n in (12, 40, 100)] + [_ints(rng, 600)]
     return [Trial(f"case{i}", {"nums": nums}) for i, nums in enumerate(cases)]
 
@@ -128,13 +145,16 @@ def _lis_judge(trial: Trial, out: Any, ref: Any) -> Verdict:
         return Verdict(False, error="expected (length, subsequence)")
     got, sequence = out
     if got != length:
-        return Verdict(False, abs(got - length) if isinstance(got, (int, float)) else None,
-                       f"length {got!r}, expected {length}")
+        return Verdict(
+            False,
+            abs(got - length) if isinstance(got, (int, float)) else None,
+            f"length {got!r}, expected {length}",
+        )
     if len(sequence) != length:
         return Verdict(False, error=f"subsequence has {len(sequence)} values, length says {length}")
     if any(not isinstance(x, int) or isinstance(x, bool) for x in sequence):
         return Verdict(False, error="subsequence holds non-integers")
-    if any(a >= b for a, b in zip(sequence, sequence[1:])):
+    if any(a >= b for a, b in zip(sequence, sequence[1:], strict=False)):
         return Verdict(False, error="subsequence is not strictly increasing")
     if not _is_subsequence(sequence, nums):
         return Verdict(False, error="subsequence is not a subsequence of nums")
@@ -142,12 +162,17 @@ def _lis_judge(trial: Trial, out: Any, ref: Any) -> Verdict:
 
 
 def _uf_ops(rng: random.Random, n: int) -> dict[str, Any]:
-    """n operations (m = n): chains that defeat naive linking in both directions, then random unions
-    and connectivity queries, half of them on the deepest chain ends. Flat lists: cheap on the wire."""
+    """Draw n operations (m = n): chains that defeat naive linking in both directions, then random
+    unions and connectivity queries, half of them on the deepest chain ends. Flat lists: cheap on the wire.
+    """
     if n < 8:
         kinds = [rng.randint(0, 1) for _ in range(n)]
-        return {"n": n, "kinds": kinds, "xs": [rng.randrange(n) for _ in range(n)],
-                "ys": [rng.randrange(n) for _ in range(n)]}
+        return {
+            "n": n,
+            "kinds": kinds,
+            "xs": [rng.randrange(n) for _ in range(n)],
+            "ys": [rng.randrange(n) for _ in range(n)],
+        }
     quarter = n // 4
     kinds = [1] * (2 * quarter - 2)
     xs = list(range(quarter - 1)) + list(range(quarter + 1, 2 * quarter))
@@ -156,7 +181,7 @@ def _uf_ops(rng: random.Random, n: int) -> dict[str, Any]:
     randoms = array("I", rng.randbytes(12 * rest)).tolist()
     deep = (0, quarter, 2 * quarter - 1, quarter - 1)
     for i in range(rest):
-        a, b, c = randoms[3 * i: 3 * i + 3]
+        a, b, c = randoms[3 * i : 3 * i + 3]
         kinds.append(c & 1)
         xs.append(deep[(c >> 2) & 3] if (c & 1) == 0 and (c >> 1) & 1 else a % n)
         ys.append(b % n)
@@ -165,14 +190,16 @@ def _uf_ops(rng: random.Random, n: int) -> dict[str, Any]:
 
 def _uf_trials(rng: random.Random, _mode: ArrayMode) -> list[Trial]:
     small = {"n": 5, "kinds": [1, 0, 0, 1, 1, 0, 0], "xs": [0, 0, 1, 3, 1, 0, 2], "ys": [1, 1, 2, 4, 4, 3, 4]}
-    cases = [{"n": 1, "kinds": [0], "xs": [0], "ys": [0]}, small] + [_uf_ops(rng, n) for n in (10, 64, 300, 2000)]
+    cases = [{"n": 1, "kinds": [0], "xs": [0], "ys": [0]}, small] + [
+        _uf_ops(rng, n) for n in (10, 64, 300, 2000)
+    ]
     return [Trial(f"case{i}", args) for i, args in enumerate(cases)]
 
 
 def _uf_invoke(cls: Any, inputs: dict[str, Any]) -> list[bool]:
     structure = cls(inputs["n"])
     connected = []
-    for kind, x, y in zip(inputs["kinds"], inputs["xs"], inputs["ys"]):
+    for kind, x, y in zip(inputs["kinds"], inputs["xs"], inputs["ys"], strict=True):
         if kind:
             structure.union(x, y)
         else:
@@ -205,7 +232,7 @@ class _UnionFindReference:
 def _uf_judge(trial: Trial, out: Any, ref: Any) -> Verdict:
     if out == ref:
         return Verdict(True, 0.0)
-    wrong = sum(1 for a, b in zip(out, ref) if a != b) + abs(len(out) - len(ref))
+    wrong = sum(1 for a, b in zip(out, ref, strict=False) if a != b) + abs(len(out) - len(ref))
     return Verdict(False, error=f"{wrong} of {len(ref)} connectivity queries wrong")
 
 
@@ -228,23 +255,42 @@ def _half(mode: ArrayMode) -> str:
 
 
 def _attention_args(rng: random.Random, shape: tuple[int, int, int, int], causal: bool) -> dict[str, Any]:
-    return {"q": _normal(rng, shape), "k": _normal(rng, shape), "v": _normal(rng, shape, 1.0, 0.5), "causal": causal}
+    return {
+        "q": _normal(rng, shape),
+        "k": _normal(rng, shape),
+        "v": _normal(rng, shape, 1.0, 0.5),
+        "causal": causal,
+    }
 
 
 def _attention_trials(rng: random.Random, _mode: ArrayMode) -> list[Trial]:
-    shapes = [((1, 1, 1, 8), False), ((2, 4, 16, 8), False), ((2, 4, 16, 8), True), ((1, 2, 33, 16), True),
-              ((2, 3, 64, 32), False)]
-    trials = [Trial(f"b{s[0]}h{s[1]}n{s[2]}d{s[3]}{'_causal' if c else ''}", _attention_args(rng, s, c))
-              for s, c in shapes]
+    shapes = [
+        ((1, 1, 1, 8), False),
+        ((2, 4, 16, 8), False),
+        ((2, 4, 16, 8), True),
+        ((1, 2, 33, 16), True),
+        ((2, 3, 64, 32), False),
+    ]
+    trials = [
+        Trial(f"b{s[0]}h{s[1]}n{s[2]}d{s[3]}{'_causal' if c else ''}", _attention_args(rng, s, c))
+        for s, c in shapes
+    ]
     half = "float16"
-    trials.append(Trial(f"b2h2n32d16_causal_{half}", {**_attention_args(rng, (2, 2, 32, 16), True), "dtype": half},
-                        half))
+    trials.append(
+        Trial(
+            f"b2h2n32d16_causal_{half}", {**_attention_args(rng, (2, 2, 32, 16), True), "dtype": half}, half
+        )
+    )
     return trials
 
 
 def _tensor_prepare(args: dict[str, Any], mode: ArrayMode, device: str) -> dict[str, Any]:
     dtype = args.get("dtype", "float32")
-    return {k: to_mode(v, mode, dtype, device) if hasattr(v, "shape") else v for k, v in args.items() if k != "dtype"}
+    return {
+        k: to_mode(v, mode, dtype, device) if hasattr(v, "shape") else v
+        for k, v in args.items()
+        if k != "dtype"
+    }
 
 
 def _attention_invoke(fn: Any, inputs: dict[str, Any]) -> Any:
@@ -258,7 +304,11 @@ def _attention_reference(q: Any, k: Any, v: Any, causal: bool = False) -> Any:
 
 
 def _bn_args(rng: random.Random, n: int, d: int) -> dict[str, Any]:
-    return {"x": _normal(rng, (n, d), 3.0, 2.0), "gamma": _normal(rng, (d,), 0.5, 1.0), "beta": _normal(rng, (d,))}
+    return {
+        "x": _normal(rng, (n, d), 3.0, 2.0),
+        "gamma": _normal(rng, (d,), 0.5, 1.0),
+        "beta": _normal(rng, (d,)),
+    }
 
 
 def _bn_forward_trials(rng: random.Random, _mode: ArrayMode) -> list[Trial]:
@@ -284,7 +334,9 @@ def _bn_backward_trials(rng: random.Random, _mode: ArrayMode) -> list[Trial]:
     trials = []
     for n, d in ((8, 4), (32, 16), (5, 3)):
         args = _bn_args(rng, n, d)
-        trials.append(Trial(f"N{n}D{d}", {"grad_y": _normal(rng, (n, d)), "x": args["x"], "gamma": args["gamma"]}))
+        trials.append(
+            Trial(f"N{n}D{d}", {"grad_y": _normal(rng, (n, d)), "x": args["x"], "gamma": args["gamma"]})
+        )
     return trials
 
 
@@ -305,10 +357,18 @@ def _bn_backward_reference(grad_y: Any, x: Any, gamma: Any, eps: float = 1e-5) -
 
 def _relu_trials(rng: random.Random, mode: ArrayMode) -> list[Trial]:
     shapes = [(4, 8), (64, 33), (2, 3, 5)]
-    trials = [Trial("x".join(map(str, s)), {"grad_y": _normal(rng, s, 1.0, 0.3), "x": _normal(rng, s)}) for s in shapes]
+    trials = [
+        Trial("x".join(map(str, s)), {"grad_y": _normal(rng, s, 1.0, 0.3), "x": _normal(rng, s)})
+        for s in shapes
+    ]
     half = _half(mode)
-    trials.append(Trial(f"16x16_{half}", {"grad_y": _normal(rng, (16, 16), 1.0, 0.3), "x": _normal(rng, (16, 16)),
-                                           "dtype": half}, half))
+    trials.append(
+        Trial(
+            f"16x16_{half}",
+            {"grad_y": _normal(rng, (16, 16), 1.0, 0.3), "x": _normal(rng, (16, 16)), "dtype": half},
+            half,
+        )
+    )
     return trials
 
 
@@ -337,8 +397,9 @@ def _degenerate(out: Any, ref: Any, inputs: list[Any], tolerance: float) -> str:
     if out.size > 1 and numpy.ptp(out) == 0:
         return "output is a constant"
     for candidate in inputs:
-        if getattr(candidate, "shape", None) == out.shape and numpy.allclose(out, candidate, rtol=tolerance,
-                                                                           atol=tolerance):
+        if getattr(candidate, "shape", None) == out.shape and numpy.allclose(
+            out, candidate, rtol=tolerance, atol=tolerance
+        ):
             return "output echoes an input"
     return ""
 
@@ -352,7 +413,7 @@ def _tensor_judge(trial: Trial, out: Any, ref: Any) -> Verdict:
     if len(outs) != len(refs):
         return Verdict(False, error=f"returned {len(outs)} value(s), expected {len(refs)}")
     worst = 0.0
-    for i, (o, r) in enumerate(zip(outs, refs)):
+    for i, (o, r) in enumerate(zip(outs, refs, strict=True)):
         name = f"output {i}" if len(refs) > 1 else "output"
         if not hasattr(o, "shape"):
             return Verdict(False, error=f"{name} is a {type(o).__name__}, expected an array")
@@ -365,8 +426,12 @@ def _tensor_judge(trial: Trial, out: Any, ref: Any) -> Verdict:
         worst = max(worst, error)
         if not numpy.allclose(o, r, rtol=tolerance, atol=tolerance):
             cheap = _degenerate(o, r, inputs, tolerance)
-            return Verdict(False, worst, f"{name} differs (max abs err {error:.3g}, tol {tolerance:g})"
-                           + (f": {cheap}" if cheap else ""))
+            return Verdict(
+                False,
+                worst,
+                f"{name} differs (max abs err {error:.3g}, tol {tolerance:g})"
+                + (f": {cheap}" if cheap else ""),
+            )
     return Verdict(True, worst)
 
 
@@ -374,12 +439,16 @@ def _tensor_judge(trial: Trial, out: Any, ref: Any) -> Verdict:
 
 
 def _train_trials(rng: random.Random, _mode: ArrayMode) -> list[Trial]:
-    return [Trial("seed0_2epochs", {"seed": rng.randrange(2**31), "epochs": 2, "batches": 4, "max_norm": 1.0}),
-            Trial("seed1_1epoch_norm0.5", {"seed": rng.randrange(2**31), "epochs": 1, "batches": 3, "max_norm": 0.5})]
+    return [
+        Trial("seed0_2epochs", {"seed": rng.randrange(2**31), "epochs": 2, "batches": 4, "max_norm": 1.0}),
+        Trial(
+            "seed1_1epoch_norm0.5", {"seed": rng.randrange(2**31), "epochs": 1, "batches": 3, "max_norm": 0.5}
+        ),
+    ]
 
 
 def _train_prepare(args: dict[str, Any], _mode: ArrayMode, device: str) -> dict[str, Any]:
-    """A model with BatchNorm (so model.train() matters) and targets large enough that clipping bites."""
+    """Build a model with BatchNorm (model.train() matters) and targets large enough that clipping bites."""
     import torch
     from torch import nn
 
@@ -387,21 +456,39 @@ def _train_prepare(args: dict[str, Any], _mode: ArrayMode, device: str) -> dict[
     torch.manual_seed(args["seed"])
     model = nn.Sequential(nn.Linear(6, 12), nn.BatchNorm1d(12), nn.ReLU(), nn.Linear(12, 1)).to(device)
     model.eval()
-    loader = [{"input": torch.randn(8, 6, generator=generator).to(device),
-               "labels": (torch.randn(8, 1, generator=generator) * 20 + 5).to(device)} for _ in range(args["batches"])]
-    return {"model": model, "dataloader": loader, "optimizer": torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9),
-            "criterion": nn.MSELoss(), "num_epochs": args["epochs"], "max_norm": args["max_norm"]}
+    loader = [
+        {
+            "input": torch.randn(8, 6, generator=generator).to(device),
+            "labels": (torch.randn(8, 1, generator=generator) * 20 + 5).to(device),
+        }
+        for _ in range(args["batches"])
+    ]
+    return {
+        "model": model,
+        "dataloader": loader,
+        "optimizer": torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9),
+        "criterion": nn.MSELoss(),
+        "num_epochs": args["epochs"],
+        "max_norm": args["max_norm"],
+    }
 
 
 def _train_invoke(fn: Any, inputs: dict[str, Any]) -> Any:
     model = inputs["model"]
-    fn(model, inputs["dataloader"], inputs["optimizer"], inputs["criterion"], inputs["num_epochs"],
-       max_norm=inputs["max_norm"])
+    fn(
+        model,
+        inputs["dataloader"],
+        inputs["optimizer"],
+        inputs["criterion"],
+        inputs["num_epochs"],
+        max_norm=inputs["max_norm"],
+    )
     return [t.detach().float() for t in model.state_dict().values() if t.is_floating_point()]
 
 
-def _train_reference(model: Any, dataloader: Any, optimizer: Any, criterion: Any, num_epochs: int,
-                     max_norm: float = 1.0) -> None:
+def _train_reference(
+    model: Any, dataloader: Any, optimizer: Any, criterion: Any, num_epochs: int, max_norm: float = 1.0
+) -> None:
     import torch
 
     model.train()
@@ -418,9 +505,12 @@ def _train_judge(trial: Trial, out: Any, ref: Any) -> Verdict:
     verdict = _tensor_judge(Trial(trial.test_id, {}, trial.dtype), out, ref)
     if verdict.passed:
         return verdict
-    return Verdict(False, verdict.max_abs_err,
-                   "parameters after training differ from the reference loop (zero_grad before backward, "
-                   "clip_grad_norm_ between backward and step, model.train()): " + verdict.error)
+    return Verdict(
+        False,
+        verdict.max_abs_err,
+        "parameters after training differ from the reference loop (zero_grad before backward, "
+        "clip_grad_norm_ between backward and step, model.train()): " + verdict.error,
+    )
 
 
 # ---------------------------------------------------------------- timing inputs
@@ -443,25 +533,92 @@ def _attention_timing(rng: random.Random, n: int) -> dict[str, Any]:
 
 
 TASKS: dict[str, Task] = {
-    "topk": Task("topk", False, _topk_trials, _plain, lambda fn, a: fn(a["nums"], a["k"]), _topk_reference,
-                 _topk_judge, guarded=("nums",), timing="complexity", sizes=(1024, 2048, 4096, 8192, 16384),
-                 timing_args=_topk_timing),
-    "lis": Task("lis", False, _lis_trials, _plain, lambda fn, a: fn(a["nums"]), _lis_reference, _lis_judge,
-                guarded=("nums",), timing="complexity", sizes=(1024, 2048, 4096, 8192, 16384),
-                timing_args=_lis_timing),
-    "union_find": Task("union_find", False, _uf_trials, _plain, _uf_invoke, _UnionFindReference, _uf_judge,
-                       timing="complexity", sizes=(1024, 2048, 4096, 8192, 16384), timing_args=_uf_timing),
-    "attention": Task("attention", True, _attention_trials, _tensor_prepare, _attention_invoke, _attention_reference,
-                      _tensor_judge, guarded=("q", "k", "v"), mutation_fails=True, timing="speed",
-                      sizes=(128, 256, 512), timing_args=_attention_timing),
-    "batchnorm_forward": Task("batchnorm_forward", True, _bn_forward_trials, _tensor_prepare, _bn_forward_invoke,
-                              _bn_forward_reference, _tensor_judge, guarded=("x", "gamma", "beta"),
-                              mutation_fails=True),
-    "batchnorm_backward": Task("batchnorm_backward", True, _bn_backward_trials, _tensor_prepare, _bn_backward_invoke,
-                               _bn_backward_reference, _tensor_judge, guarded=("grad_y", "x", "gamma"),
-                               mutation_fails=True),
-    "relu_backward": Task("relu_backward", True, _relu_trials, _tensor_prepare, _relu_invoke, _relu_reference,
-                          _tensor_judge, guarded=("grad_y", "x"), mutation_fails=True),
-    "train_loop": Task("train_loop", True, _train_trials, _train_prepare, _train_invoke, _train_reference,
-                       _train_judge),
+    "topk": Task(
+        "topk",
+        False,
+        _topk_trials,
+        _plain,
+        lambda fn, a: fn(a["nums"], a["k"]),
+        _topk_reference,
+        _topk_judge,
+        guarded=("nums",),
+        timing="complexity",
+        sizes=(1024, 2048, 4096, 8192, 16384),
+        timing_args=_topk_timing,
+    ),
+    "lis": Task(
+        "lis",
+        False,
+        _lis_trials,
+        _plain,
+        lambda fn, a: fn(a["nums"]),
+        _lis_reference,
+        _lis_judge,
+        guarded=("nums",),
+        timing="complexity",
+        sizes=(1024, 2048, 4096, 8192, 16384),
+        timing_args=_lis_timing,
+    ),
+    "union_find": Task(
+        "union_find",
+        False,
+        _uf_trials,
+        _plain,
+        _uf_invoke,
+        _UnionFindReference,
+        _uf_judge,
+        timing="complexity",
+        sizes=(1024, 2048, 4096, 8192, 16384),
+        timing_args=_uf_timing,
+    ),
+    "attention": Task(
+        "attention",
+        True,
+        _attention_trials,
+        _tensor_prepare,
+        _attention_invoke,
+        _attention_reference,
+        _tensor_judge,
+        guarded=("q", "k", "v"),
+        mutation_fails=True,
+        timing="speed",
+        sizes=(128, 256, 512),
+        timing_args=_attention_timing,
+    ),
+    "batchnorm_forward": Task(
+        "batchnorm_forward",
+        True,
+        _bn_forward_trials,
+        _tensor_prepare,
+        _bn_forward_invoke,
+        _bn_forward_reference,
+        _tensor_judge,
+        guarded=("x", "gamma", "beta"),
+        mutation_fails=True,
+    ),
+    "batchnorm_backward": Task(
+        "batchnorm_backward",
+        True,
+        _bn_backward_trials,
+        _tensor_prepare,
+        _bn_backward_invoke,
+        _bn_backward_reference,
+        _tensor_judge,
+        guarded=("grad_y", "x", "gamma"),
+        mutation_fails=True,
+    ),
+    "relu_backward": Task(
+        "relu_backward",
+        True,
+        _relu_trials,
+        _tensor_prepare,
+        _relu_invoke,
+        _relu_reference,
+        _tensor_judge,
+        guarded=("grad_y", "x"),
+        mutation_fails=True,
+    ),
+    "train_loop": Task(
+        "train_loop", True, _train_trials, _train_prepare, _train_invoke, _train_reference, _train_judge
+    ),
 }

@@ -25,7 +25,11 @@ def _wait(fd: int, deadline: float | None, *, write: bool) -> None:
     if deadline is None:
         return
     remaining = deadline - time.monotonic()
-    ready = select.select([], [fd], [], max(remaining, 0)) if write else select.select([fd], [], [], max(remaining, 0))
+    ready = (
+        select.select([], [fd], [], max(remaining, 0))
+        if write
+        else select.select([fd], [], [], max(remaining, 0))
+    )
     if not any(ready):
         raise Deadline("no answer within the time limit")
 
@@ -34,7 +38,9 @@ class Deadline(WireError):
     """The other side did not read or write in time."""
 
 
-def write_fd(fd: int, header: dict[str, Any], blobs: list[bytes] | None = None, *, deadline: float | None = None) -> None:
+def write_fd(
+    fd: int, header: dict[str, Any], blobs: list[bytes] | None = None, *, deadline: float | None = None
+) -> None:
     """Write one frame to a raw fd, giving up at `deadline` (time.monotonic) when the reader stalls."""
     blobs = blobs or []
     payload = json.dumps(header, separators=(",", ":"), allow_nan=True).encode()

@@ -16,7 +16,7 @@ from pipeline.ingest import split_code
 
 
 def _answer_code(path: Path) -> str:
-    """A .py file is the code; anything else (markdown, text) contributes its fenced code blocks."""
+    """Read the answer: a .py file is the code; anything else contributes its fenced code blocks."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
@@ -29,8 +29,10 @@ def _answer_code(path: Path) -> str:
 
 def _show(result: ExecResult) -> None:
     checks = ", ".join(f"{name} {'✓' if ok else '✗'}" for name, ok in result.checks.items())
-    console.print(f"[bold]{result.task_id}[/] (question {result.question_id}): [bold]{result.status}[/] — {checks}",
-                  highlight=False)
+    console.print(
+        f"[bold]{result.task_id}[/] (question {result.question_id}): [bold]{result.status}[/] — {checks}",
+        highlight=False,
+    )
     console.print(f"  {result.reason}", highlight=False, soft_wrap=True)
     if result.complexity_exponent is not None:
         console.print(f"  complexity exponent {result.complexity_exponent:.3f}", highlight=False)
@@ -39,11 +41,15 @@ def _show(result: ExecResult) -> None:
         for column in ("test", "passed", "max abs err", "candidate ms", "reference ms", "ratio", "error"):
             table.add_column(column)
         for t in result.tests:
-            table.add_row(t.test_id, "yes" if t.passed else "[red]no[/]",
-                          "" if t.max_abs_err is None else f"{t.max_abs_err:.2g}",
-                          "" if t.candidate_ms is None else f"{t.candidate_ms:.2f}",
-                          "" if t.reference_ms is None else f"{t.reference_ms:.2f}",
-                          "" if t.speed_ratio is None else f"{t.speed_ratio:.2f}", t.error[:80])
+            table.add_row(
+                t.test_id,
+                "yes" if t.passed else "[red]no[/]",
+                "" if t.max_abs_err is None else f"{t.max_abs_err:.2g}",
+                "" if t.candidate_ms is None else f"{t.candidate_ms:.2f}",
+                "" if t.reference_ms is None else f"{t.reference_ms:.2f}",
+                "" if t.speed_ratio is None else f"{t.speed_ratio:.2f}",
+                t.error[:80],
+            )
         console.print(table)
     for note in result.notes:
         console.print(f"  [yellow]note:[/] {note}", highlight=False)
@@ -55,7 +61,9 @@ def _show(result: ExecResult) -> None:
 def execute(
     rubric: RubricPath,
     question_id: Annotated[str, typer.Argument(help="Question whose code tasks check the answer, e.g. 1.2.")],
-    file: Annotated[Path, typer.Argument(help="The answer: a .py file, or markdown whose code blocks are run.")],
+    file: Annotated[
+        Path, typer.Argument(help="The answer: a .py file, or markdown whose code blocks are run.")
+    ],
     as_json: Annotated[bool, typer.Option("--json", help="Print the ExecResult(s) as JSON.")] = False,
 ) -> None:
     """Run one code answer in the sandbox against its reference; print correctness, timing and complexity."""
@@ -66,8 +74,10 @@ def execute(
         raise fail(str(error.args[0])) from None
     tasks = [t for t in exam.code_tasks if t.question_id == question_id]
     if not tasks:
-        raise fail(f"{rubric}: question {question_id} has no code task "
-                   f"(code tasks: {', '.join(f'{t.id} ({t.question_id})' for t in exam.code_tasks) or 'none'})")
+        raise fail(
+            f"{rubric}: question {question_id} has no code task "
+            f"(code tasks: {', '.join(f'{t.id} ({t.question_id})' for t in exam.code_tasks) or 'none'})"
+        )
     results = run_code_tasks([(task, _answer_code(file)) for task in tasks])
     if as_json:
         payload = [r.model_dump(mode="json") for r in results]

@@ -13,28 +13,63 @@ ANSWERS = HERE / "answers"
 HOSTILE = HERE / "hostile"
 
 TASKS = {
-    "topk": CodeTask(id="topk", question_id="1.1", entrypoint="kth_largest",
-                     signature="def kth_largest(nums: list[int], k: int) -> int", max_complexity_exponent=1.3),
-    "lis": CodeTask(id="lis", question_id="1.2", entrypoint="longest_increasing_subsequence",
-                    signature="def longest_increasing_subsequence(nums: list[int]) -> tuple[int, list[int]]",
-                    max_complexity_exponent=1.3),
-    "union_find": CodeTask(id="union_find", question_id="2.1", entrypoint="UnionFind",
-                           signature="class UnionFind", max_complexity_exponent=1.3),
-    "attention": CodeTask(id="attention", question_id="3.1", entrypoint="scaled_dot_product_attention",
-                          signature="def scaled_dot_product_attention(q, k, v, causal=False)", max_speed_ratio=10),
-    "batchnorm_forward": CodeTask(id="batchnorm_forward", question_id="4.1", entrypoint="batchnorm_forward",
-                                  signature="def batchnorm_forward(x, gamma, beta, eps=1e-5)"),
-    "batchnorm_backward": CodeTask(id="batchnorm_backward", question_id="4.1", entrypoint="batchnorm_backward",
-                                   signature="def batchnorm_backward(grad_y, x, gamma, eps=1e-5)"),
-    "relu_backward": CodeTask(id="relu_backward", question_id="4.1", entrypoint="relu_backward",
-                              signature="def relu_backward(grad_y, x)"),
-    "train_loop": CodeTask(id="train_loop", question_id="10.1", entrypoint="train",
-                           signature="def train(model, dataloader, optimizer, criterion, num_epochs, max_norm=1.0)"),
+    "topk": CodeTask(
+        id="topk",
+        question_id="1.1",
+        entrypoint="kth_largest",
+        signature="def kth_largest(nums: list[int], k: int) -> int",
+        max_complexity_exponent=1.3,
+    ),
+    "lis": CodeTask(
+        id="lis",
+        question_id="1.2",
+        entrypoint="longest_increasing_subsequence",
+        signature="def longest_increasing_subsequence(nums: list[int]) -> tuple[int, list[int]]",
+        max_complexity_exponent=1.3,
+    ),
+    "union_find": CodeTask(
+        id="union_find",
+        question_id="2.1",
+        entrypoint="UnionFind",
+        signature="class UnionFind",
+        max_complexity_exponent=1.3,
+    ),
+    "attention": CodeTask(
+        id="attention",
+        question_id="3.1",
+        entrypoint="scaled_dot_product_attention",
+        signature="def scaled_dot_product_attention(q, k, v, causal=False)",
+        max_speed_ratio=10,
+    ),
+    "batchnorm_forward": CodeTask(
+        id="batchnorm_forward",
+        question_id="4.1",
+        entrypoint="batchnorm_forward",
+        signature="def batchnorm_forward(x, gamma, beta, eps=1e-5)",
+    ),
+    "batchnorm_backward": CodeTask(
+        id="batchnorm_backward",
+        question_id="4.1",
+        entrypoint="batchnorm_backward",
+        signature="def batchnorm_backward(grad_y, x, gamma, eps=1e-5)",
+    ),
+    "relu_backward": CodeTask(
+        id="relu_backward",
+        question_id="4.1",
+        entrypoint="relu_backward",
+        signature="def relu_backward(grad_y, x)",
+    ),
+    "train_loop": CodeTask(
+        id="train_loop",
+        question_id="10.1",
+        entrypoint="train",
+        signature="def train(model, dataloader, optimizer, criterion, num_epochs, max_norm=1.0)",
+    ),
 }
 
 
 def answer(name: str) -> str:
-    """The code of tests/executors/answers/<name>.py."""
+    """Read tests/executors/answers/<name>.py."""
     return (ANSWERS / f"{name}.py").read_text(encoding="utf-8")
 
 

@@ -23,23 +23,43 @@ EXPECTED: dict[str, tuple[str, str, dict[str, bool], str]] = {
     "topk_wrong_distinct": ("topk", "failed", {"correct": False, "complexity": False}, "expected 5"),
     "lis_bisect": ("lis", "ok", {"correct": True, "complexity": True}, ""),
     "lis_dp": ("lis", "ok", {"correct": True, "complexity": False}, ""),
-    "lis_length_only": ("lis", "failed", {"correct": False, "complexity": False}, "expected (length, subsequence)"),
+    "lis_length_only": (
+        "lis",
+        "failed",
+        {"correct": False, "complexity": False},
+        "expected (length, subsequence)",
+    ),
     "lis_tails_as_sequence": ("lis", "failed", {"correct": False, "complexity": False}, "not a subsequence"),
     "uf_rank_compression": ("union_find", "ok", {"correct": True, "complexity": True}, ""),
     "uf_naive": ("union_find", "ok", {"correct": True, "complexity": False}, ""),
-    "uf_wrong": ("union_find", "failed", {"correct": False, "complexity": False}, "connectivity queries wrong"),
+    "uf_wrong": (
+        "union_find",
+        "failed",
+        {"correct": False, "complexity": False},
+        "connectivity queries wrong",
+    ),
     "attention_torch": ("attention", "ok", {"correct": True, "speed": True}, "speed ratio"),
     "attention_numpy": ("attention", "ok", {"correct": True, "speed": True}, ""),
     "attention_no_mask": ("attention", "failed", {"correct": False, "speed": False}, "_causal"),
     "attention_zeros": ("attention", "failed", {"correct": False, "speed": False}, "all zeros"),
     "attention_echo": ("attention", "failed", {"correct": False, "speed": False}, "echoes an input"),
-    "attention_mutates": ("attention", "failed", {"correct": False, "speed": False}, "modified its input(s) q"),
+    "attention_mutates": (
+        "attention",
+        "failed",
+        {"correct": False, "speed": False},
+        "modified its input(s) q",
+    ),
     "attention_slow_loops": ("attention_strict", "ok", {"correct": True, "speed": False}, "(max 2)"),
     "batchnorm_forward_torch": ("batchnorm_forward", "ok", {"correct": True}, ""),
     "batchnorm_forward_numpy": ("batchnorm_forward", "ok", {"correct": True}, ""),
     "batchnorm_forward_unbiased": ("batchnorm_forward", "failed", {"correct": False}, "differs"),
     "batchnorm_backward_torch": ("batchnorm_backward", "ok", {"correct": True}, ""),
-    "batchnorm_backward_no_mean_path": ("batchnorm_backward", "failed", {"correct": False}, "output 0 differs"),
+    "batchnorm_backward_no_mean_path": (
+        "batchnorm_backward",
+        "failed",
+        {"correct": False},
+        "output 0 differs",
+    ),
     "relu_backward_torch": ("relu_backward", "ok", {"correct": True}, ""),
     "relu_backward_wrong": ("relu_backward", "failed", {"correct": False}, "echoes an input"),
     "train_correct": ("train_loop", "ok", {"correct": True}, ""),
@@ -59,7 +79,7 @@ def task_for(name: str):
 def results() -> dict[str, ExecResult]:
     with ExecutorPool(ExecSettings(workers=2), torch=True) as pool:
         outcomes = pool.map([(task_for(task), answer(name)) for name, (task, *_rest) in EXPECTED.items()])
-    return dict(zip(EXPECTED, outcomes))
+    return dict(zip(EXPECTED, outcomes, strict=True))
 
 
 def test_every_answer_file_has_an_expectation():

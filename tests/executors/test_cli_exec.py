@@ -21,22 +21,30 @@ def test_exec_prints_correctness_timing_and_the_exponent_as_json():
     outcome = runner.invoke(app, ["exec", str(RUBRIC), "1.2", str(ANSWERS / "lis_bisect.py"), "--json"])
     assert outcome.exit_code == 0, outcome.output
     result = json.loads(outcome.output)
-    assert (result["task_id"], result["status"], result["checks"]) == ("lis", "ok", {"correct": True,
-                                                                                      "complexity": True})
+    assert (result["task_id"], result["status"], result["checks"]) == (
+        "lis",
+        "ok",
+        {"correct": True, "complexity": True},
+    )
     assert 0.7 < result["complexity_exponent"] < 1.3
     assert any(t["test_id"].startswith("time_n") and t["candidate_ms"] > 0 for t in result["tests"])
 
 
 @pytest.mark.e2e
 def test_exec_runs_every_task_of_a_question_on_the_code_blocks_of_a_markdown_answer(tmp_path):
-    body = "\n\n".join((ANSWERS / f"{name}.py").read_text() for name in
-                       ("batchnorm_forward_torch", "batchnorm_backward_torch", "relu_backward_wrong"))
+    body = "\n\n".join(
+        (ANSWERS / f"{name}.py").read_text()
+        for name in ("batchnorm_forward_torch", "batchnorm_backward_torch", "relu_backward_wrong")
+    )
     sheet = tmp_path / "answer.md"
     sheet.write_text(f"BN 前向与反向如下：\n\n```python\n{body}\n```\n", encoding="utf-8")
     outcome = runner.invoke(app, ["exec", str(RUBRIC), "4.1", str(sheet)])
     assert outcome.exit_code == 0, outcome.output
-    for line in ("batchnorm_forward (question 4.1): ok", "batchnorm_backward (question 4.1): ok",
-                 "relu_backward (question 4.1): failed"):
+    for line in (
+        "batchnorm_forward (question 4.1): ok",
+        "batchnorm_backward (question 4.1): ok",
+        "relu_backward (question 4.1): failed",
+    ):
         assert line in outcome.output
 
 

@@ -13,11 +13,29 @@ from .conftest import TASKS, answer
 
 
 def raw(**overrides):
-    base = {"status": "ok", "reason": "", "correct": True, "complexity_exponent": 1.2, "speed_ratio": 4.0,
-            "device": "cpu", "output_tail": "", "notes": [],
-            "tests": [{"test_id": "case0", "passed": True, "max_abs_err": 0.0, "candidate_ms": None,
-                       "reference_ms": None, "speed_ratio": None, "complexity_exponent": None, "device": "cpu",
-                       "error": ""}]}
+    base = {
+        "status": "ok",
+        "reason": "",
+        "correct": True,
+        "complexity_exponent": 1.2,
+        "speed_ratio": 4.0,
+        "device": "cpu",
+        "output_tail": "",
+        "notes": [],
+        "tests": [
+            {
+                "test_id": "case0",
+                "passed": True,
+                "max_abs_err": 0.0,
+                "candidate_ms": None,
+                "reference_ms": None,
+                "speed_ratio": None,
+                "complexity_exponent": None,
+                "device": "cpu",
+                "error": "",
+            }
+        ],
+    }
     return {**base, **overrides}
 
 
@@ -64,14 +82,25 @@ def test_without_bubblewrap_answers_are_refused_not_run_unsandboxed():
     settings = ExecSettings(bwrap="/nonexistent/bwrap")
     result = run_code_task(TASKS["topk"], answer("topk_sort"), settings=settings)
     assert result.status == "sandbox_unavailable"
-    assert "apt-get install bubblewrap" in result.reason and "GRADEFLOW_EXEC_UNSAFE_NO_SANDBOX" in result.reason
+    assert (
+        "apt-get install bubblewrap" in result.reason and "GRADEFLOW_EXEC_UNSAFE_NO_SANDBOX" in result.reason
+    )
     assert not any(result.checks.values())
 
 
 def test_the_sandbox_shares_nothing_it_does_not_need():
     command = " ".join(bwrap_command(ExecSettings(), uid=300_000, torch=False))
-    for flag in ("--die-with-parent", "--new-session", "--unshare-pid", "--unshare-net", "--clearenv",
-                 "--ro-bind /usr /usr", "--tmpfs /tmp", "--proc /proc", "--dev /dev"):
+    for flag in (
+        "--die-with-parent",
+        "--new-session",
+        "--unshare-pid",
+        "--unshare-net",
+        "--clearenv",
+        "--ro-bind /usr /usr",
+        "--tmpfs /tmp",
+        "--proc /proc",
+        "--dev /dev",
+    ):
         assert flag in command
     assert "/work" not in command.replace("/work/main/.venv", "").replace("/work/main/executors/harness", "")
     assert set(sandbox_env()) >= {"PATH", "HOME", "PYTHONPATH"}
@@ -86,8 +115,12 @@ def test_the_unsafe_development_mode_runs_without_bubblewrap():
 
 @pytest.mark.e2e
 def test_a_batch_keeps_its_order_and_runs_each_answer_alone():
-    jobs = [(TASKS["topk"], answer("topk_wrong_distinct")), (TASKS["topk"], answer("topk_heap")),
-            (TASKS["lis"], answer("lis_length_only")), (TASKS["topk"], "")]
+    jobs = [
+        (TASKS["topk"], answer("topk_wrong_distinct")),
+        (TASKS["topk"], answer("topk_heap")),
+        (TASKS["lis"], answer("lis_length_only")),
+        (TASKS["topk"], ""),
+    ]
     results = run_code_tasks(jobs, settings=ExecSettings(workers=2, timing_budget_s=5))
     assert [r.status for r in results] == ["failed", "ok", "failed", "no_code"]
     assert all(isinstance(r, ExecResult) for r in results)

@@ -20,13 +20,20 @@ from .conftest import HOSTILE, TASKS, answer
 pytestmark = pytest.mark.e2e
 
 PROGRAMS = sorted(HOSTILE.glob("*.py"))
-SETTINGS = ExecSettings(cpu_seconds=2, call_timeout_s=3, wall_timeout_s=40, memory_mb=512, workers=2,
-                        timing_budget_s=5, max_processes=48)
+SETTINGS = ExecSettings(
+    cpu_seconds=2,
+    call_timeout_s=3,
+    wall_timeout_s=40,
+    memory_mb=512,
+    workers=2,
+    timing_budget_s=5,
+    max_processes=48,
+)
 _HEADER = re.compile(r"^# task: (?P<task>\w+); expect: (?P<expect>[\w|]+)$")
 
 
 def header(path: Path) -> tuple[str, set[str]]:
-    """The task a program answers and the statuses that count as contained."""
+    """Read the task a program answers and the statuses that count as contained."""
     match = _HEADER.match(path.read_text(encoding="utf-8").splitlines()[0])
     assert match, f"{path.name}: first line must be '# task: <id>; expect: <status>[|<status>]'"
     return match["task"], set(match["expect"].split("|"))
@@ -42,7 +49,7 @@ def outcomes() -> tuple[dict[str, ExecResult], list[ExecResult]]:
             probes = [pool.run(TASKS["topk"], answer("probe_clean_sandbox")) for _ in range(4)]
     finally:
         del os.environ["GRADEFLOW_TEST_SECRET"]
-    return dict(zip((p.name for p in PROGRAMS), results)), probes
+    return dict(zip((p.name for p in PROGRAMS), results, strict=True)), probes
 
 
 def test_suite_has_at_least_thirty_programs():

@@ -1,3 +1,4 @@
+# ruff: noqa  (candidate code: test data, not project code)
 import math
 
 import torch

@@ -1,3 +1,4 @@
+# ruff: noqa  (candidate code: test data, not project code)
 def batchnorm_backward(grad_y, x, gamma, eps=1e-5):
     """Wrong: treats mean and variance as constants (the linear-layer gradient)."""
     mean = x.mean(dim=0)

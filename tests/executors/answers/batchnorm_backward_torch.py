@@ -1,3 +1,4 @@
+# ruff: noqa  (candidate code: test data, not project code)
 def batchnorm_backward(grad_y, x, gamma, eps=1e-5):
     n = x.shape[0]
     mean = x.mean(dim=0)

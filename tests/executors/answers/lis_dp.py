@@ -1,3 +1,4 @@
+# ruff: noqa  (candidate code: test data, not project code)
 def longest_increasing_subsequence(nums):
     """Classic DP: O(n^2)."""
     n = len(nums)

@@ -1,3 +1,4 @@
+# ruff: noqa  (candidate code: test data, not project code)
 from bisect import bisect_left
 
 

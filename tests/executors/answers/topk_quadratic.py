@@ -1,3 +1,4 @@
+# ruff: noqa  (candidate code: test data, not project code)
 def kth_largest(nums, k):
     """Insertion into a sorted list by linear scan: O(n^2) in Python-level steps."""
     ordered = []

@@ -1,3 +1,4 @@
+# ruff: noqa  (candidate code: test data, not project code)
 class UnionFind:
     """No path compression, no rank: chains make find O(n), so m operations are O(n^2)."""
 

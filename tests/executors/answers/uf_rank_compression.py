@@ -1,3 +1,4 @@
+# ruff: noqa  (candidate code: test data, not project code)
 class UnionFind:
     """The seed's answer: recursive find with path compression, union by rank."""
 

@@ -1,3 +1,4 @@
+# ruff: noqa  (candidate code: test data, not project code)
 class UnionFind:
     """Wrong: links x's parent, not x's root."""
 

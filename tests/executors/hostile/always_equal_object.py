@@ -1,4 +1,5 @@
 # task: topk; expect: failed
+# ruff: noqa  (candidate code: test data, not project code)
 """Return an object equal to everything: only plain data crosses to the checker."""
 
 

@@ -1,5 +1,7 @@
 # task: topk; expect: failed|killed|timeout
+# ruff: noqa  (candidate code: test data, not project code)
 """Leave a daemonised grandchild that would kill every later answer; the checker's sweep kills it."""
+
 import os
 import signal
 import time

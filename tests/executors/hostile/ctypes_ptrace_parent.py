@@ -1,5 +1,7 @@
 # task: topk; expect: failed
+# ruff: noqa  (candidate code: test data, not project code)
 """Attach to the checker with ptrace to rewrite its memory: the checker is not dumpable."""
+
 import ctypes
 import os
 

@@ -1,5 +1,7 @@
 # task: topk; expect: killed
+# ruff: noqa  (candidate code: test data, not project code)
 """Crash the interpreter through ctypes."""
+
 import ctypes
 
 

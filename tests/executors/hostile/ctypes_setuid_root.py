@@ -1,5 +1,7 @@
 # task: topk; expect: failed
+# ruff: noqa  (candidate code: test data, not project code)
 """Become root through libc's setuid: no capabilities, no_new_privs."""
+
 import ctypes
 
 

@@ -1,4 +1,5 @@
 # task: topk; expect: failed|killed|timeout
+# ruff: noqa  (candidate code: test data, not project code)
 """Unbounded recursion: a RecursionError, reported."""
 
 

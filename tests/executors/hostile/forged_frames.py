@@ -1,5 +1,7 @@
 # task: topk; expect: failed
+# ruff: noqa  (candidate code: test data, not project code)
 """Write forged reply frames into every open fd (the runner's own reply pipe included)."""
+
 import json
 import os
 import struct

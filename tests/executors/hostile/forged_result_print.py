@@ -1,5 +1,7 @@
 # task: topk; expect: failed
+# ruff: noqa  (candidate code: test data, not project code)
 """Print a result line that looks like the checker's, then return a wrong answer."""
+
 import json
 import os
 

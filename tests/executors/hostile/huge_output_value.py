@@ -1,4 +1,5 @@
 # task: lis; expect: failed|killed
+# ruff: noqa  (candidate code: test data, not project code)
 """Return a gigantic value to overflow the checker."""
 
 

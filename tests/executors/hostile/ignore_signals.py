@@ -1,5 +1,7 @@
 # task: topk; expect: timeout|killed
+# ruff: noqa  (candidate code: test data, not project code)
 """Ignore every catchable signal and sleep: SIGKILL still ends it."""
+
 import signal
 import time
 

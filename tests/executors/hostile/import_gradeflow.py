@@ -1,4 +1,5 @@
 # task: topk; expect: failed
+# ruff: noqa  (candidate code: test data, not project code)
 """Import gradeflow's own packages to read the rubric or the scoring rules."""
 
 

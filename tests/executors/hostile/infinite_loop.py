@@ -1,4 +1,5 @@
 # task: topk; expect: killed|timeout
+# ruff: noqa  (candidate code: test data, not project code)
 """Spin forever: CPU limit (SIGXCPU) or the wall clock ends it."""
 
 

@@ -1,5 +1,7 @@
 # task: topk; expect: failed
+# ruff: noqa  (candidate code: test data, not project code)
 """kill(-1): every process this uid may signal. Had it taken the checker down, we would be orphaned."""
+
 import os
 import signal
 

@@ -1,5 +1,7 @@
 # task: topk; expect: failed
+# ruff: noqa  (candidate code: test data, not project code)
 """Kill the process that runs the checks."""
+
 import os
 import signal
 

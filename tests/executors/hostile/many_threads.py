@@ -1,5 +1,7 @@
 # task: topk; expect: failed|killed|timeout
+# ruff: noqa  (candidate code: test data, not project code)
 """Spawn threads without end: RLIMIT_NPROC counts threads too."""
+
 import threading
 import time
 

@@ -1,4 +1,5 @@
 # task: topk; expect: failed|killed
+# ruff: noqa  (candidate code: test data, not project code)
 """Memory bomb: RLIMIT_AS turns it into a MemoryError (or a kill)."""
 
 

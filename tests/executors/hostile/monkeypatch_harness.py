@@ -1,5 +1,7 @@
 # task: topk; expect: failed
+# ruff: noqa  (candidate code: test data, not project code)
 """Patch the harness's judge and comparison so any output passes, then return a wrong answer."""
+
 import sys
 
 for name, module in list(sys.modules.items()):

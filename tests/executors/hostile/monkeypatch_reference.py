@@ -1,5 +1,7 @@
 # task: attention; expect: failed
+# ruff: noqa  (candidate code: test data, not project code)
 """Patch torch's SDPA (the reference) to return zeros, and return zeros too."""
+
 import torch
 import torch.nn.functional as F
 

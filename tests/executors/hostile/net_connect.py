@@ -1,5 +1,7 @@
 # task: topk; expect: failed
+# ruff: noqa  (candidate code: test data, not project code)
 """Network: reach the internet. Connected, the answer is right; contained, it raises."""
+
 import socket
 
 

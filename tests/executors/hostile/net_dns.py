@@ -1,5 +1,7 @@
 # task: topk; expect: failed
+# ruff: noqa  (candidate code: test data, not project code)
 """Network: resolve a name (exfiltration by DNS)."""
+
 import socket
 
 

@@ -1,5 +1,7 @@
 # task: topk; expect: failed
+# ruff: noqa  (candidate code: test data, not project code)
 """Network: reach a service on the host's loopback (a judge server, a database)."""
+
 import socket
 
 

@@ -1,5 +1,7 @@
 # task: topk; expect: error
+# ruff: noqa  (candidate code: test data, not project code)
 """os._exit() inside the call: the runner ends without a reply."""
+
 import os
 
 

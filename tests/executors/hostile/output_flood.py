@@ -1,5 +1,7 @@
 # task: topk; expect: killed|failed
+# ruff: noqa  (candidate code: test data, not project code)
 """Flood stdout: the file-size limit ends it; only a capped tail is kept."""
+
 import sys
 
 

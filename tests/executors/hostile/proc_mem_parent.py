@@ -1,5 +1,7 @@
 # task: topk; expect: failed
+# ruff: noqa  (candidate code: test data, not project code)
 """Open the checker's memory or its result channel through /proc."""
+
 import os
 
 

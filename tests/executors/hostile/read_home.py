@@ -1,5 +1,7 @@
 # task: topk; expect: failed
+# ruff: noqa  (candidate code: test data, not project code)
 """Read the home directory (shell history, SSH keys, tokens)."""
+
 import os
 
 

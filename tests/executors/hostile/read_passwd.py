@@ -1,4 +1,5 @@
 # task: topk; expect: failed
+# ruff: noqa  (candidate code: test data, not project code)
 """Read /etc/passwd."""
 
 

@@ -1,5 +1,7 @@
 # task: topk; expect: failed
+# ruff: noqa  (candidate code: test data, not project code)
 """Find the rubric or the round anywhere under /work (the checkout)."""
+
 import os
 
 

@@ -1,5 +1,7 @@
 # task: topk; expect: failed
+# ruff: noqa  (candidate code: test data, not project code)
 """Symlink from /tmp to paths outside the sandbox: they do not exist inside."""
+
 import os
 
 

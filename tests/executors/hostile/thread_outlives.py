@@ -1,5 +1,7 @@
 # task: topk; expect: failed|killed
+# ruff: noqa  (candidate code: test data, not project code)
 """Leave a non-daemon thread spinning after returning a wrong answer; the runner is killed with it."""
+
 import threading
 
 

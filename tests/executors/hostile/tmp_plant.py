@@ -1,4 +1,5 @@
 # task: topk; expect: failed
+# ruff: noqa  (candidate code: test data, not project code)
 """Plant files in /tmp and /dev/shm for the next answer to trip on; the checker wipes both."""
 
 

@@ -1,4 +1,5 @@
 # task: topk; expect: failed
+# ruff: noqa  (candidate code: test data, not project code)
 """Right on small trials, a cheap wrong answer once inputs look like timing runs: timing outputs are checked."""
 
 
