@@ -122,3 +122,16 @@ def test_write_report_replaces_the_file_atomically(scored_round, tmp_path):
 def test_pick_font_takes_the_first_installed_cjk_font():
     assert pick_font(["DejaVu Sans", "WenQuanYi Zen Hei", "Noto Sans CJK JP"]) == "Noto Sans CJK JP"
     assert pick_font(["DejaVu Sans"]) is None
+
+
+def test_plots_fall_back_quietly_without_a_cjk_font(monkeypatch):
+    from pipeline.report import QuestionStat, _plots
+
+    monkeypatch.setattr(_plots, "pick_font", lambda installed, preferred=(): None)
+    stats = [QuestionStat(question_id=qid, max_points=4, n=2, n_missing=0, n_unscored=0, raw_mean=0.5,
+                          raw_sd=0.1, calibrated_mean=None, calibrated_sd=None) for qid in ("第1题", "1.2")]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        png = _plots.question_means(stats)
+    assert png and base64.b64decode(png)[:4] == b"\x89PNG"
+    assert [str(w.message) for w in caught] == []
