@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
@@ -11,7 +13,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from flows import progress
 from pipeline.grading import SubmissionResult, cached_execute, grade_batch, rejected_result, round_rows
 from pipeline.ingest import DEFAULT_MAX_BYTES, RejectedFile, Submission, split_round
-from pipeline.judge import JudgeSettings, open_judge
+from pipeline.judge import JudgeSettings, local_server, open_judge
 from pipeline.rounds import Round, load_round
 from pipeline.settings import ScoreSettings
 from pipeline.store import write_partition
@@ -62,6 +64,16 @@ def write_tables(out_dir: str, round_id: str, rows: dict[str, list[dict[str, Any
     return {table: str(write_partition(out_dir, table, round_id, table_rows)) for table, table_rows in rows.items()}
 
 
+@contextmanager
+def judge_endpoint(settings: JudgeSettings) -> Iterator[JudgeSettings]:
+    """The configured endpoint, or the embedded server started for the round: settings any task can connect with."""
+    if settings.base_url:
+        yield settings
+        return
+    with local_server(settings) as server:
+        yield settings.model_copy(update={"base_url": server.base_url, "model": server.model})
+
+
 def task_runner(settings: ScoreSettings) -> Any:
     """Threads on this machine by default; Dask (a local cluster or GRADEFLOW_DASK_ADDRESS) to scale out."""
     if settings.task_runner == "dask":
@@ -94,9 +106,9 @@ def score_round(
     if judge == "openai" and not judge_settings.base_url:
         raise ValueError("--judge openai needs GRADEFLOW_JUDGE_BASE_URL (and an API key) in the environment")
     batches = [submissions[i : i + batch_size] for i in range(0, len(submissions), batch_size)]
-    with open_judge(judge_settings) as server:
+    with judge_endpoint(judge_settings) as endpoint:
         futures = [
-            score_batch.submit(rnd.exam, batch, server.settings, samples, calibration, settings) for batch in batches
+            score_batch.submit(rnd.exam, batch, endpoint, samples, calibration, settings) for batch in batches
         ]
         results = [result for future in futures for result in future.result()]
     results += [rejected_result(rnd.exam, r) for r in rejected]

@@ -66,6 +66,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:  # noqa: N802
         request = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+        if self.server.delay_s:
+            time.sleep(self.server.delay_s)
         with self.server.lock:
             self.server.calls += 1
         messages = request.get("messages", [])
@@ -94,12 +96,16 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class StubJudgeServer(ThreadingHTTPServer):
-    """Serve on a free loopback port in a daemon thread; `base_url` is what the judge settings take."""
+    """Serve on a free loopback port in a daemon thread; `base_url` is what the judge settings take.
+
+    `delay_s` makes each answer slow, so a test can kill a round while calls are in flight.
+    """
 
     daemon_threads = True
 
-    def __init__(self) -> None:
+    def __init__(self, *, delay_s: float = 0.0) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
+        self.delay_s = delay_s
         self.lock = threading.Lock()
         self.calls = 0
         self._thread = threading.Thread(target=self.serve_forever, daemon=True)
