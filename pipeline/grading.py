@@ -85,18 +85,49 @@ def python_code(item: Item) -> str:
     return "\n\n".join(b.code for b in item.code_blocks if b.language in PYTHON_FENCES)
 
 
+_DEFINITIONS = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Assign,
+                ast.AnnAssign)
+
+
+def _top_level(code: str) -> list[ast.stmt] | None:
+    try:
+        return ast.parse(code).body
+    except SyntaxError:
+        return None
+
+
 def defines(code: str, name: str) -> bool:
     """Whether the code defines `name` at top level: a task the answer did not attempt is not run."""
-    try:
-        tree = ast.parse(code)
-    except SyntaxError:
+    body = _top_level(code)
+    if body is None:
         return name in code
-    for node in tree.body:
+    for node in body:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name == name:
             return True
         if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in node.targets):
             return True
     return False
+
+
+def task_code(item: Item, entrypoint: str) -> str:
+    """The code to run for one task: the blocks that define the entrypoint, plus blocks of pure definitions.
+
+    Answers mix runnable definitions with illustrative snippets (`loss.backward()` on its own); running a
+    snippet at import would fail the whole task, so blocks with other top-level statements are left out
+    unless they define the entrypoint themselves. When the blocks only work together, all are kept.
+    """
+    blocks = [b.code for b in item.code_blocks if b.language in PYTHON_FENCES and b.code.strip()]
+    chosen = []
+    for code in blocks:
+        body = _top_level(code)
+        pure = body is not None and all(
+            isinstance(node, _DEFINITIONS) or (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant))
+            for node in body
+        )
+        if pure or defines(code, entrypoint):
+            chosen.append(code)
+    selected = "\n\n".join(chosen)
+    return selected if defines(selected, entrypoint) else "\n\n".join(blocks)
 
 
 def code_cache_key(task: CodeTask, code: str) -> str:
@@ -110,8 +141,8 @@ def run_code_tasks(exam: Exam, item: Item, execute: Execute) -> list[ExecResultL
     code = python_code(item)
     if not code.strip():
         return []
-    tasks = [t for t in exam.code_tasks if t.question_id == item.question_id]
-    return [execute(task, code) for task in tasks if defines(code, task.entrypoint)]
+    tasks = [t for t in exam.code_tasks if t.question_id == item.question_id and defines(code, t.entrypoint)]
+    return [execute(task, task_code(item, task.entrypoint)) for task in tasks]
 
 
 def _review_reasons(

@@ -35,7 +35,10 @@ class CodeRef(_Frozen):
     task: Identifier
     """Id of a code task declared in `Exam.code_tasks`."""
     checks: list[CodeCheckName] = Field(default_factory=lambda: ["correct"], min_length=1)
-    """Each passed check earns an equal share of the criterion's points."""
+    """The checks the criterion rests on."""
+    award: Literal["share", "all"] = "share"
+    """share: each passed check earns an equal share; all: the points need every check (correct O(n^2) code
+    earns nothing of an "O(n log n) solution" criterion)."""
 
 
 class PerMention(_Frozen):

@@ -71,11 +71,13 @@ def _round(points: float) -> float:
 
 
 def code_points(criterion: Criterion, checks: Mapping[CodeCheckName, bool] | None) -> float:
-    """Each required check that passed earns an equal share; no result (no code) earns nothing."""
+    """Each required check that passed earns an equal share (or all are needed); no result earns nothing."""
     if criterion.code is None or not checks:
         return 0.0
     required = criterion.code.checks
     passed = sum(1 for name in required if checks.get(name, False))
+    if criterion.code.award == "all":
+        return criterion.points if passed == len(required) else 0.0
     return criterion.points * passed / len(required)
 
 

@@ -215,3 +215,26 @@ def test_only_python_blocks_run_and_definitions_are_found() -> None:
     assert defines("lis = lambda n: 1", "lis")
     assert defines("class lis:\n    pass", "lis")
     assert not defines("def other():\n    lis = 1", "lis")
+
+
+def test_task_code_leaves_out_illustrative_snippets_but_keeps_helpers() -> None:
+    item = Item(submission_id="s", question_id="10.1", text="", code_blocks=[
+        CodeBlock(language="python", code="loss.backward()\noptimizer.step()"),
+        CodeBlock(language="python", code="import torch\nMAX_NORM = 1.0"),
+        CodeBlock(language="python", code="def train(model):\n    return MAX_NORM"),
+    ])
+    from pipeline.grading import task_code
+
+    code = task_code(item, "train")
+    assert "loss.backward()" not in code
+    assert "MAX_NORM = 1.0" in code and "def train" in code
+
+
+def test_task_code_keeps_everything_when_the_entrypoint_is_not_in_a_clean_block() -> None:
+    item = Item(submission_id="s", question_id="1.1", text="", code_blocks=[
+        CodeBlock(language="python", code="def lis(nums):\n    return helper(nums)\nprint(lis([1]))"),
+        CodeBlock(language="python", code="x = broken("),
+    ])
+    from pipeline.grading import task_code
+
+    assert "print(lis([1]))" in task_code(item, "lis")

@@ -644,3 +644,17 @@ def test_seed_full_marks_are_100_and_no_answers_are_0(seed_rubric):
     full = {q.id: score_question(q, full_awards(q)) for q in exam.questions}
     assert score_exam(exam, full).raw_total == 100
     assert score_exam(exam, {}).raw_total == 0
+
+
+def test_all_checks_award_gives_nothing_unless_every_check_passes() -> None:
+    """A correct but O(n^2) LIS earns nothing of an "O(n log n)" criterion (seed 1.2, award: all)."""
+    from rubric_schema import CodeRef, Criterion
+
+    criterion = Criterion(
+        id="nlogn", title="n log n", points=3, answer_kind="code", earns_points_for="x",
+        code=CodeRef(task="lis", checks=["correct", "complexity"], award="all"),
+    )
+    from pipeline.scoring import code_points
+
+    assert code_points(criterion, {"correct": True, "complexity": False}) == 0.0
+    assert code_points(criterion, {"correct": True, "complexity": True}) == 3.0
