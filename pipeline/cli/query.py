@@ -59,6 +59,20 @@ def _cell(value: Any) -> Text:
     return Text(str(value))
 
 
+def _run(data: Path, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """Run the SQL over the views; DuckDB's own message, or a note when there was no statement, exits 1."""
+    con = store.connect(data)
+    try:
+        result = con.execute(sql)
+        if result is None:  # empty input or comments only
+            raise fail("no SQL statement given")
+        return [d[0] for d in result.description or []], result.fetchall()
+    except duckdb.Error as error:
+        raise fail(f"SQL failed: {error}") from None
+    finally:
+        con.close()
+
+
 @app.command()
 def query(
     sql: Annotated[str, typer.Argument(help=SQL_HELP, show_default=False)],
@@ -72,10 +86,7 @@ def query(
     if not data.is_dir():
         raise fail(f"{data}: no such folder; score a round first (gradeflow score ROUND_DIR --out {data}) "
                    "or point --data at a scoring output folder")
-    try:
-        columns, rows = store.query(data, sql)
-    except duckdb.Error as error:
-        raise fail(f"SQL failed: {error}") from None
+    columns, rows = _run(data, sql)
     if as_json:
         typer.echo(json.dumps([_jsonable(dict(zip(columns, row, strict=True))) for row in rows],
                               ensure_ascii=False, indent=2))

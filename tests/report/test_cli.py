@@ -99,3 +99,9 @@ def test_report_of_an_empty_round_succeeds(empty_round):
     assert result.exit_code == 0, result.output
     html = (empty_round.out / "report-empty.html").read_text(encoding="utf-8")
     assert "No submissions were recorded" in html
+
+
+def test_query_without_a_statement_exits_1(scored_round):
+    for sql in ("", "  ;", "/* only a comment */"):
+        result = gradeflow("query", sql, "--data", str(scored_round.out))
+        assert result.exit_code == 1 and "no SQL statement given" in result.stderr, (sql, result.output)
