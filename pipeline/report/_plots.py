@@ -62,7 +62,7 @@ def totals_histogram(raw: list[float], calibrated: list[float], max_total: float
     with _style():
         figure = Figure(figsize=(10, 3))
         axes = figure.add_subplot()
-        top = max_total or max(raw + calibrated)
+        top = max_total or max(raw + calibrated) or 1.0
         bins = [top * i / 20 for i in range(21)]
         series = [(raw, RAW_COLOUR, "raw"), (calibrated, CALIBRATED_COLOUR, "calibrated")]
         shown = [(values, colour, f"{name} (n={len(values)})") for values, colour, name in series if values]

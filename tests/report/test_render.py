@@ -135,3 +135,10 @@ def test_plots_fall_back_quietly_without_a_cjk_font(monkeypatch):
         png = _plots.question_means(stats)
     assert png and base64.b64decode(png)[:4] == b"\x89PNG"
     assert [str(w.message) for w in caught] == []
+
+
+def test_histogram_of_all_zero_totals_without_a_max():
+    from pipeline.report import _plots
+
+    png = _plots.totals_histogram([0.0, 0.0], [], None)
+    assert png and base64.b64decode(png)[:4] == b"\x89PNG"
