@@ -29,9 +29,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e ".[local,dev]"
 	touch $(STAMP)
 
+# The main job, offline: the embedded judge (assembled and started by gradeflow), the sandbox, Prefect.
 demo: setup
 	$(BIN)/gradeflow validate eval_sets/ai-engineer-mid/rubric.yaml
-	@for f in $(DEMO_ROUND)/submissions/*; do $(BIN)/gradeflow split eval_sets/ai-engineer-mid/rubric.yaml "$$f" --summary || exit 1; done
+	$(BIN)/gradeflow score $(DEMO_ROUND) --out $(DEMO_OUT) --judge local
+	$(BIN)/gradeflow report $(DEMO_OUT) --out $(DEMO_OUT)/report.html
+	@echo "tables: $(DEMO_OUT)/<table>/round_id=demo/part-0.parquet"
+	@echo "query:  $(BIN)/gradeflow query \"select question_id, avg(raw_points) from item_scores group by 1\" --data $(DEMO_OUT)"
+	@echo "report: $(DEMO_OUT)/report.html"
 
 # pytest exits 5 when it collected no test: that is a failure of this project, said plainly.
 test: setup

@@ -46,6 +46,8 @@ def instance(schema: dict[str, Any], defs: dict[str, Any], text: str) -> Any:
 
 class _Handler(BaseHTTPRequestHandler):
     server: StubJudgeServer
+    protocol_version = "HTTP/1.1"  # keep-alive, as real servers do: no TCP handshake per call
+    disable_nagle_algorithm = True  # headers and body leave at once, no delayed-ACK stall
 
     def log_message(self, *args: Any) -> None:  # keep test output clean
         pass
