@@ -26,7 +26,8 @@ def query(out_dir: str | Path, sql: str) -> tuple[list[str], list[tuple]]:
     con = connect(out_dir)
     try:
         result = con.execute(sql)
-        columns = [d[0] for d in result.description or []]
-        return columns, result.fetchall()
+        if result is None or result.description is None:  # empty or comment-only SQL
+            return [], []
+        return [d[0] for d in result.description], result.fetchall()
     finally:
         con.close()

@@ -65,3 +65,7 @@ def test_every_table_is_a_view_even_before_it_was_written(tmp_path: Path) -> Non
         described = [row[0] for row in con.execute(f"describe {table}").fetchall()]
         assert described == schema.names
         assert con.execute(f"select count(*) from {table}").fetchone() == (0,)
+
+
+def test_comment_only_sql_returns_nothing_instead_of_crashing(tmp_path: Path) -> None:
+    assert query(tmp_path, "-- nothing to run") == ([], [])
