@@ -16,7 +16,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from pipeline.scoring import CriterionAward, score_question
 from pipeline.store import StoreError, read_table
+from rubric_schema import Exam, Question
 
 GRADE_COLUMNS = ("submission_id", "question_id", "criterion_id", "grader", "points")
 """Columns of a human grade sheet; criterion_id may be absent or empty (a grade for the whole item)."""
@@ -99,20 +101,66 @@ def load_similarities(path: str | Path) -> dict[tuple[str, str], float]:
     return similarities
 
 
-def item_grades(grades: list[HumanGrade]) -> dict[tuple[str, str], dict[str, float]]:
-    """(submission, question) → grader → item points (a grader's criterion points summed)."""
-    items: dict[tuple[str, str], dict[str, float]] = defaultdict(lambda: defaultdict(float))
-    seen: set[tuple[str, str, str, str]] = set()
+def _as_judged(question: Question) -> Question:
+    """Turn every criterion into a judged one: a human grades code criteria on their points directly."""
+    data = question.model_dump()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if "answer_kind" in node:
+                node["answer_kind"], node["code"] = "text", None
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(data)
+    return Question.model_validate(data)
+
+
+def item_grades(
+    grades: list[HumanGrade], exam: Exam | None = None
+) -> dict[tuple[str, str], dict[str, float]]:
+    """(submission, question) → grader → item points.
+
+    With the rubric, a grader's criterion points go through the rubric's own rules (best k of n, caps,
+    bonus), as the judge's do, and a criterion the grader left out counts 0; without it they are summed.
+    """
+    criteria: dict[tuple[str, str], dict[str, dict[str, float]]] = defaultdict(lambda: defaultdict(dict))
     for grade in grades:
-        key = (grade.submission_id, grade.question_id, grade.criterion_id, grade.grader)
-        if key in seen:
+        given = criteria[(grade.submission_id, grade.question_id)][grade.grader]
+        if grade.criterion_id in given:
             raise CalibrationDataError(
                 f"grader {grade.grader!r} graded {grade.submission_id} / {grade.question_id} / "
                 f"{grade.criterion_id or '(item)'} twice"
             )
-        seen.add(key)
-        items[(grade.submission_id, grade.question_id)][grade.grader] += grade.points
-    return {key: dict(value) for key, value in items.items()}
+        given[grade.criterion_id] = grade.points
+    questions = {q.id: q for q in exam.questions} if exam is not None else {}
+    judged: dict[str, Question] = {}
+    items: dict[tuple[str, str], dict[str, float]] = {}
+    for (submission_id, question_id), by_grader in criteria.items():
+        question = questions.get(question_id)
+        if question is None:
+            items[(submission_id, question_id)] = {g: sum(p.values()) for g, p in by_grader.items()}
+            continue
+        if question_id not in judged:
+            judged[question_id] = _as_judged(question)
+        known = {c.id for c in question.all_criteria()}
+        points: dict[str, float] = {}
+        for grader, given in by_grader.items():
+            unknown = sorted(set(given) - known)
+            if unknown:
+                raise CalibrationDataError(
+                    f"{submission_id} / {question_id}: grader {grader!r} graded criteria the rubric does not "
+                    f"have: {', '.join(c or '(item)' for c in unknown)} (has {', '.join(sorted(known))})"
+                )
+            awards = {c: CriterionAward(points=given.get(c, 0.0)) for c in known}
+            score = score_question(judged[question_id], awards)
+            assert score.raw_points is not None  # every criterion has an award
+            points[grader] = score.raw_points
+        items[(submission_id, question_id)] = points
+    return items
 
 
 @dataclass(frozen=True)
@@ -234,14 +282,16 @@ def read_item_scores(round_out: str | Path, *, round_id: str | None = None) -> p
 
 
 def join_scores(
-    items: pa.Table | list[dict[str, Any]], grades: list[HumanGrade]
+    items: pa.Table | list[dict[str, Any]], grades: list[HumanGrade], *, exam: Exam | None = None
 ) -> tuple[CalibrationData, JoinSummary]:
     """Join judge item scores with human item grades on (submission_id, question_id).
 
-    A human grade above the item's maximum is an error (wrong sheet or wrong round), not a data point.
+    Pass the round's `exam` when the sheet grades criteria of questions with choice groups, caps or
+    bonus: their points do not simply add up. A human grade above the item's maximum is an error (wrong
+    sheet, wrong round, or a missing rubric), not a data point.
     """
     rows = items.to_pylist() if isinstance(items, pa.Table) else list(items)
-    by_item = item_grades(grades)
+    by_item = item_grades(grades, exam)
     counts = {"unscored": 0, "no_answer": 0, "ungraded": 0}
     kept: list[tuple[dict[str, Any], dict[str, float]]] = []
     seen: set[tuple[str, str]] = set()
@@ -266,7 +316,14 @@ def join_scores(
         if points > float(row["max_points"]) + _TOLERANCE
     ]
     if problems:
-        raise CalibrationDataError("human grades above the item maximum:\n" + "\n".join(problems[:20]))
+        hint = (
+            ""
+            if exam is not None
+            else (
+                "\n(criterion points are summed; pass the rubric so its choice groups, caps and bonus apply)"
+            )
+        )
+        raise CalibrationDataError("human grades above the item maximum:\n" + "\n".join(problems[:20]) + hint)
     names = sorted({grader for _, graded in kept for grader in graded})
     data = CalibrationData(
         submission_id=np.array([str(r["submission_id"]) for r, _ in kept], dtype=object),

@@ -22,6 +22,7 @@ from pipeline.calibrate import (
     save_calibration,
 )
 from pipeline.cli._app import app, console, fail
+from pipeline.cli.rubric import load_or_exit
 from pipeline.store import StoreError, write_partition
 
 
@@ -112,6 +113,13 @@ def calibrate_command(
         typer.Option(min=0, max=1, help="Share of items the suggested review threshold sends to review."),
     ] = 0.2,
     seed: Annotated[int, typer.Option(help="Seed of folds and bootstrap.")] = 0,
+    rubric: Annotated[
+        Path | None,
+        typer.Option(
+            "--rubric",
+            help="The round's rubric: criterion grades then add up by its rules (groups, caps, bonus).",
+        ),
+    ] = None,
     similarity: Annotated[
         Path | None,
         typer.Option(
@@ -123,9 +131,10 @@ def calibrate_command(
     """Fit and cross-validate a calibration against human grades; write artifact, report, calibration_fits."""
     from pipeline.calibrate.report import write_report  # matplotlib only when a report is written
 
+    exam = load_or_exit(rubric) if rubric is not None else None
     try:
         items = read_item_scores(round_out, round_id=round_id)
-        data, summary = join_scores(items, load_human_grades(grades))
+        data, summary = join_scores(items, load_human_grades(grades), exam=exam)
         if similarity is not None:
             data = data.with_similarity(load_similarities(similarity))
     except CalibrationDataError as error:

@@ -10,10 +10,12 @@ import pytest
 from pipeline.calibrate import (
     CalibrationDataError,
     HumanGrade,
+    item_grades,
     join_scores,
     load_human_grades,
     load_similarities,
 )
+from rubric_schema import load_exam
 
 
 def _sheet(tmp_path: Path, text: str) -> Path:
@@ -118,3 +120,51 @@ def test_similarity_sheet_rows_are_checked_and_attached_by_item(tmp_path: Path) 
     bad.write_text("submission_id,question_id,similarity\na,1.1,high\n", encoding="utf-8")
     with pytest.raises(CalibrationDataError, match=r"bad\.csv:2: expected .* numeric similarity"):
         load_similarities(bad)
+
+
+def test_with_the_rubric_criterion_grades_add_up_by_its_rules(rubric) -> None:
+    criterion, alternative, group, question = (
+        rubric.criterion,
+        rubric.alternative,
+        rubric.group,
+        rubric.question,
+    )
+    data = rubric.exam(
+        question(
+            "1.1",
+            6,
+            criteria=[criterion("analysis", 2), criterion("extra", 1, bonus=True)],
+            groups=[
+                group(
+                    "methods",
+                    pick=1,
+                    cap=4,
+                    alternatives=[
+                        alternative("sort", criterion("sort_ok", 3)),
+                        alternative("heap", criterion("heap_ok", 4)),
+                    ],
+                )
+            ],
+        )
+    )
+    exam = load_exam(rubric.write(data))
+    grades = [
+        HumanGrade(submission_id="s1", question_id="1.1", criterion_id=c, grader="g1", points=p)
+        for c, p in (("analysis", 2), ("sort_ok", 3), ("heap_ok", 4), ("extra", 1))
+    ]
+    # Only the better method counts (4), plus analysis (2): 6, and the bonus may not lift it above 6.
+    assert item_grades(grades, exam)[("s1", "1.1")] == {"g1": 6.0}
+    # Summed without the rubric: 10, which the join refuses with a hint.
+    assert item_grades(grades)[("s1", "1.1")] == {"g1": 10.0}
+    items = [
+        {"submission_id": "s1", "question_id": "1.1", "kind": "text", "max_points": 6.0, "raw_points": 5.0}
+    ]
+    with pytest.raises(CalibrationDataError, match="pass the rubric"):
+        join_scores(items, grades)
+    data_, _ = join_scores(items, grades, exam=exam)
+    assert data_.human[0] == 6.0
+    # A criterion the grader left out counts 0; one the rubric lacks is an error.
+    assert item_grades(grades[:1], exam)[("s1", "1.1")] == {"g1": 2.0}
+    stray = HumanGrade(submission_id="s1", question_id="1.1", criterion_id="typo", grader="g1", points=1)
+    with pytest.raises(CalibrationDataError, match="criteria the rubric does not have: typo"):
+        item_grades([stray], exam)
