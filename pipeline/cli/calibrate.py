@@ -80,7 +80,8 @@ def calibrate_command(
         Path,
         typer.Option(
             "--grades",
-            help="Human grade sheet: CSV with submission_id, question_id, [criterion_id], grader, points.",
+            help="Human grade sheet: CSV of submission_id, question_id, criterion_id (optional), "
+            "grader, points.",
             show_default=False,
         ),
     ],
@@ -89,7 +90,7 @@ def calibrate_command(
         typer.Option(
             "--out",
             help="Calibration artifact to write "
-            "[default: ROUND_OUT/calibration.json]; the report goes beside it, "
+            "(default ROUND_OUT/calibration.json); the report goes beside it, "
             "in <name>-report/.",
         ),
     ] = None,
