@@ -16,7 +16,7 @@ from pipeline.judge._judge import (
     judged_criteria,
     open_judge,
 )
-from pipeline.judge._local import MODEL_NAME, LocalModelError, assemble_model, local_server
+from pipeline.judge._local import MODEL_NAME, LocalChat, LocalModelError, assemble_model, local_server
 from pipeline.judge._prompts import PromptError
 from pipeline.judge._settings import JudgeSettings
 
@@ -33,6 +33,7 @@ __all__ = [
     "JudgeConfigError",
     "JudgeSettings",
     "JudgeStats",
+    "LocalChat",
     "LocalModelError",
     "OpenAIChat",
     "PromptError",

@@ -24,7 +24,7 @@ from pipeline.judge._backend import ChatBackend, ChatCallError, OpenAIChat
 from pipeline.judge._cache import CachedReply, JudgeCache, cache_key
 from pipeline.judge._checks import agreement, combine, confidence, distinct_mentions, quote_in, two_sentences
 from pipeline.judge._injection import Screening, canonical, screen
-from pipeline.judge._local import local_server
+from pipeline.judge._local import LocalChat, sigterm_as_exit
 from pipeline.judge._prompts import Mode, Prompt, build_prompt
 from pipeline.judge._schema import (
     allowed_points,
@@ -443,7 +443,9 @@ def _is_loopback(url: str) -> bool:
 def open_judge(
     settings: JudgeSettings | None = None, *, extra_body: dict[str, Any] | None = None
 ) -> Iterator[Judge]:
-    """Open a Judge on the configured endpoint, or on the embedded llama-server (started, then stopped)."""
+    """Open a Judge on the configured endpoint, or on the embedded llama-server (started on the first
+    cache miss, stopped on exit).
+    """
     settings = settings or JudgeSettings()
     if settings.base_url:
         if not settings.model:
@@ -461,9 +463,9 @@ def open_judge(
         )  # fmt: skip
         yield Judge(backend, settings)
         return
-    with local_server(settings) as server:
-        backend = OpenAIChat(
-            base_url=server.base_url, model=server.model, api_key="local",
-            timeout_s=settings.timeout_s, max_retries=settings.max_retries, extra_body=extra_body,
-        )  # fmt: skip
-        yield Judge(backend, settings)
+    backend = LocalChat(settings, extra_body=extra_body)
+    with sigterm_as_exit():
+        try:
+            yield Judge(backend, settings)
+        finally:
+            backend.close()

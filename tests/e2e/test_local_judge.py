@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from pipeline.cli import app
 from pipeline.ingest import Item
-from pipeline.judge import JudgeSettings, judged_criteria, local_server, open_judge
+from pipeline.judge import JudgeSettings, judged_criteria, open_judge
 from pipeline.judge._schema import allowed_points
 from pipeline.scoring import score_question
 from rubric_schema import Question
@@ -72,18 +72,15 @@ def settings(tmp_path_factory) -> JudgeSettings:
 
 @pytest.fixture(scope="module")
 def judge(settings):
+    """One real llama-server for the module: started by the first call, stopped when the judge closes."""
     with open_judge(settings) as judge:
         yield judge
+    server = judge.backend.server
+    assert server is not None and server.process.poll() is not None, "llama-server still running after close"
 
 
 def _item(submission_id: str, question: Question, text: str) -> Item:
     return Item(submission_id=submission_id, question_id=question.id, text=text)
-
-
-def test_server_starts_answers_and_stops(settings):
-    with local_server(settings) as server:
-        assert server.process.poll() is None
-    assert server.process.poll() is not None
 
 
 def test_local_model_scores_real_answers_within_the_schema_and_a_rerun_costs_nothing(judge):

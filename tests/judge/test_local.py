@@ -9,16 +9,26 @@ from pathlib import Path
 import httpx
 import pytest
 
-from pipeline.judge import JudgeSettings, LocalModelError, _local, assemble_model, local_server
+from pipeline.judge import JudgeSettings, LocalChat, LocalModelError, _local, assemble_model, local_server
 
 FAKE_SERVER = f"""#!{sys.executable}
-import http.server, sys
+import http.server, json, sys
 port = int(sys.argv[sys.argv.index("--port") + 1])
 class Health(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         self.send_response(200 if self.path == "/health" else 404)
         self.end_headers()
         self.wfile.write(b'{{"status": "ok"}}')
+    def do_POST(self):
+        self.rfile.read(int(self.headers["Content-Length"]))
+        body = json.dumps({{"id": "c", "object": "chat.completion", "created": 0, "model": "m",
+                           "choices": [{{"index": 0, "finish_reason": "stop",
+                                        "message": {{"role": "assistant", "content": "{{}}"}}}}]}}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
     def log_message(self, *args):
         pass
 print("fake llama-server on", port, flush=True)
@@ -114,3 +124,26 @@ def test_missing_binary_is_a_clear_error(tmp_path, monkeypatch):
     settings = JudgeSettings(local_model_dir=tmp_path, local_server_binary=tmp_path / "nope")
     with pytest.raises(LocalModelError, match="missing or not executable"), local_server(settings):
         pass
+
+
+def _ask(chat: LocalChat) -> str:
+    messages = [{"role": "user", "content": "hi"}]
+    return chat.complete(messages, schema={}, schema_name="j", temperature=0, seed=0, max_tokens=5).content
+
+
+def test_local_chat_starts_the_server_on_the_first_call_only_and_stops_it_on_close(tmp_path, monkeypatch):
+    chat = LocalChat(_settings(tmp_path, FAKE_SERVER, monkeypatch))
+    assert chat.server is None  # a fully cached run never pays for the start
+    assert _ask(chat) == "{}" and _ask(chat) == "{}"
+    server = chat.server
+    assert server is not None and server.process.poll() is None
+    chat.close()
+    assert server.process.poll() is not None
+
+
+def test_local_chat_reports_a_failed_start_on_every_call(tmp_path, monkeypatch):
+    chat = LocalChat(_settings(tmp_path, BROKEN_SERVER, monkeypatch))
+    for _ in range(2):
+        with pytest.raises(LocalModelError, match="exited with code 3"):
+            _ask(chat)
+    chat.close()
