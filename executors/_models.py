@@ -25,10 +25,10 @@ class TestOutcome(_Frozen):
     passed: bool
     max_abs_err: float | None = None
     candidate_ms: float | None = None
-    """Median wall time of the answer's call, measured by the checker around the whole round trip."""
+    """Median time of the answer's call: CPU time of its process read by the checker (CUDA events on GPU)."""
     reference_ms: float | None = None
     speed_ratio: float | None = None
-    """candidate_ms / reference_ms on the same inputs and device."""
+    """Median over back-to-back pairs of candidate / reference time, same inputs and device."""
     complexity_exponent: float | None = None
     device: Device = "cpu"
     error: str = ""

@@ -124,6 +124,11 @@ class ExecutorPool:
     def __exit__(self, *_: object) -> None:
         self.close()
 
+    def start(self) -> None:
+        """Start every sandbox now, not with its first answer; raises SandboxUnavailable when one cannot."""
+        with ThreadPoolExecutor(max_workers=len(self._workers)) as threads:
+            list(threads.map(lambda worker: worker.ensure_started(), self._workers))
+
     def close(self) -> None:
         """Stop every sandbox."""
         for worker in self._workers:

@@ -43,7 +43,7 @@ class ExecSettings(BaseSettings):
     """Seed of every trial and timing input: the same answer gets the same inputs each run."""
     timing_repeats: int = Field(default=3, ge=1)
     """Calls per size for the complexity fit (median)."""
-    speed_repeats: int = Field(default=7, ge=1)
+    speed_repeats: int = Field(default=9, ge=1)
     """Calls per size for speed ratios (median of each side)."""
     call_budget_s: float = Field(default=0.25, gt=0)
     """Complexity sizes stop growing before one call would take longer than this."""

@@ -1,9 +1,11 @@
 """The sandbox: a warm checker process inside bubblewrap, driven over a pipe.
 
 Inside: no network or other namespaces shared, read-only /usr, interpreter, venv and harness, a private
-tmpfs /tmp, a fresh /proc and /dev, an environment cleared to a whitelist, an unprivileged uid with no
-capabilities, `--die-with-parent`, `--new-session`. The rubric, the round, /work, the home directory
-and the host's environment are not there. rlimits are set per answer by the runner
+tmpfs /tmp, a fresh /proc and /dev, an environment cleared to a whitelist, `--die-with-parent`,
+`--new-session`. The rubric, the round, /work, the home directory and the host's environment are not
+there. Answers run in forked runners under an unprivileged uid of their own with no capabilities
+(as root: the checker keeps only setuid/setgid/kill/fowner/dac_override to drop them and clean up;
+as a normal user: one user-namespace uid for all). rlimits are set per answer by the runner
 (`harness/_limits.py`); the wall clock is held here and by the checker.
 """
 
@@ -16,6 +18,7 @@ import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +30,7 @@ INSIDE_ROOT = "/opt/gradeflow"
 INSIDE_HARNESS = "gf_harness"
 INSIDE_VENV = f"{INSIDE_ROOT}/venv"
 _STDERR_KEEP = 8192
+_SPAWNER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gradeflow-sandbox-spawner")
 CHECKER_CAPABILITIES = ("setuid", "setgid", "kill", "fowner", "dac_override")
 """All the in-sandbox checker keeps (as root, bwrap without a user namespace): see bwrap_command."""
 
@@ -67,7 +71,10 @@ def _parents(target: str) -> list[str]:
 
 
 def _gpu_binds() -> list[str]:
-    return [arg for dev in sorted(Path("/dev").glob("nvidia*")) for arg in ("--dev-bind", str(dev), str(dev))]
+    """NVIDIA device nodes, and /sys read-only for NVML, only where a GPU is there (untested here: no GPU)."""
+    devices = sorted(Path("/dev").glob("nvidia*"))
+    binds = [arg for dev in devices for arg in ("--dev-bind", str(dev), str(dev))]
+    return [*binds, "--ro-bind", "/sys", "/sys"] if devices else []
 
 
 def sandbox_env() -> dict[str, str]:
@@ -84,6 +91,10 @@ def sandbox_env() -> dict[str, str]:
         "MKL_NUM_THREADS": "1",
         "OPENBLAS_NUM_THREADS": "1",
         "PYTORCH_NVML_BASED_CUDA_CHECK": "1",
+        # Keep freed memory in the heap: otherwise every large tensor is a fresh mmap whose page faults
+        # (kernel time, varying with the machine's state) swamp the timing of the kernel itself.
+        "MALLOC_MMAP_THRESHOLD_": str(32 << 20),
+        "MALLOC_TRIM_THRESHOLD_": str(1 << 32),
     }
 
 
@@ -186,7 +197,10 @@ class Worker:
             uid = self.settings.uid_base + 2 * (self.slot + 16 * (os.getpid() % 4096))
             command = bwrap_command(self.settings, uid=uid, torch=self.torch)
             env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
-        self.process = subprocess.Popen(
+        # bwrap's --die-with-parent is PR_SET_PDEATHSIG, which fires when the *thread* that started it ends:
+        # start every sandbox from one thread that lives as long as this process.
+        self.process = _SPAWNER.submit(
+            subprocess.Popen,
             command,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -194,7 +208,7 @@ class Worker:
             env=env,
             start_new_session=True,
             cwd="/",
-        )
+        ).result()
         threading.Thread(target=self._drain_stderr, daemon=True).start()
         try:
             hello, _ = _wire.read_fd(
@@ -238,8 +252,12 @@ class Worker:
                 "the sandbox was killed",
             ) from None
         except (_wire.WireError, OSError) as error:
+            time.sleep(0.05)  # let an exit status arrive
+            status = self.process.poll()
             self.close()
             detail = self.stderr_tail.decode("utf-8", "replace").strip()[-500:]
+            if status is not None:
+                detail = f"exit status {status}" + (f", {detail}" if detail else "")
             raise WorkerGone(
                 "killed",
                 f"the sandboxed worker died during the run ({error})"

