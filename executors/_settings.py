@@ -41,8 +41,8 @@ class ExecSettings(BaseSettings):
     bwrap: str = "bwrap"
     seed: int = 0
     """Seed of every trial and timing input: the same answer gets the same inputs each run."""
-    timing_repeats: int = Field(default=3, ge=1)
-    """Calls per size for the complexity fit (median)."""
+    timing_repeats: int = Field(default=4, ge=1)
+    """Rounds over the sizes for the complexity fit (median per size; cheap sizes get up to 3×)."""
     speed_repeats: int = Field(default=9, ge=1)
     """Calls per size for speed ratios (median of each side)."""
     call_budget_s: float = Field(default=0.25, gt=0)

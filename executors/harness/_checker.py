@@ -23,6 +23,10 @@ MIN_SIZES = 4
 """Sizes needed before a complexity exponent is fitted."""
 SMALLEST_SIZE = 64
 EMPTY_SIZE = 8
+SAMPLE_SECONDS = 0.005
+"""Cheap sizes get more calls (up to 3 × timing_repeats) until their calls add up to this."""
+_UNPREDICTABLE = random.SystemRandom()
+"""Picks which timed calls are checked; seeded from the OS, so no answer can replay the choice."""
 """A near-empty call: what one call costs whatever the answer does (pipe, decode, snapshot)."""
 
 
@@ -195,15 +199,19 @@ class Checker:
         *,
         reference_first: bool | None,
         n: int,
+        verify: bool = True,
     ) -> tuple[float, float | None]:
         """Time one candidate call, checking its output; with `reference_first` set, time the reference too.
 
         Without the reference timed (complexity runs of the pure-Python tasks), the expected output is
-        computed here, by the trusted reference, at no cost to the answer's measured time.
+        computed here, by the trusted reference, at no cost to the answer's measured time; `verify`
+        False skips that check (the caller checks a random sample of calls).
         """
         request = _encode_call(task, args)
         if reference_first is None:
             reply, out, cost = self._call(candidate, task, request, limits)
+            if reply.get("ok") is True and not verify:
+                return self._seconds(reply, cost, candidate), None
             ref_reply, ref_out, ref_cost = (
                 {},
                 task.invoke(task.reference, task.prepare(args, "torch", "cpu")),
@@ -261,8 +269,11 @@ class Checker:
         """Fit log time on log n over at least four sizes.
 
         A first ascending pass (one call per size, a warm-up) picks the sizes: n doubles until the next
-        call would exceed the budget, then smaller sizes fill in up to four. The kept calls are rounds
-        over all sizes in rotating order, so a burst of load elsewhere hits every size alike; each size
+        call would exceed the budget, then smaller sizes fill in up to four. Every output of that pass
+        is checked, and one kept call per size picked at random (an answer that returns junk once timed
+        is caught: it cannot tell which call is checked). The kept calls are rounds
+        over all sizes in rotating order (cheap sizes join more rounds), so a burst of load elsewhere hits
+        every size alike; each size
         counts its median, less the median cost of a near-empty call (the fixed per-call overhead,
         capped at half the smallest median so an answer cannot game it).
         """
@@ -270,9 +281,9 @@ class Checker:
         budget, repeats = float(limits["call_budget_s"]), int(limits["timing_repeats"])
         deadline = time.monotonic() + float(limits["timing_budget_s"])
 
-        def once(n: int) -> float:
+        def once(n: int, *, verify: bool = True) -> float:
             args = task.timing_args(rng, n)
-            return self._timed(task, candidate, args, limits, reference_first=None, n=n)[0]
+            return self._timed(task, candidate, args, limits, reference_first=None, n=n, verify=verify)[0]
 
         first: dict[int, float] = {}
         for n in task.sizes:
@@ -291,10 +302,15 @@ class Checker:
         sizes = sorted(first)
         samples: dict[int, list[float]] = {n: [] for n in sizes}
         empty: list[float] = []
-        for round_ in range(repeats):
+        quota = {
+            n: min(3 * repeats, max(repeats, math.ceil(SAMPLE_SECONDS / max(first[n], 1e-6)))) for n in sizes
+        }
+        checked = {n: _UNPREDICTABLE.randrange(quota[n]) for n in sizes}
+        for round_ in range(max(quota.values())):
             empty.append(once(EMPTY_SIZE))
             for n in sizes[round_ % len(sizes) :] + sizes[: round_ % len(sizes)]:
-                samples[n].append(once(n))
+                if round_ < quota[n]:
+                    samples[n].append(once(n, verify=checked[n] == round_))
         raw = {n: statistics.median(samples[n]) for n in sizes}
         overhead = min(statistics.median(empty), 0.5 * min(raw.values()))
         medians = {n: raw[n] - overhead for n in sizes}

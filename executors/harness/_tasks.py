@@ -543,7 +543,7 @@ TASKS: dict[str, Task] = {
         _topk_judge,
         guarded=("nums",),
         timing="complexity",
-        sizes=(1024, 2048, 4096, 8192, 16384),
+        sizes=(512, 1024, 2048, 4096, 8192),
         timing_args=_topk_timing,
     ),
     "lis": Task(
@@ -556,7 +556,7 @@ TASKS: dict[str, Task] = {
         _lis_judge,
         guarded=("nums",),
         timing="complexity",
-        sizes=(1024, 2048, 4096, 8192, 16384),
+        sizes=(512, 1024, 2048, 4096, 8192),
         timing_args=_lis_timing,
     ),
     "union_find": Task(
@@ -568,7 +568,7 @@ TASKS: dict[str, Task] = {
         _UnionFindReference,
         _uf_judge,
         timing="complexity",
-        sizes=(1024, 2048, 4096, 8192, 16384),
+        sizes=(256, 512, 1024, 2048, 4096),
         timing_args=_uf_timing,
     ),
     "attention": Task(

@@ -32,6 +32,7 @@ EXPECTED: dict[str, tuple[str, str, dict[str, bool], str]] = {
     "lis_tails_as_sequence": ("lis", "failed", {"correct": False, "complexity": False}, "not a subsequence"),
     "uf_rank_compression": ("union_find", "ok", {"correct": True, "complexity": True}, ""),
     "uf_naive": ("union_find", "ok", {"correct": True, "complexity": False}, ""),
+    "uf_quick_find": ("union_find", "ok", {"correct": True, "complexity": False}, ""),
     "uf_wrong": (
         "union_find",
         "failed",
@@ -105,7 +106,7 @@ def test_rows_carry_the_executor_runs_columns(results):
 
 
 def test_quadratic_answers_fit_near_two_and_linearithmic_near_one(results):
-    for name in ("topk_quadratic", "lis_dp", "uf_naive"):
+    for name in ("topk_quadratic", "lis_dp", "uf_naive", "uf_quick_find"):
         assert results[name].complexity_exponent > 1.6, name
     for name in ("topk_heap", "lis_bisect", "uf_rank_compression"):
         assert 0.7 < results[name].complexity_exponent < 1.3, name
