@@ -35,9 +35,6 @@ def test_command_has_help(name):
             )
 
 
-# The docs do not exist yet (README.md names only `make demo` / `make test`; docs/ is empty):
-# remove this mark once docs/ documents the CLI.
-@pytest.mark.xfail(reason="CLI not documented yet in README.md or docs/*.md", strict=False)
 @pytest.mark.parametrize("name", sorted(COMMANDS))
 def test_command_is_documented(name):
     assert f"gradeflow {name}" in documentation(), f"`gradeflow {name}` is in neither README.md nor docs/*.md"
