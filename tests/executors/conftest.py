@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from rubric_schema import CodeTask
 
 HERE = Path(__file__).parent
@@ -71,8 +69,3 @@ TASKS = {
 def answer(name: str) -> str:
     """Read tests/executors/answers/<name>.py."""
     return (ANSWERS / f"{name}.py").read_text(encoding="utf-8")
-
-
-@pytest.fixture
-def tasks() -> dict[str, CodeTask]:
-    return TASKS
