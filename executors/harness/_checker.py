@@ -1,7 +1,7 @@
 """The checker: judges one answer against the reference, in the warm worker, never running answer code.
 
 It forks a candidate runner per answer and keeps one reference runner, sends both the same seeded
-inputs (in alternating order), compares outputs and times each call round trip with its own clock.
+inputs (in alternating order), compares outputs, and reads each call's CPU time from the kernel.
 """
 
 from __future__ import annotations
@@ -23,11 +23,11 @@ MIN_SIZES = 4
 """Sizes needed before a complexity exponent is fitted."""
 SMALLEST_SIZE = 64
 EMPTY_SIZE = 8
+"""A near-empty call: what one call costs whatever the answer does (pipe, decode, snapshot)."""
 SAMPLE_SECONDS = 0.005
 """Cheap sizes get more calls (up to 3 × timing_repeats) until their calls add up to this."""
 _UNPREDICTABLE = random.SystemRandom()
 """Picks which timed calls are checked; seeded from the OS, so no answer can replay the choice."""
-"""A near-empty call: what one call costs whatever the answer does (pipe, decode, snapshot)."""
 
 
 class _Wrong(Exception):
@@ -35,7 +35,7 @@ class _Wrong(Exception):
 
 
 class _ReferenceGone(Exception):
-    """The reference runner died while an answer ran (answer and reference share a uid)."""
+    """The reference runner died while an answer ran (possible only where they share a uid: non-root)."""
 
 
 class Checker:
@@ -224,7 +224,10 @@ class Checker:
             (reply, out, cost), (ref_reply, ref_out, ref_cost) = timed["candidate"], timed["reference"]
         if reply.get("ok") is not True:
             raise _Wrong(f"failed during timing at n={n}: {reply.get('error')}")
-        verdict = task.judge(Trial(f"time_n{n}", args), out, _plain_output(ref_out))
+        try:
+            verdict = task.judge(Trial(f"time_n{n}", args), out, _plain_output(ref_out))
+        except Exception as error:  # noqa: BLE001 - as in the trials: an unforeseen output is a wrong one
+            verdict = Verdict(False, error=f"output could not be checked: {type(error).__name__}: {error}")
         if not verdict.passed:
             raise _Wrong(f"wrong output during timing at n={n}: {verdict.error}")
         ref_seconds = (

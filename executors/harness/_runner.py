@@ -1,7 +1,7 @@
 """Runners: forked processes that load one answer (or the references) and call it on request.
 
 A runner only ever returns what the called code returned; the checker, in another process, judges it
-and times each call with its own clock. So an answer that prints, forges reply frames or patches
+and reads each call's CPU time from the kernel. So an answer that prints, forges reply frames or patches
 anything in its process changes only its own outputs, which are then checked like any others.
 """
 
