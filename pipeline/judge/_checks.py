@@ -8,6 +8,7 @@ import re
 import statistics
 import unicodedata
 from collections.abc import Sequence
+from difflib import SequenceMatcher
 
 from rubric_schema import Criterion
 
@@ -23,8 +24,38 @@ def normalise(text: str) -> str:
     return _SPACE.sub(" ", unicodedata.normalize("NFKC", text)).casefold().strip()
 
 
+QUOTE_SIMILARITY = 0.9
+"""A quote counts as verbatim when 90% of its characters match one stretch of the answer in order:
+small models fix typos while copying ("defination" → "definition"), which is still the answer's text."""
+
+
+def _close_match(haystack: str, piece: str, start: int) -> int:
+    """End of a stretch of `haystack` (from `start`) that matches `piece` closely, or -1."""
+    exact = haystack.find(piece, start)
+    if exact >= 0:
+        return exact + len(piece)
+    matcher = SequenceMatcher(None, piece, haystack[start:], autojunk=False)
+    blocks = [b for b in matcher.get_matching_blocks() if b.size >= 3]
+    if not blocks:
+        return -1
+    best = -1
+    for first in range(len(blocks)):  # grow a run of blocks while it stays about as long as the quote
+        matched = 0
+        for last in range(first, len(blocks)):
+            span = blocks[last].b + blocks[last].size - blocks[first].b
+            if span > len(piece) * (2 - QUOTE_SIMILARITY):
+                break
+            matched += blocks[last].size
+            if matched >= QUOTE_SIMILARITY * len(piece):
+                best = start + blocks[last].b + blocks[last].size
+                return best
+    return best
+
+
 def quote_in(answer: str, quote: str) -> bool:
-    """Whether `quote` occurs in `answer` after normalisation; "..." in a quote may skip text (in order)."""
+    """Whether `quote` occurs in `answer` after normalisation (allowing small copying slips);
+    "..." in a quote may skip text, the pieces in order.
+    """
     haystack = normalise(answer)
     position = 0
     pieces = [normalise(p).strip(_QUOTES).strip(_EDGE_PUNCT).strip() for p in _ELLIPSIS.split(quote)]
@@ -32,10 +63,10 @@ def quote_in(answer: str, quote: str) -> bool:
     if not pieces:
         return False
     for piece in pieces:
-        found = haystack.find(piece, position)
-        if found < 0:
+        end = _close_match(haystack, piece, position)
+        if end < 0:
             return False
-        position = found + len(piece)
+        position = end
     return True
 
 

@@ -19,6 +19,7 @@ ANSWER = "Use a  min-heap of size k.\nEach push costs O(log k)，所以总复杂
         "O(log k),所以总复杂度",  # full-width comma written half-width (NFKC)
         "Use a min-heap ... O(n log k)",  # elision, in order
         "Each push costs O(log k)…总复杂度为",
+        "Each push cost O(log k)",  # a slip while copying ("costs"): still the answer's text
     ],
 )
 def test_quote_in_accepts_verbatim_quotes_after_normalisation(quote):
@@ -31,7 +32,7 @@ def test_quote_in_accepts_verbatim_quotes_after_normalisation(quote):
         "",
         "   ",
         "...",
-        "Use a max-heap of size k",
+        "the candidate keeps k elements in a heap",
         "O(n log k) ... Use a min-heap",
         "a heap of size k, O(n log k)",
     ],

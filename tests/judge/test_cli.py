@@ -41,6 +41,12 @@ def files(tmp_path):
 @pytest.fixture
 def fake_judge(monkeypatch, tmp_path):
     def respond(messages, schema):
+        if "verdict" in schema["properties"]:  # criterion mode
+            user = messages[-1]["content"]
+            evidence = "Insertions need no shifting" if "`why`" in user else "top index"
+            return json.dumps(
+                {"evidence": evidence, "rationale": "ok", "verdict": "yes" if "`why`" in user else "partial"}
+            )
         if "why" in schema["properties"]:
             return verdicts(
                 {"why": {"evidence": "Insertions need no shifting", "rationale": "Right.", "points": 5}}
