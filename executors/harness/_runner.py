@@ -23,7 +23,8 @@ from ._tasks import TASKS, Task
 from ._values import ArrayMode, decode, encode
 
 Role = Literal["candidate", "reference"]
-FRAME_LIMIT = 256 << 20
+FRAME_LIMIT = 64 << 20
+"""Largest frame a runner may send: outputs here are at most a few MiB (attention at n = 512: 1 MiB)."""
 _IN, _OUT = 3, 4
 L2_FLUSH_BYTES = 256 << 20
 """Written between timed CUDA calls so no call finds its inputs in L2 (KernelBench's flush)."""
