@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import queue
+import threading
 import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -158,13 +160,41 @@ class ExecutorPool:
             return list(threads.map(lambda job: self.run(*job), jobs))
 
 
+_SHARED: dict[tuple[str, bool], ExecutorPool] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def _close_shared() -> None:
+    for pool in _SHARED.values():
+        pool.close()
+
+
+def shared_pool(settings: ExecSettings, *, torch: bool) -> ExecutorPool:
+    """Return the process's warm pool for these settings, started on first use and stopped at exit."""
+    key = (settings.model_dump_json(), torch)
+    with _SHARED_LOCK:
+        if not _SHARED:
+            atexit.register(_close_shared)
+        if key not in _SHARED:
+            _SHARED[key] = ExecutorPool(settings, torch=torch)
+            try:
+                _SHARED[key].start()  # all workers at once; each run would otherwise wait for its own
+            except SandboxUnavailable:
+                pass  # every run then reports sandbox_unavailable, with the reason
+        return _SHARED[key]
+
+
 def run_code_task(task: CodeTask, code: str, *, settings: ExecSettings | None = None) -> ExecResult:
-    """Run one code answer in a fresh sandbox against the task's reference."""
+    """Run one code answer against the task's reference, thread-safe.
+
+    The answer gets its own freshly forked runner in a warm sandbox this process keeps (one per core,
+    started by the first call): calling this once per answer costs no sandbox or torch start-up after
+    the first.
+    """
     early = _precheck(task, code)
     if early is not None:
         return early
-    with ExecutorPool(settings, torch=TASKS[task.id].torch, workers=1) as pool:
-        return pool.run(task, code)
+    return shared_pool(settings or ExecSettings(), torch=TASKS[task.id].torch).run(task, code)
 
 
 def run_code_tasks(

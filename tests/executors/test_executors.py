@@ -6,7 +6,7 @@ import pydantic
 import pytest
 
 from executors import ExecResult, ExecSettings, run_code_task, run_code_tasks
-from executors._run import to_result
+from executors._run import shared_pool, to_result
 from executors.sandbox import bwrap_command, sandbox_env
 
 from .conftest import TASKS, answer
@@ -124,3 +124,13 @@ def test_a_batch_keeps_its_order_and_runs_each_answer_alone():
     results = run_code_tasks(jobs, settings=ExecSettings(workers=2, timing_budget_s=5))
     assert [r.status for r in results] == ["failed", "ok", "failed", "no_code"]
     assert all(isinstance(r, ExecResult) for r in results)
+
+
+def test_run_code_task_reuses_one_warm_pool_per_settings():
+    settings = ExecSettings(bwrap="/nonexistent/bwrap", seed=7)
+    assert shared_pool(settings, torch=False) is shared_pool(
+        ExecSettings(bwrap="/nonexistent/bwrap", seed=7), torch=False
+    )
+    assert shared_pool(settings, torch=False) is not shared_pool(
+        settings.model_copy(update={"seed": 8}), torch=False
+    )
