@@ -165,3 +165,11 @@ def test_fit_exponent_recovers_the_power_of_n(power, expected):
     sizes = [1024, 2048, 4096, 8192, 16384]
     seconds = {n: (n**power if power else n * math.log(n)) * 1e-7 for n in sizes}
     assert fit_exponent(seconds) == pytest.approx(expected, abs=0.02)
+
+
+def test_cuda_event_time_never_exceeds_the_round_trip_the_checker_saw():
+    from executors.harness._checker import _device_seconds
+
+    assert _device_seconds({"device_ms": 2.0}, 0.005) == pytest.approx(0.002)
+    assert _device_seconds({"device_ms": 9.0}, 0.005) == 0.005  # a forged, longer event time is ignored
+    assert _device_seconds({"device_ms": "fast"}, 0.005) == 0.005
