@@ -96,17 +96,19 @@ class OpenAIChat:
         """One chat completion held to `schema`."""
         started = time.perf_counter()
         try:
+            # response_format travels in extra_body: the same request on the wire, but the SDK does not
+            # walk the (large) schema through its TypedDict transform on every call (~8 ms each).
+            response_format = {
+                "type": "json_schema",
+                "json_schema": {"name": schema_name, "schema": schema, "strict": True},
+            }
             response = self._client.chat.completions.create(
                 model=self.model,
                 messages=messages,  # type: ignore[arg-type]
-                response_format={
-                    "type": "json_schema",
-                    "json_schema": {"name": schema_name, "schema": schema, "strict": True},
-                },
                 temperature=temperature,
                 seed=seed,
                 max_tokens=max_tokens,
-                extra_body=self.extra_body,
+                extra_body={"response_format": response_format, **(self.extra_body or {})},
             )
         except openai.APIStatusError as error:
             raise ChatCallError(
