@@ -30,6 +30,7 @@ from pipeline.judge._schema import (
     allowed_points,
     criterion_model,
     item_model,
+    require_quotes,
     response_schema,
     verdict_points,
 )
@@ -237,6 +238,8 @@ class Judge:
             entries = [(criterion, None)]
             max_tokens = budget + 32
         schema = response_schema(reply)
+        if self.settings.base_url is None or _is_loopback(self.settings.base_url):
+            schema = require_quotes(schema)
         prompt = build_prompt(
             question, entries, mode=self.mode, schema=schema, directory=self.settings.prompts_dir
         )

@@ -7,6 +7,7 @@ schema cannot slip an unknown criterion or an out-of-range score through).
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 from typing import Any, Literal
@@ -71,6 +72,22 @@ def item_model(criteria: list[Criterion]) -> type[BaseModel]:
 def response_schema(model: type[BaseModel]) -> dict[str, Any]:
     """JSON Schema of a reply model, by alias (the criterion ids), every property required."""
     return model.model_json_schema(by_alias=True)
+
+
+def require_quotes(schema: dict[str, Any]) -> dict[str, Any]:
+    """Make every `evidence` string non-empty (minLength 1), for servers whose grammar enforces it.
+
+    The local 1.5B model left evidence empty for most correct Chinese answers (so their points were
+    withheld); forced to write something, it quotes. OpenAI's strict mode does not accept minLength, so
+    only local endpoints (llama-server, vLLM on loopback) get it. The reply model itself still accepts
+    "" (points then withheld), so a server that ignores the keyword is checked all the same.
+    """
+    tightened = copy.deepcopy(schema)
+    for node in [tightened, *tightened.get("$defs", {}).values()]:
+        evidence = node.get("properties", {}).get("evidence")
+        if evidence is not None and evidence.get("type") == "string":
+            evidence["minLength"] = 1
+    return tightened
 
 
 def schema_sha(schema: dict[str, Any]) -> str:

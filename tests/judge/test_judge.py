@@ -290,3 +290,11 @@ def test_judge_items_keeps_input_order_groups_by_question_and_limits_concurrency
     assert [(r.submission_id, r.question_id) for r in results] == [(i.submission_id, q.id) for q, i in pairs]
     assert fake.max_in_flight == 2
     assert order[:3] == ["en", "en", "en"]  # all of question 1.1 is sent before question 2.1
+
+
+@pytest.mark.parametrize(("base_url", "tightened"), [(None, True), ("http://127.0.0.1:8080/v1", True),
+                                                     ("https://api.openai.com/v1", False)])  # fmt: skip
+def test_local_servers_get_a_grammar_that_forces_a_quote(make_judge, question, base_url, tightened):
+    judge, fake = make_judge(full_marks, base_url=base_url, model="m")
+    judge.judge_item(question, make_item(question, ANSWER))
+    assert ('"minLength": 1' in json.dumps(fake.calls[0]["schema"])) is tightened

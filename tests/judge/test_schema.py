@@ -11,6 +11,7 @@ from pipeline.judge._schema import (
     allowed_points,
     criterion_model,
     item_model,
+    require_quotes,
     response_schema,
     verdict_points,
 )
@@ -95,3 +96,13 @@ def test_criterion_verdict_model_is_yes_partial_no(question):
     schema = response_schema(criterion_model(question.criteria[0], verdict=True))
     assert schema["properties"]["verdict"]["enum"] == ["yes", "partial", "no"]
     assert schema["required"] == ["evidence", "rationale", "verdict"]
+
+
+def test_require_quotes_makes_evidence_non_empty_without_touching_the_rest(question):
+    schema = response_schema(item_model(judged_criteria(question)))
+    tightened = require_quotes(schema)
+    heap = tightened["$defs"][schema["properties"]["heap"]["$ref"].split("/")[-1]]
+    metrics = tightened["$defs"][schema["properties"]["metrics"]["$ref"].split("/")[-1]]
+    assert heap["properties"]["evidence"]["minLength"] == 1
+    assert "minLength" not in str(schema)  # the original is not modified
+    assert "evidence" not in metrics["properties"]
