@@ -37,7 +37,7 @@ QUIET = {
 
 
 def make_round(directory: Path, n: int, seed: int = 7) -> None:
-    """A round of n text-only submissions built from the demo's markdown answers."""
+    """Write a round of n text-only submissions built from the demo's markdown answers."""
     sources = [p.read_text(encoding="utf-8") for p in sorted((DEMO / "submissions").glob("*.md"))]
     fence = re.compile(r"```.*?```", re.S)
     sources = [fence.sub("", s) for s in sources]
@@ -48,7 +48,7 @@ def make_round(directory: Path, n: int, seed: int = 7) -> None:
     for i in range(n):
         text = rng.choice(sources)
         # A unique line under every heading keeps answers distinct, so the judge cache never answers.
-        text = re.sub(r"^(#+ .*)$", lambda m: f"{m.group(1)}\n（考生 {i} 的作答）", text, flags=re.M)
+        text = re.sub(r"^(#+ .*)$", rf"\g<1>\n（考生 {i} 的作答）", text, flags=re.M)
         (directory / "submissions" / f"s{i:05d}.md").write_text(text, encoding="utf-8")
 
 
@@ -112,7 +112,9 @@ def run_one(n: int, batch_size: int, workers: int) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    """Run each batch size in a fresh process and print one JSON line per configuration."""
+    formatter = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=formatter)
     parser.add_argument("--submissions", type=int, default=1000)
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 8, 32])
     parser.add_argument("--workers", type=int, default=4)
@@ -121,7 +123,9 @@ def main() -> None:
     if args.one:
         print(json.dumps(run_one(args.submissions, args.batch_sizes[0], args.workers)))
         return
-    print(f"# {args.submissions} submissions x 18 items, {os.cpu_count()} cores, stub judge in its own process")
+    print(
+        f"# {args.submissions} submissions x 18 items, {os.cpu_count()} cores, stub judge in another process"
+    )
     for batch_size in args.batch_sizes:
         out = subprocess.run(
             [sys.executable, __file__, "--one", "--submissions", str(args.submissions),

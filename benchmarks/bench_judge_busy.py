@@ -1,11 +1,12 @@
 """How busy the embedded judge server is kept during a real round (issue 5 item 7; target >= 95 %).
 
-Starts the embedded llama-server as the flow would, scores a round through it (fresh caches, so every
-item is a real model call), and polls llama-server's /slots endpoint every 100 ms. Busy fraction = the
+Starts the embedded llama-server as the flow would, scores a round through it with the user's judge and
+code caches (empty on a fresh machine: every item is then a real model call; the calls that were made are
+in the output), and polls llama-server's /slots endpoint every 100 ms. Busy fraction = the
 share of polls, between the first and the last busy poll, in which at least one slot was processing;
 slot occupancy = the mean share of slots processing.
 
-    .venv/bin/python benchmarks/bench_judge_busy.py eval_sets/ai-engineer-mid/rounds/demo
+    .venv/bin/python benchmarks/bench_judge_busy.py eval_sets/ai-engineer-mid/rounds/demo --out out/demo
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -43,34 +43,27 @@ def poll_slots(base_url: str, stop: threading.Event, samples: list[tuple[float, 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    """Score the round through the embedded server while polling its slots; print one JSON line."""
+    formatter = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=formatter)
     parser.add_argument("round_dir", type=Path)
+    parser.add_argument("--out", type=Path, required=True, help="Where the round's tables go.")
     args = parser.parse_args()
     os.environ.update(QUIET)
     from flows.score_round import run_round
     from pipeline.judge import JudgeSettings, local_server
 
-    with tempfile.TemporaryDirectory() as tmp:
-        tmp_path = Path(tmp)
-        settings = JudgeSettings(base_url=None, cache_dir=tmp_path / "judge")
-        with local_server(settings) as server:
-            os.environ.update(
-                {
-                    "GRADEFLOW_JUDGE_BASE_URL": server.base_url,
-                    "GRADEFLOW_JUDGE_MODEL": server.model,
-                    "GRADEFLOW_JUDGE_CACHE_DIR": str(tmp_path / "judge"),
-                    "GRADEFLOW_CACHE_DIR": str(tmp_path / "cache"),
-                }
-            )
-            samples: list[tuple[float, int, int]] = []
-            stop = threading.Event()
-            poller = threading.Thread(target=poll_slots, args=(server.base_url, stop, samples), daemon=True)
-            poller.start()
-            started = time.monotonic()
-            summary = run_round(args.round_dir, tmp_path / "out", judge="openai")
-            wall_s = time.monotonic() - started
-            stop.set()
-            poller.join()
+    with local_server(JudgeSettings(base_url=None)) as server:
+        os.environ.update({"GRADEFLOW_JUDGE_BASE_URL": server.base_url, "GRADEFLOW_JUDGE_MODEL": server.model})
+        samples: list[tuple[float, int, int]] = []
+        stop = threading.Event()
+        poller = threading.Thread(target=poll_slots, args=(server.base_url, stop, samples), daemon=True)
+        poller.start()
+        started = time.monotonic()
+        summary = run_round(args.round_dir, args.out, judge="openai")
+        wall_s = time.monotonic() - started
+        stop.set()
+        poller.join()
     busy_times = [t for t, busy, _ in samples if busy]
     window = [s for s in samples if busy_times and busy_times[0] <= s[0] <= busy_times[-1]]
     busy_fraction = sum(1 for _, busy, _ in window if busy) / len(window) if window else 0.0
@@ -81,9 +74,10 @@ def main() -> None:
                 "round": str(args.round_dir),
                 "submissions": summary.n_submissions,
                 "judge_calls": summary.judge_calls,
+                "judge_cache_hits": summary.judge_cache_hits,
                 "judge_errors": summary.judge_errors,
                 "wall_s": round(wall_s, 1),
-                "s_per_call": round(wall_s / max(summary.judge_calls, 1), 2),
+                "s_per_model_call": round(wall_s / max(summary.judge_calls - summary.judge_cache_hits, 1), 2),
                 "polls": len(window),
                 "busy_fraction": round(busy_fraction, 3),
                 "slot_occupancy": round(occupancy, 3),

@@ -51,8 +51,13 @@ def score_batch(
     execute = cached_execute(run_code_task, settings.cache_dir / "exec")
     with open_judge(judge_settings) as judge:
         results = grade_batch(
-            exam, submissions, judge=judge, execute=execute, samples=samples,
-            calibrator=calibrator, review_threshold=settings.review_threshold,
+            exam,
+            submissions,
+            judge=judge,
+            execute=execute,
+            samples=samples,
+            calibrator=calibrator,
+            review_threshold=settings.review_threshold,
         )
     progress.advance(len(submissions))
     return results
@@ -61,7 +66,10 @@ def score_batch(
 @task(name="write-tables", retries=1, retry_delay_seconds=2)
 def write_tables(out_dir: str, round_id: str, rows: dict[str, list[dict[str, Any]]]) -> dict[str, str]:
     """Replace the round's partition of every table (atomic per table, idempotent on re-runs)."""
-    return {table: str(write_partition(out_dir, table, round_id, table_rows)) for table, table_rows in rows.items()}
+    return {
+        table: str(write_partition(out_dir, table, round_id, table_rows))
+        for table, table_rows in rows.items()
+    }
 
 
 @contextmanager
@@ -85,7 +93,12 @@ def task_runner(settings: ScoreSettings) -> Any:
     return ThreadPoolTaskRunner(max_workers=settings.workers)
 
 
-@flow(name="score-round", log_prints=False, validate_parameters=False, task_runner=ThreadPoolTaskRunner(max_workers=4))
+@flow(
+    name="score-round",
+    log_prints=False,
+    validate_parameters=False,
+    task_runner=ThreadPoolTaskRunner(max_workers=4),
+)
 def score_round(
     round_dir: str,
     out_dir: str,
@@ -99,7 +112,9 @@ def score_round(
     rnd = load(round_dir)
     submissions, rejected = ingest(rnd)
     progress.start(len(submissions))
-    logger.info("round %s: %d submissions, %d rejected files", rnd.config.round_id, len(submissions), len(rejected))
+    logger.info(
+        "round %s: %d submissions, %d rejected files", rnd.config.round_id, len(submissions), len(rejected)
+    )
     samples = samples or rnd.config.settings.samples or settings.samples
     batch_size = rnd.config.settings.batch_size or settings.batch_size
     judge_settings = JudgeSettings() if judge == "openai" else JudgeSettings(base_url=None)

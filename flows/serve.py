@@ -31,7 +31,9 @@ def fingerprint(round_dir: Path) -> str:
 
 
 @flow(name="score-new-rounds", log_prints=False)
-def score_new_rounds(rounds_root: str, out_root: str, judge: Literal["local", "openai"] = "local") -> list[str]:
+def score_new_rounds(
+    rounds_root: str, out_root: str, judge: Literal["local", "openai"] = "local"
+) -> list[str]:
     """Score each round whose inputs changed since its last scoring; returns the round ids scored."""
     logger = get_run_logger()
     scored = []
@@ -60,6 +62,10 @@ def serve_rounds(
     score_new_rounds.serve(
         name=name,
         cron=cron,
-        parameters={"rounds_root": str(rounds_root.resolve()), "out_root": str(out_root.resolve()), "judge": judge},
+        parameters={
+            "rounds_root": str(rounds_root.resolve()),
+            "out_root": str(out_root.resolve()),
+            "judge": judge,
+        },
         pause_on_shutdown=False,
     )

@@ -85,8 +85,15 @@ def python_code(item: Item) -> str:
     return "\n\n".join(b.code for b in item.code_blocks if b.language in PYTHON_FENCES)
 
 
-_DEFINITIONS = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Assign,
-                ast.AnnAssign)
+_DEFINITIONS = (
+    ast.Import,
+    ast.ImportFrom,
+    ast.FunctionDef,
+    ast.AsyncFunctionDef,
+    ast.ClassDef,
+    ast.Assign,
+    ast.AnnAssign,
+)
 
 
 def _top_level(code: str) -> list[ast.stmt] | None:
@@ -104,7 +111,9 @@ def defines(code: str, name: str) -> bool:
     for node in body:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name == name:
             return True
-        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in node.targets):
+        if isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == name for t in node.targets
+        ):
             return True
     return False
 
@@ -121,7 +130,8 @@ def task_code(item: Item, entrypoint: str) -> str:
     for code in blocks:
         body = _top_level(code)
         pure = body is not None and all(
-            isinstance(node, _DEFINITIONS) or (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant))
+            isinstance(node, _DEFINITIONS)
+            or (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant))
             for node in body
         )
         if pure or defines(code, entrypoint):
@@ -189,9 +199,15 @@ def grade_submission(
             question_scores[question.id] = score
             items.append(
                 key
-                | {"kind": "missing", "max_points": question.points, "raw_points": 0.0,
-                   "calibrated_points": 0.0 if calibrator is not None else None,
-                   "confidence": 1.0, "needs_review": False, "review_reason": "no answer"}
+                | {
+                    "kind": "missing",
+                    "max_points": question.points,
+                    "raw_points": 0.0,
+                    "calibrated_points": 0.0 if calibrator is not None else None,
+                    "confidence": 1.0,
+                    "needs_review": False,
+                    "review_reason": "no answer",
+                }
             )
             criteria += [key | row.model_dump() for row in score.rows]
             continue
@@ -207,7 +223,9 @@ def grade_submission(
         calibrated, expected_error = None, None
         if calibrator is not None and score.raw_points is not None:
             calibrated, expected_error = calibrator.apply(
-                question.id, score.raw_points, question.points,
+                question.id,
+                score.raw_points,
+                question.points,
                 confidence=judgment.confidence if judgment else None,
             )
             if expected_error is not None and expected_error > review_threshold * question.points:
@@ -238,8 +256,14 @@ def grade_submission(
             ]
             if not run.tests:
                 executor_runs.append(
-                    key | {"task_id": run.task_id, "test_id": "-", "status": run.status, "passed": False,
-                           "error": run.reason}
+                    key
+                    | {
+                        "task_id": run.task_id,
+                        "test_id": "-",
+                        "status": run.status,
+                        "passed": False,
+                        "error": run.reason,
+                    }
                 )
     exam_score = score_exam(exam, question_scores)
     n_review = sum(1 for row in items if row["needs_review"] and row["kind"] != "missing")
@@ -294,7 +318,11 @@ def round_rows(
     stamp = {"round_id": round_id, "rubric_sha": rubric_sha, "gradeflow_version": __version__}
     version = {"round_id": round_id, "gradeflow_version": __version__}
     tables: dict[str, list[dict[str, Any]]] = {
-        "submissions": [], "item_scores": [], "criterion_scores": [], "judge_calls": [], "executor_runs": []
+        "submissions": [],
+        "item_scores": [],
+        "criterion_scores": [],
+        "judge_calls": [],
+        "executor_runs": [],
     }
     for result in sorted(results, key=lambda r: r.submission["submission_id"]):
         tables["submissions"].append(result.submission | stamp | {"scored_at": scored_at})

@@ -69,4 +69,6 @@ def load_round(round_dir: str | Path) -> Round:
     submissions_dir = round_dir / "submissions"
     if not submissions_dir.is_dir():
         raise RoundError(f"{round_dir}: no submissions/ folder")
-    return Round(config=config, exam=load_exam(rubric_path), rubric_path=rubric_path, submissions_dir=submissions_dir)
+    return Round(
+        config=config, exam=load_exam(rubric_path), rubric_path=rubric_path, submissions_dir=submissions_dir
+    )

@@ -58,7 +58,9 @@ class RoundSummary(BaseModel):
         return {"min": self.totals[0], "p25": q1, "median": median, "p75": q3, "max": self.totals[-1]}
 
 
-def summarize(exam: Exam, round_id: str, rows: dict[str, list[dict[str, Any]]], *, out_dir: Path) -> RoundSummary:
+def summarize(
+    exam: Exam, round_id: str, rows: dict[str, list[dict[str, Any]]], *, out_dir: Path
+) -> RoundSummary:
     """Summarise a round from the rows just written."""
     submissions = rows["submissions"]
     items = [r for r in rows["item_scores"] if r["kind"] != "missing"]
@@ -83,9 +85,15 @@ def summarize(exam: Exam, round_id: str, rows: dict[str, list[dict[str, Any]]], 
         for reason in r["review_reason"].split("; ")
         if reason
     )
-    failures = [f"{s['source_file']}: rejected: {s['status_reason']}" for s in submissions if s["status"] == "rejected"]
+    failures = [
+        f"{s['source_file']}: rejected: {s['status_reason']}"
+        for s in submissions
+        if s["status"] == "rejected"
+    ]
     failures += [
-        f"{r['submission_id']} {r['question_id']}: {r['review_reason']}" for r in items if r["raw_points"] is None
+        f"{r['submission_id']} {r['question_id']}: {r['review_reason']}"
+        for r in items
+        if r["raw_points"] is None
     ]
     calls = rows["judge_calls"]
     return RoundSummary(

@@ -118,10 +118,14 @@ class ChoiceGroup(_Frozen):
             raise ValueError(f"pick {self.pick} exceeds the {len(self.alternatives)} alternatives")
         best_k = sum(sorted((a.points for a in self.alternatives), reverse=True)[: self.pick])
         if self.cap > best_k + POINT_TOLERANCE:
-            raise ValueError(f"cap {self.cap} is unreachable: the best {self.pick} alternatives give {best_k}")
+            raise ValueError(
+                f"cap {self.cap} is unreachable: the best {self.pick} alternatives give {best_k}"
+            )
         for answered in self.caps_when_fewer:
             if not 1 <= answered < self.pick:
-                raise ValueError(f"caps_when_fewer key {answered} must be between 1 and pick-1 ({self.pick - 1})")
+                raise ValueError(
+                    f"caps_when_fewer key {answered} must be between 1 and pick-1 ({self.pick - 1})"
+                )
         for alternative in self.alternatives:
             if any(c.bonus for c in alternative.criteria):
                 raise ValueError(f"alternative {alternative.id!r}: bonus criteria belong to the question")
@@ -150,7 +154,9 @@ class Question(_Frozen):
             raise ValueError("a question needs at least one criterion or choice group")
         regular = sum(c.points for c in self.criteria if not c.bonus) + sum(g.cap for g in self.groups)
         if regular + POINT_TOLERANCE < self.points:
-            raise ValueError(f"criteria give at most {regular:g} points but the question is worth {self.points:g}")
+            raise ValueError(
+                f"criteria give at most {regular:g} points but the question is worth {self.points:g}"
+            )
         ids = [c.id for c in self.all_criteria()] + [g.id for g in self.groups]
         ids += [a.id for g in self.groups for a in g.alternatives]
         duplicates = sorted({i for i in ids if ids.count(i) > 1})
@@ -270,7 +276,9 @@ class Exam(_Frozen):
                 if criterion.code:
                     task = self.code_task(criterion.code.task)
                     if "complexity" in criterion.code.checks and task.max_complexity_exponent is None:
-                        raise ValueError(f"code task {task.id!r} needs max_complexity_exponent for a complexity check")
+                        raise ValueError(
+                            f"code task {task.id!r} needs max_complexity_exponent for a complexity check"
+                        )
                     if "speed" in criterion.code.checks and task.max_speed_ratio is None:
                         raise ValueError(f"code task {task.id!r} needs max_speed_ratio for a speed check")
         return self

@@ -35,8 +35,14 @@ def validate(rubric: RubricPath) -> None:
         table.add_column(column, justify="right" if column in {"points", "bonus", "criteria"} else "left")
     for q in exam.questions:
         tasks = sorted({c.code.task for c in q.all_criteria() if c.code})
-        table.add_row(q.id, q.title, f"{q.points:g}", f"{q.bonus_points:g}" if q.bonus_points else "",
-                      str(len(q.all_criteria())), ", ".join(tasks))
+        table.add_row(
+            q.id,
+            q.title,
+            f"{q.points:g}",
+            f"{q.bonus_points:g}" if q.bonus_points else "",
+            str(len(q.all_criteria())),
+            ", ".join(tasks),
+        )
     console.print(table)
     bonus = sum(q.bonus_points for q in exam.questions)
     console.print(
@@ -78,15 +84,19 @@ def split(
         if s.unmatched_text:
             notes.append(f"{len(s.unmatched_text)} chars unmatched")
         if summary:
-            console.print(f"{s.submission_id}: {len(s.items)} items" + (f"; {'; '.join(notes)}" if notes else ""),
-                          highlight=False)
+            console.print(
+                f"{s.submission_id}: {len(s.items)} items" + (f"; {'; '.join(notes)}" if notes else ""),
+                highlight=False,
+            )
             continue
         table = Table(title=f"{s.submission_id} (candidate {s.candidate_id})")
         for column in ("question", "kind", "text chars", "code blocks", "starts with"):
             table.add_column(column)
         for item in s.items.values():
             preview = (item.text or item.code).strip().replace("\n", " ")[:50]
-            table.add_row(item.question_id, item.kind, str(len(item.text)), str(len(item.code_blocks)), preview)
+            table.add_row(
+                item.question_id, item.kind, str(len(item.text)), str(len(item.code_blocks)), preview
+            )
         console.print(table)
         for note in notes:
             console.print(f"[yellow]{note}[/]", highlight=False)

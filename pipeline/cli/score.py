@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -39,14 +39,18 @@ def _print_summary(summary) -> None:  # noqa: ANN001 (flows import is deferred)
         table.add_column(column, justify="right")
     for q in summary.questions:
         table.add_row(
-            q.question_id, f"{q.max_points:g}", "-" if q.mean is None else f"{q.mean:.2f}",
-            "-" if q.sd is None else f"{q.sd:.2f}", str(q.n_scored), str(q.n_review),
+            q.question_id,
+            f"{q.max_points:g}",
+            "-" if q.mean is None else f"{q.mean:.2f}",
+            "-" if q.sd is None else f"{q.sd:.2f}",
+            str(q.n_scored),
+            str(q.n_review),
         )
     console.print(table)
     quantiles = summary.total_quantiles()
     if quantiles:
         console.print(
-            "totals (of {:g}): ".format(summary.max_total)
+            f"totals (of {summary.max_total:g}): "
             + ", ".join(f"{name} {value:.1f}" for name, value in quantiles.items()),
             highlight=False,
         )
@@ -67,12 +71,16 @@ def _print_summary(summary) -> None:  # noqa: ANN001 (flows import is deferred)
 @app.command()
 def score(
     round_dir: Annotated[Path, typer.Argument(help="Round directory (round.yaml + submissions/).")],
-    out: Annotated[Path | None, typer.Option("--out", help="Output directory [default: out/<round_id>].")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Output directory [default: out/<round_id>].")
+    ] = None,
     judge: JudgeChoice = "local",
     calibration: Annotated[
         Path | None, typer.Option("--calibration", help="Calibration artifact from `gradeflow calibrate`.")
     ] = None,
-    samples: Annotated[int | None, typer.Option("--samples", min=1, max=15, help="Judge samples per item.")] = None,
+    samples: Annotated[
+        int | None, typer.Option("--samples", min=1, max=15, help="Judge samples per item.")
+    ] = None,
 ) -> None:
     """Score a round (Prefect flow) with a progress bar and a closing summary."""
     if judge not in ("local", "openai"):
@@ -100,8 +108,11 @@ def score(
 
         with progress.listen(on_event):
             summary = run_round(
-                round_dir, out_dir, judge=judge,  # type: ignore[arg-type]
-                calibration=str(calibration) if calibration else None, samples=samples,
+                round_dir,
+                out_dir,
+                judge=judge,  # type: ignore[arg-type]
+                calibration=str(calibration) if calibration else None,
+                samples=samples,
             )
     _print_summary(summary)
 
@@ -111,8 +122,13 @@ def serve(
     rounds_root: Annotated[
         Path, typer.Argument(help="Folder whose round directories (each with round.yaml) are scored.")
     ] = Path("eval_sets"),
-    cron: Annotated[str | None, typer.Option("--cron", help="Cron schedule [default: each round's schedule, else 0 2 * * *].")] = None,
-    out: Annotated[Path, typer.Option("--out", help="Output root; each round writes under it.")] = Path("out"),
+    cron: Annotated[
+        str | None,
+        typer.Option("--cron", help="Cron schedule [default: each round's schedule, else 0 2 * * *]."),
+    ] = None,
+    out: Annotated[Path, typer.Option("--out", help="Output root; each round writes under it.")] = Path(
+        "out"
+    ),
     judge: JudgeChoice = "local",
     name: Annotated[str, typer.Option("--name", help="Deployment name.")] = "gradeflow-scheduled",
 ) -> None:

@@ -233,7 +233,9 @@ def split_markdown(text: str, *, source: str, submission_id: str, question_ids: 
 
 def _from_record(record: Any, *, source: str, default_id: str, question_ids: list[str]) -> Submission:
     if not isinstance(record, dict) or not isinstance(record.get("answers"), dict):
-        raise SubmissionRejected(source, 'expected an object with an "answers" mapping of question id to text')
+        raise SubmissionRejected(
+            source, 'expected an object with an "answers" mapping of question id to text'
+        )
     known = set(question_ids)
     answers = record["answers"]
     bad = [qid for qid, value in answers.items() if not isinstance(value, str)]
@@ -280,7 +282,9 @@ def split_file(
                 raise SubmissionRejected(path, f"line {number}: not valid JSON: {error}") from None
             default_id = f"{path.stem}-{number}"
             submissions.append(
-                _from_record(record, source=f"{source}:{number}", default_id=default_id, question_ids=question_ids)
+                _from_record(
+                    record, source=f"{source}:{number}", default_id=default_id, question_ids=question_ids
+                )
             )
         ids = [s.submission_id for s in submissions]
         if len(set(ids)) != len(ids):
@@ -304,7 +308,9 @@ def split_round(
     seen: dict[str, str] = {}
     for path in discover(directory):
         if path.suffix.lower() not in SUBMISSION_SUFFIXES:
-            rejected.append(RejectedFile(source_file=str(path), reason=f"unsupported file type {path.suffix!r}"))
+            rejected.append(
+                RejectedFile(source_file=str(path), reason=f"unsupported file type {path.suffix!r}")
+            )
             continue
         try:
             split = split_file(path, question_ids, max_bytes=max_bytes)
@@ -312,13 +318,10 @@ def split_round(
             rejected.append(RejectedFile(source_file=error.source_file, reason=error.reason))
             continue
         for submission in split:
-            if submission.submission_id in seen:
-                rejected.append(
-                    RejectedFile(
-                        source_file=submission.source_file,
-                        reason=f"submission_id {submission.submission_id!r} already used by {seen[submission.submission_id]}",
-                    )
-                )
+            earlier = seen.get(submission.submission_id)
+            if earlier is not None:
+                reason = f"submission_id {submission.submission_id!r} already used by {earlier}"
+                rejected.append(RejectedFile(source_file=submission.source_file, reason=reason))
                 continue
             seen[submission.submission_id] = submission.source_file
             submissions.append(submission)

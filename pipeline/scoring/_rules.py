@@ -98,7 +98,10 @@ def criterion_score(
     from_code = code_points(criterion, code_checks.get(criterion.code.task) if criterion.code else None)
     if criterion.answer_kind == "code":
         row = CriterionScore(
-            criterion_id=criterion.id, points=_round(from_code), max_points=criterion.points, source="executor"
+            criterion_id=criterion.id,
+            points=_round(from_code),
+            max_points=criterion.points,
+            source="executor",
         )
         return row, None
     if award is None or award.points is None:
@@ -106,10 +109,15 @@ def criterion_score(
         if criterion.answer_kind == "both" and from_code >= criterion.points:
             # The code alone earns everything; a missing verdict cannot change that.
             row = CriterionScore(
-                criterion_id=criterion.id, points=_round(from_code), max_points=criterion.points, source="executor"
+                criterion_id=criterion.id,
+                points=_round(from_code),
+                max_points=criterion.points,
+                source="executor",
             )
             return row, None
-        row = CriterionScore(criterion_id=criterion.id, points=None, max_points=criterion.points, source="judge")
+        row = CriterionScore(
+            criterion_id=criterion.id, points=None, max_points=criterion.points, source="judge"
+        )
         return row, f"{criterion.id}: {reason}"
     judged = award.points
     if criterion.per_mention is not None and award.mentions is not None:
@@ -130,7 +138,9 @@ def criterion_score(
     return row, None
 
 
-def group_points(group: ChoiceGroup, alternative_points: Mapping[str, float]) -> tuple[float, list[CriterionScore]]:
+def group_points(
+    group: ChoiceGroup, alternative_points: Mapping[str, float]
+) -> tuple[float, list[CriterionScore]]:
     """Best k of n: the k best alternatives count, under the group cap (or the cap for fewer answered)."""
     ranked = sorted(group.alternatives, key=lambda a: alternative_points[a.id], reverse=True)
     counted = ranked[: group.pick]

@@ -133,7 +133,9 @@ SCHEMAS: dict[str, pa.Schema] = {
 }
 """Every table gradeflow writes; the query views and the report read exactly these."""
 
-PARTITION_KEYS: dict[str, str] = {name: "round_id" for name in SCHEMAS} | {"calibration_fits": "calibration_id"}
+PARTITION_KEYS: dict[str, str] = {name: "round_id" for name in SCHEMAS} | {
+    "calibration_fits": "calibration_id"
+}
 
 
 class StoreError(Exception):

@@ -33,9 +33,14 @@ EXAM = {
                     "points": 6,
                     "criteria": [
                         {"id": "dp", "title": "DP", "points": 3, "earns_points_for": "the O(n^2) DP"},
-                        {"id": "fast", "title": "n log n", "points": 3, "answer_kind": "both",
-                         "code": {"task": "lis", "checks": ["correct", "complexity"]},
-                         "earns_points_for": "the n log n method"},
+                        {
+                            "id": "fast",
+                            "title": "n log n",
+                            "points": 3,
+                            "answer_kind": "both",
+                            "code": {"task": "lis", "checks": ["correct", "complexity"]},
+                            "earns_points_for": "the n log n method",
+                        },
                     ],
                 },
                 {
@@ -49,8 +54,13 @@ EXAM = {
         }
     ],
     "code_tasks": [
-        {"id": "lis", "question_id": "1.1", "entrypoint": "lis", "signature": "def lis(nums)",
-         "max_complexity_exponent": 1.3}
+        {
+            "id": "lis",
+            "question_id": "1.1",
+            "entrypoint": "lis",
+            "signature": "def lis(nums)",
+            "max_complexity_exponent": 1.3,
+        }
     ],
 }
 
@@ -102,13 +112,18 @@ class Run:
 
 def _submission(**items: Item) -> Submission:
     return Submission(
-        submission_id="s1", candidate_id="c1", source_file="s1.md", items=items,
+        submission_id="s1",
+        candidate_id="c1",
+        source_file="s1.md",
+        items=items,
         missing=[q for q in ("1.1", "1.2") if q not in items],
     )
 
 
 def test_code_criterion_takes_the_better_of_judge_and_code(exam: Exam) -> None:
-    item = Item(submission_id="s1", question_id="1.1", text="dp...", code_blocks=[CodeBlock(code="def lis(n): ...")])
+    item = Item(
+        submission_id="s1", question_id="1.1", text="dp...", code_blocks=[CodeBlock(code="def lis(n): ...")]
+    )
     judgment = Judgment("s1", "1.1", {"dp": CriterionAward(points=3), "fast": CriterionAward(points=1)})
     run = Run("lis", "ok", {"correct": True, "complexity": True}, tests=[Outcome(test_id="t1", passed=True)])
     result = grade_submission(exam, _submission(**{"1.1": item}), {"1.1": judgment}, {"1.1": [run]})
@@ -122,7 +137,9 @@ def test_code_criterion_takes_the_better_of_judge_and_code(exam: Exam) -> None:
 
 
 def test_failing_code_sends_the_item_to_review_with_the_reason(exam: Exam) -> None:
-    item = Item(submission_id="s1", question_id="1.1", text="", code_blocks=[CodeBlock(code="def lis(n): ...")])
+    item = Item(
+        submission_id="s1", question_id="1.1", text="", code_blocks=[CodeBlock(code="def lis(n): ...")]
+    )
     judgment = Judgment("s1", "1.1", {"dp": CriterionAward(points=0), "fast": CriterionAward(points=0)})
     run = Run("lis", "failed", {"correct": False, "complexity": False}, reason="wrong length on trial 2")
     result = grade_submission(exam, _submission(**{"1.1": item}), {"1.1": judgment}, {"1.1": [run]})
@@ -134,8 +151,13 @@ def test_failing_code_sends_the_item_to_review_with_the_reason(exam: Exam) -> No
 
 def test_a_failed_judge_call_leaves_the_item_unscored_not_zero(exam: Exam) -> None:
     item = Item(submission_id="s1", question_id="1.2", text="because")
-    judgment = Judgment("s1", "1.2", {"why": CriterionAward(points=None, reason="judge reply was not JSON")},
-                        needs_review=True, review_reasons=["judge reply was not JSON"])
+    judgment = Judgment(
+        "s1",
+        "1.2",
+        {"why": CriterionAward(points=None, reason="judge reply was not JSON")},
+        needs_review=True,
+        review_reasons=["judge reply was not JSON"],
+    )
     result = grade_submission(exam, _submission(**{"1.2": item}), {"1.2": judgment}, {})
     row = next(r for r in result.items if r["question_id"] == "1.2")
     assert row["raw_points"] is None
@@ -160,7 +182,9 @@ def test_calibration_fills_calibrated_points_and_routes_large_expected_errors(ex
 
     item = Item(submission_id="s1", question_id="1.2", text="because")
     judgment = Judgment("s1", "1.2", {"why": CriterionAward(points=4)})
-    result = grade_submission(exam, _submission(**{"1.2": item}), {"1.2": judgment}, {}, calibrator=Calibrator())
+    result = grade_submission(
+        exam, _submission(**{"1.2": item}), {"1.2": judgment}, {}, calibrator=Calibrator()
+    )
     row = next(r for r in result.items if r["question_id"] == "1.2")
     assert (row["raw_points"], row["calibrated_points"]) == (4.0, 2.0)
     assert "calibration expects an error of 3.00" in row["review_reason"]
@@ -175,27 +199,47 @@ def test_grade_batch_runs_only_attempted_code_tasks_and_judges_judged_questions(
     class Judge:
         def judge_items(self, pairs, *, samples):
             seen.extend((q.id, i.submission_id) for q, i in pairs)
-            return [Judgment(i.submission_id, q.id, {c.id: CriterionAward(points=1) for c in q.all_criteria()})
-                    for q, i in pairs]
+            return [
+                Judgment(i.submission_id, q.id, {c.id: CriterionAward(points=1) for c in q.all_criteria()})
+                for q, i in pairs
+            ]
 
     def execute(task, code):
         ran.append(code)
         return Run(task.id, "ok", {"correct": True, "complexity": False})
 
-    with_code = Item(submission_id="s1", question_id="1.1", text="x",
-                     code_blocks=[CodeBlock(language="python", code="def lis(nums):\n    return 1")])
-    other_function = Item(submission_id="s2", question_id="1.1", text="y",
-                          code_blocks=[CodeBlock(language="python", code="def helper():\n    pass")])
+    with_code = Item(
+        submission_id="s1",
+        question_id="1.1",
+        text="x",
+        code_blocks=[CodeBlock(language="python", code="def lis(nums):\n    return 1")],
+    )
+    other_function = Item(
+        submission_id="s2",
+        question_id="1.1",
+        text="y",
+        code_blocks=[CodeBlock(language="python", code="def helper():\n    pass")],
+    )
     subs = [
-        Submission(submission_id="s1", candidate_id="c", source_file="a", items={"1.1": with_code}, missing=["1.2"]),
-        Submission(submission_id="s2", candidate_id="c", source_file="b", items={"1.1": other_function},
-                   missing=["1.2"]),
+        Submission(
+            submission_id="s1", candidate_id="c", source_file="a", items={"1.1": with_code}, missing=["1.2"]
+        ),
+        Submission(
+            submission_id="s2",
+            candidate_id="c",
+            source_file="b",
+            items={"1.1": other_function},
+            missing=["1.2"],
+        ),
     ]
     results = grade_batch(exam, subs, judge=Judge(), execute=execute)
     assert seen == [("1.1", "s1"), ("1.1", "s2")]
     assert len(ran) == 1
-    fast = {r["submission_id"]: r for r in (row for res in results for row in res.criteria)
-            if r["criterion_id"] == "fast"}
+    fast = {
+        r["submission_id"]: r
+        for r in (row for res in results for row in res.criteria)
+        if r["criterion_id"] == "fast"
+    }
     assert fast["s1"]["points"] == 1.5  # one of two checks passed beats the judge's 1
     assert fast["s2"]["points"] == 1.0
 
@@ -209,8 +253,15 @@ def test_rejected_file_keeps_its_reason_and_round_rows_stamp_provenance(exam: Ex
 
 
 def test_only_python_blocks_run_and_definitions_are_found() -> None:
-    item = Item(submission_id="s", question_id="1.1", text="", code_blocks=[
-        CodeBlock(language="cpp", code="int lis();"), CodeBlock(language="python", code="lis = lambda n: 1")])
+    item = Item(
+        submission_id="s",
+        question_id="1.1",
+        text="",
+        code_blocks=[
+            CodeBlock(language="cpp", code="int lis();"),
+            CodeBlock(language="python", code="lis = lambda n: 1"),
+        ],
+    )
     assert python_code(item) == "lis = lambda n: 1"
     assert defines("lis = lambda n: 1", "lis")
     assert defines("class lis:\n    pass", "lis")
@@ -218,11 +269,16 @@ def test_only_python_blocks_run_and_definitions_are_found() -> None:
 
 
 def test_task_code_leaves_out_illustrative_snippets_but_keeps_helpers() -> None:
-    item = Item(submission_id="s", question_id="10.1", text="", code_blocks=[
-        CodeBlock(language="python", code="loss.backward()\noptimizer.step()"),
-        CodeBlock(language="python", code="import torch\nMAX_NORM = 1.0"),
-        CodeBlock(language="python", code="def train(model):\n    return MAX_NORM"),
-    ])
+    item = Item(
+        submission_id="s",
+        question_id="10.1",
+        text="",
+        code_blocks=[
+            CodeBlock(language="python", code="loss.backward()\noptimizer.step()"),
+            CodeBlock(language="python", code="import torch\nMAX_NORM = 1.0"),
+            CodeBlock(language="python", code="def train(model):\n    return MAX_NORM"),
+        ],
+    )
     from pipeline.grading import task_code
 
     code = task_code(item, "train")
@@ -231,10 +287,15 @@ def test_task_code_leaves_out_illustrative_snippets_but_keeps_helpers() -> None:
 
 
 def test_task_code_keeps_everything_when_the_entrypoint_is_not_in_a_clean_block() -> None:
-    item = Item(submission_id="s", question_id="1.1", text="", code_blocks=[
-        CodeBlock(language="python", code="def lis(nums):\n    return helper(nums)\nprint(lis([1]))"),
-        CodeBlock(language="python", code="x = broken("),
-    ])
+    item = Item(
+        submission_id="s",
+        question_id="1.1",
+        text="",
+        code_blocks=[
+            CodeBlock(language="python", code="def lis(nums):\n    return helper(nums)\nprint(lis([1]))"),
+            CodeBlock(language="python", code="x = broken("),
+        ],
+    )
     from pipeline.grading import task_code
 
     assert "print(lis([1]))" in task_code(item, "lis")

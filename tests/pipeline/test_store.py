@@ -10,12 +10,21 @@ from pipeline.store import SCHEMAS, StoreError, connect, partition_dir, query, r
 
 
 def _item(round_id: str, submission: str, question: str, raw: float | None) -> dict:
-    return {"round_id": round_id, "submission_id": submission, "question_id": question, "kind": "text",
-            "max_points": 4.0, "raw_points": raw, "needs_review": raw is None}
+    return {
+        "round_id": round_id,
+        "submission_id": submission,
+        "question_id": question,
+        "kind": "text",
+        "max_points": 4.0,
+        "raw_points": raw,
+        "needs_review": raw is None,
+    }
 
 
 def test_rerunning_a_round_replaces_its_partition_instead_of_adding_rows(tmp_path: Path) -> None:
-    write_partition(tmp_path, "item_scores", "r1", [_item("r1", "a", "1.1", 2.0), _item("r1", "b", "1.1", 3.0)])
+    write_partition(
+        tmp_path, "item_scores", "r1", [_item("r1", "a", "1.1", 2.0), _item("r1", "b", "1.1", 3.0)]
+    )
     write_partition(tmp_path, "item_scores", "r1", [_item("r1", "a", "1.1", 4.0)])
     table = read_table(tmp_path, "item_scores")
     assert table.num_rows == 1
@@ -50,7 +59,9 @@ def test_rows_of_another_round_are_refused(tmp_path: Path) -> None:
 
 def test_wrong_type_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="item_scores"):
-        write_partition(tmp_path, "item_scores", "r1", [_item("r1", "a", "1.1", 2.0) | {"raw_points": "lots"}])
+        write_partition(
+            tmp_path, "item_scores", "r1", [_item("r1", "a", "1.1", 2.0) | {"raw_points": "lots"}]
+        )
 
 
 def test_null_points_stay_null_not_zero(tmp_path: Path) -> None:

@@ -89,10 +89,18 @@ class _Handler(BaseHTTPRequestHandler):
                 "object": "chat.completion",
                 "created": int(time.time()),
                 "model": request.get("model", "stub"),
-                "choices": [{"index": 0, "finish_reason": "stop",
-                             "message": {"role": "assistant", "content": content}}],
-                "usage": {"prompt_tokens": len(str(messages)) // 4, "completion_tokens": len(content) // 4,
-                          "total_tokens": (len(str(messages)) + len(content)) // 4},
+                "choices": [
+                    {
+                        "index": 0,
+                        "finish_reason": "stop",
+                        "message": {"role": "assistant", "content": content},
+                    }
+                ],
+                "usage": {
+                    "prompt_tokens": len(str(messages)) // 4,
+                    "completion_tokens": len(content) // 4,
+                    "total_tokens": (len(str(messages)) + len(content)) // 4,
+                },
             },
         )
 
