@@ -7,6 +7,7 @@ so the checking logic is tested with a fake and the transport with a fake HTTP s
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any, Protocol
 
@@ -59,6 +60,22 @@ def _cached_tokens(response: Any) -> int | None:
     return int(timings["cache_n"]) if "cache_n" in timings else None
 
 
+_SLOTS: dict[str, threading.BoundedSemaphore] = {}
+_SLOTS_LOCK = threading.Lock()
+
+
+def endpoint_slots(base_url: str, limit: int) -> threading.BoundedSemaphore:
+    """One in-flight limit per endpoint for the whole process, shared by every Judge that talks to it.
+
+    The flow runs several batches at once, each with its own Judge; without a shared limit their calls
+    queue inside llama-server, and the queueing eats the client's timeout.
+    """
+    with _SLOTS_LOCK:
+        if base_url not in _SLOTS:
+            _SLOTS[base_url] = threading.BoundedSemaphore(limit)
+        return _SLOTS[base_url]
+
+
 class OpenAIChat:
     """ChatBackend over the openai SDK with `response_format` json_schema (strict)."""
 
@@ -72,9 +89,11 @@ class OpenAIChat:
         max_retries: int,
         extra_body: dict[str, Any] | None = None,
         http_client: httpx.Client | None = None,
+        max_in_flight: int = 2,
     ):
         self.model = model
         self.extra_body = extra_body
+        self._slots = endpoint_slots(base_url, max_in_flight)
         self._client = openai.OpenAI(
             base_url=base_url,
             api_key=api_key,
@@ -102,14 +121,15 @@ class OpenAIChat:
                 "type": "json_schema",
                 "json_schema": {"name": schema_name, "schema": schema, "strict": True},
             }
-            response = self._client.chat.completions.create(
-                model=self.model,
-                messages=messages,  # type: ignore[arg-type]
-                temperature=temperature,
-                seed=seed,
-                max_tokens=max_tokens,
-                extra_body={"response_format": response_format, **(self.extra_body or {})},
-            )
+            with self._slots:
+                response = self._client.chat.completions.create(
+                    model=self.model,
+                    messages=messages,  # type: ignore[arg-type]
+                    temperature=temperature,
+                    seed=seed,
+                    max_tokens=max_tokens,
+                    extra_body={"response_format": response_format, **(self.extra_body or {})},
+                )
         except openai.APIStatusError as error:
             raise ChatCallError(
                 f"HTTP {error.status_code} from {self._client.base_url}: {error.message}"

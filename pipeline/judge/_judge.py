@@ -463,6 +463,7 @@ def open_judge(
         backend = OpenAIChat(
             base_url=settings.base_url, model=settings.model, api_key=key or "none",
             timeout_s=settings.timeout_s, max_retries=settings.max_retries, extra_body=extra_body,
+            max_in_flight=settings.concurrency,
         )  # fmt: skip
         yield Judge(backend, settings)
         return

@@ -118,3 +118,16 @@ def test_a_reply_cut_at_max_tokens_is_an_error_not_a_verdict():
 
     with pytest.raises(ChatCallError, match="cut off at max_tokens=50"):
         call(backend(handler))
+
+
+def test_judges_of_one_endpoint_share_one_in_flight_limit() -> None:
+    """Several batch tasks each open a Judge; together they may not queue more calls than the server has slots."""
+    from pipeline.judge._backend import endpoint_slots
+
+    first = endpoint_slots("http://127.0.0.1:9/v1", 2)
+    assert endpoint_slots("http://127.0.0.1:9/v1", 5) is first
+    assert first.acquire(blocking=False) and first.acquire(blocking=False)
+    assert not first.acquire(blocking=False)
+    first.release()
+    first.release()
+    assert endpoint_slots("http://127.0.0.1:10/v1", 2) is not first
