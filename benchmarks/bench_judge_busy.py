@@ -14,6 +14,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -42,13 +44,30 @@ def poll_slots(base_url: str, stop: threading.Event, samples: list[tuple[float, 
             stop.wait(0.1)
 
 
+def subset_round(round_dir: Path, names: list[str]) -> Path:
+    """A copy of the round with only the named submission files (the rubric path made absolute)."""
+    import yaml
+
+    target = Path(tempfile.mkdtemp(prefix="gradeflow-subset-"))
+    config = yaml.safe_load((round_dir / "round.yaml").read_text(encoding="utf-8"))
+    config["exam"] = str((round_dir / config["exam"]).resolve())
+    (target / "round.yaml").write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+    (target / "submissions").mkdir()
+    for name in names:
+        shutil.copy(round_dir / "submissions" / name, target / "submissions" / name)
+    return target
+
+
 def main() -> None:
     """Score the round through the embedded server while polling its slots; print one JSON line."""
     formatter = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=formatter)
     parser.add_argument("round_dir", type=Path)
     parser.add_argument("--out", type=Path, required=True, help="Where the round's tables go.")
+    parser.add_argument("--only", nargs="+", metavar="FILE", help="Score only these submission files of the round.")
     args = parser.parse_args()
+    if args.only:
+        args.round_dir = subset_round(args.round_dir, args.only)
     os.environ.update(QUIET)
     from flows.score_round import run_round
     from pipeline.judge import JudgeSettings, local_server
