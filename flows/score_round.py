@@ -79,7 +79,8 @@ def judge_endpoint(settings: JudgeSettings) -> Iterator[JudgeSettings]:
         yield settings
         return
     with local_server(settings) as server:
-        yield settings.model_copy(update={"base_url": server.base_url, "model": server.model})
+        update = {"base_url": server.base_url, "model": server.model, "timeout_s": settings.local_timeout_s}
+        yield settings.model_copy(update=update)
 
 
 def task_runner(settings: ScoreSettings) -> Any:

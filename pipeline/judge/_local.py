@@ -267,7 +267,7 @@ class LocalChat:
                 self.server = server
                 self._chat = OpenAIChat(
                     base_url=server.base_url, model=server.model, api_key="local",
-                    timeout_s=self.settings.timeout_s, max_retries=self.settings.max_retries,
+                    timeout_s=self.settings.local_timeout_s, max_retries=self.settings.max_retries,
                     extra_body=self.extra_body, max_in_flight=self.settings.concurrency,
                 )  # fmt: skip
                 ready.set()
