@@ -34,7 +34,7 @@ def validate(rubric: RubricPath) -> None:
     for column in ("question", "title", "points", "bonus", "criteria", "code"):
         table.add_column(column, justify="right" if column in {"points", "bonus", "criteria"} else "left")
     for q in exam.questions:
-        tasks = sorted({c.code.task for c in q.all_criteria() if c.code})
+        tasks = sorted(t.id for t in exam.code_tasks if t.question_id == q.id)
         table.add_row(
             q.id,
             q.title,
