@@ -23,10 +23,10 @@ class JudgeSettings(BaseSettings):
     api_key: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("GRADEFLOW_JUDGE_API_KEY", "OPENAI_API_KEY")
     )
-    mode: Literal["item", "criterion"] = "item"
-    """One structured call per item with points for every criterion (default: one call however many
-    criteria, and the better agreement of the two on the eval sets, docs/BENCHMARKS.md), or one short
-    yes/partial/no call per criterion."""
+    mode: Literal["item", "criterion"] = "criterion"
+    """One short yes/partial/no call per criterion (default: the better raw agreement of the two on the eval
+    sets, docs/BENCHMARKS.md "Judge"), or one structured call per item with points for every criterion
+    (one call however many criteria: faster on rubrics with many criteria)."""
     concurrency: int = Field(default=2, ge=1, le=64)
     """Calls in flight at once; match the local server's slots (LOCAL_PARALLEL)."""
     timeout_s: float = Field(default=120.0, gt=0)
