@@ -57,7 +57,6 @@ def score_batch(
             execute=execute,
             samples=samples,
             calibrator=calibrator,
-            review_threshold=settings.review_threshold,
         )
     progress.advance(len(submissions))
     return results

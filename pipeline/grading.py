@@ -59,13 +59,15 @@ Execute = Callable[[CodeTask, str], ExecResultLike]
 
 
 class CalibratorLike(Protocol):
-    """A fitted calibration (see pipeline.calibrate)."""
+    """A fitted calibration (see pipeline.calibrate): calibrated points, expected error, its review rule."""
 
     calibration_id: str
 
     def apply(
         self, question_id: str, raw_points: float, max_points: float, *, confidence: float | None = None
     ) -> tuple[float, float]: ...
+
+    def review_reason(self, expected_error: float, max_points: float) -> str | None: ...
 
 
 class SubmissionResult(BaseModel):
@@ -182,7 +184,6 @@ def grade_submission(
     runs: dict[str, list[ExecResultLike]],
     *,
     calibrator: CalibratorLike | None = None,
-    review_threshold: float = 0.5,
 ) -> SubmissionResult:
     """Combine judgments and code runs of one submission into scored rows."""
     items: list[dict[str, Any]] = []
@@ -228,8 +229,9 @@ def grade_submission(
                 question.points,
                 confidence=judgment.confidence if judgment else None,
             )
-            if expected_error is not None and expected_error > review_threshold * question.points:
-                reasons.append(f"calibration expects an error of {expected_error:.2f} points")
+            reason = calibrator.review_reason(expected_error, question.points) if expected_error is not None else None
+            if reason:
+                reasons.append(reason)
         calibrated_total += calibrated or 0.0
         calls = list(judgment.calls) if judgment is not None else []
         items.append(
@@ -346,7 +348,6 @@ def grade_batch(
     execute: Execute,
     samples: int = 1,
     calibrator: CalibratorLike | None = None,
-    review_threshold: float = 0.5,
 ) -> list[SubmissionResult]:
     """Judge all items of a batch in one call (grouped by question for the prompt cache), run code, score."""
     judged = judged_questions(exam)
@@ -361,7 +362,7 @@ def grade_batch(
         mine = {qid: j for (sid, qid), j in by_item.items() if sid == submission.submission_id}
         results.append(
             grade_submission(
-                exam, submission, mine, runs, calibrator=calibrator, review_threshold=review_threshold
+                exam, submission, mine, runs, calibrator=calibrator
             )
         )
     return results

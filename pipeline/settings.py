@@ -23,6 +23,4 @@ class ScoreSettings(BaseSettings):
     task_runner: Literal["threads", "dask"] = "threads"
     dask_address: str | None = None
     """Scheduler of an existing Dask cluster (tcp://host:8786); unset with task_runner=dask: a local cluster."""
-    review_threshold: float = Field(default=0.25, gt=0, le=1)
-    """Items whose calibrated expected error exceeds this share of their max points go to review."""
     samples: int = Field(default=1, ge=1, le=15)

@@ -180,6 +180,9 @@ def test_calibration_fills_calibrated_points_and_routes_large_expected_errors(ex
         def apply(self, question_id: str, raw_points: float, max_points: float, *, confidence=None):
             return raw_points / 2, 3.0 if question_id == "1.2" else 0.1
 
+        def review_reason(self, expected_error: float, max_points: float) -> str | None:
+            return f"calibration expects an error of {expected_error:.2f} points" if expected_error > 1 else None
+
     item = Item(submission_id="s1", question_id="1.2", text="because")
     judgment = Judgment("s1", "1.2", {"why": CriterionAward(points=4)})
     result = grade_submission(
