@@ -30,7 +30,7 @@ class JudgeSettings(BaseSettings):
     concurrency: int = Field(default=2, ge=1, le=64)
     """Calls in flight at once; match the local server's slots (LOCAL_PARALLEL)."""
     timeout_s: float = Field(default=120.0, gt=0)
-    local_timeout_s: float = Field(default=1800.0, gt=0)
+    local_timeout_s: float = Field(default=600.0, gt=0)
     """Per-call timeout against the embedded server: a 1.5B model on 2 busy cores writes ~4 tokens/s, so an
     item's ~550-token verdict takes minutes; a shorter client timeout discards finished work and retries."""
     max_retries: int = Field(default=3, ge=0, le=10)
