@@ -33,4 +33,4 @@ def report(
     if round_id is None and len(rounds) > 1:
         console.print(f"[yellow]{len(rounds)} rounds under {round_out}; reported the one scored last "
                       "(choose with --round)[/]", highlight=False)
-    console.print(f"wrote {written}", highlight=False)
+    console.print(f"wrote {written}", highlight=False, soft_wrap=True)  # a path must stay copyable

@@ -65,7 +65,7 @@ def _print_summary(summary) -> None:  # noqa: ANN001 (flows import is deferred)
         console.print(f"  review: {count} × {reason}", highlight=False)
     for failure in summary.failures:
         console.print(f"[yellow]failure:[/] {failure}", highlight=False)
-    console.print(f"tables: {summary.out_dir}/<table>/round_id={summary.round_id}/", highlight=False)
+    console.print(f"tables: {summary.out_dir}/<table>/round_id={summary.round_id}/", highlight=False, soft_wrap=True)
 
 
 @app.command()
