@@ -99,6 +99,22 @@ class RubricFactory:
             **fields,
         }
 
+    def top_k_question(self, **fields: Any) -> dict[str, Any]:
+        """Seed 1.1 in small: best two of three methods (2/3/3, cap 5), complexity 2, queries 1, bonus +1."""
+        c = self.criterion
+        methods = self.group(
+            "methods",
+            pick=2,
+            cap=5,
+            alternatives=[
+                self.alternative("sort", c("sort-ok", 2)),
+                self.alternative("heap", c("heap-ok", 3)),
+                self.alternative("quickselect", c("qs-ok", 3)),
+            ],
+        )
+        criteria = [c("complexity", 2), c("queries", 1), c("streaming", 1, bonus=True)]
+        return self.question("1.1", 8, criteria=criteria, groups=[methods], **fields)
+
     def write(self, data: Any, name: str = "rubric.yaml") -> Path:
         """Write rubric data as YAML; returns the path."""
         path = self.directory / name

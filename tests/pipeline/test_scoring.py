@@ -55,21 +55,7 @@ def assert_rows_add_up(score) -> None:
 
 
 def top_k(rubric, *, bonus_may_exceed_max: bool = False) -> Question:
-    c = rubric.criterion
-    methods = rubric.group(
-        "methods",
-        pick=2,
-        cap=5,
-        alternatives=[
-            rubric.alternative("sort", c("sort-ok", 2)),
-            rubric.alternative("heap", c("heap-ok", 3)),
-            rubric.alternative("quickselect", c("qs-ok", 3)),
-        ],
-    )
-    criteria = [c("complexity", 2), c("queries", 1), c("streaming", 1, bonus=True)]
-    question = rubric.question(
-        "1.1", 8, criteria=criteria, groups=[methods], bonus_may_exceed_max=bonus_may_exceed_max
-    )
+    question = rubric.top_k_question(bonus_may_exceed_max=bonus_may_exceed_max)
     return build(rubric, question).question("1.1")
 
 

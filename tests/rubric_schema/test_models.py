@@ -32,20 +32,7 @@ def only_problem(path: Path) -> tuple[str, str]:
 
 
 def top_k_question(rubric, **fields):
-    """Seed 1.1 in small: best two of three methods (2/3/3, cap 5), complexity 2, queries 1, bonus +1."""
-    c = rubric.criterion
-    methods = rubric.group(
-        "methods",
-        pick=2,
-        cap=5,
-        alternatives=[
-            rubric.alternative("sort", c("sort-ok", 2)),
-            rubric.alternative("heap", c("heap-ok", 3)),
-            rubric.alternative("quickselect", c("qs-ok", 3)),
-        ],
-    )
-    criteria = [c("complexity", 2), c("queries", 1), c("streaming", 1, bonus=True)]
-    return rubric.question("1.1", 8, criteria=criteria, groups=[methods], **fields)
+    return rubric.top_k_question(**fields)
 
 
 # --- valid rubrics -------------------------------------------------------------------------------
