@@ -30,7 +30,7 @@ from pipeline.judge._schema import (
     allowed_points,
     criterion_model,
     item_model,
-    require_quotes,
+    local_grammar,
     response_schema,
     verdict_points,
 )
@@ -239,7 +239,7 @@ class Judge:
             max_tokens = budget + 32
         schema = response_schema(reply)
         if self.settings.base_url is None or _is_loopback(self.settings.base_url):
-            schema = require_quotes(schema)
+            schema = local_grammar(schema, max_chars=self.settings.local_text_max_chars)
         prompt = build_prompt(
             question, entries, mode=self.mode, schema=schema, directory=self.settings.prompts_dir
         )

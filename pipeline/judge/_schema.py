@@ -74,19 +74,28 @@ def response_schema(model: type[BaseModel]) -> dict[str, Any]:
     return model.model_json_schema(by_alias=True)
 
 
-def require_quotes(schema: dict[str, Any]) -> dict[str, Any]:
-    """Make every `evidence` string non-empty (minLength 1), for servers whose grammar enforces it.
+def local_grammar(schema: dict[str, Any], *, max_chars: int) -> dict[str, Any]:
+    """Tighten a schema for servers whose grammar enforces string lengths (llama-server, vLLM on loopback).
 
-    The local 1.5B model left evidence empty for most correct Chinese answers (so their points were
-    withheld); forced to write something, it quotes. OpenAI's strict mode does not accept minLength, so
-    only local endpoints (llama-server, vLLM on loopback) get it. The reply model itself still accepts
-    "" (points then withheld), so a server that ignores the keyword is checked all the same.
+    Evidence must be non-empty (minLength 1): the local 1.5B model left it empty for most correct Chinese
+    answers (so their points were withheld); forced to write something, it quotes. Evidence, rationale and
+    each mention are capped at max_chars (maxLength): uncapped, the model copied whole paragraphs and an
+    item's verdict ran to ~750 tokens, minutes of decoding on 2 cores; a cut quote is still verbatim.
+    OpenAI's strict mode accepts neither keyword, so remote endpoints get the plain schema. The reply
+    model itself does not depend on them, so a server that ignores the keywords is checked all the same.
     """
     tightened = copy.deepcopy(schema)
     for node in [tightened, *tightened.get("$defs", {}).values()]:
-        evidence = node.get("properties", {}).get("evidence")
-        if evidence is not None and evidence.get("type") == "string":
-            evidence["minLength"] = 1
+        properties = node.get("properties", {})
+        for name in ("evidence", "rationale"):
+            field = properties.get(name)
+            if field is not None and field.get("type") == "string":
+                field["maxLength"] = max_chars
+                if name == "evidence":
+                    field["minLength"] = 1
+        mentions = properties.get("mentions")
+        if mentions is not None and mentions.get("items", {}).get("type") == "string":
+            mentions["items"]["maxLength"] = max_chars
     return tightened
 
 

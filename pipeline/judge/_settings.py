@@ -42,6 +42,9 @@ class JudgeSettings(BaseSettings):
     """Temperature when several samples are drawn: agreement only means something if they can differ."""
     max_tokens_per_criterion: int = Field(default=160, ge=32)
     """Output budget: evidence + two-sentence rationale + points for one criterion."""
+    local_text_max_chars: int = Field(default=40, ge=8)
+    """Longest evidence quote, rationale or mention a loopback server's grammar allows (JSON Schema
+    maxLength): decoding time on a CPU is proportional to what the model writes."""
     cache_dir: Path = DEFAULT_CACHE_ROOT / "judge"
     """Content-addressed cache of judgments; a re-run or a resumed round makes no calls."""
     screen_injections: bool = True

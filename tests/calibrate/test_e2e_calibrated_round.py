@@ -1,4 +1,4 @@
-"""Calibration through the real chain: score the demo round, calibrate it on its grade sheet, score again.
+"""Calibration through the real chain: score the panel round, calibrate it on its grade sheet, score again.
 
 Real Prefect, real bubblewrap and the real `gradeflow` commands in subprocesses; only the judge model is
 the stub server (the embedded model's agreement is measured in benchmarks/, not here). What this pins is
@@ -22,7 +22,7 @@ from stub_judge import StubJudgeServer  # noqa: E402
 
 REPO = Path(__file__).parents[2]
 EXAM = REPO / "eval_sets" / "ai-engineer-mid"
-DEMO = EXAM / "rounds" / "demo"
+DEMO = EXAM / "rounds" / "panel"
 GRADEFLOW = Path(sys.executable).parent / "gradeflow"
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
@@ -52,7 +52,7 @@ def test_score_calibrate_and_score_with_the_calibration(tmp_path: Path) -> None:
             env,
         )  # fmt: skip
         assert calibrated.returncode == 0, calibrated.stdout + calibrated.stderr
-        assert "human vs" in calibrated.stdout  # the demo sheet has a second grader on some items
+        assert "human vs" in calibrated.stdout  # the panel sheet has a second grader on some items
         artifact = tmp_path / "raw" / "calibration.json"
         calibration = load_calibration(artifact)
         second = _run(

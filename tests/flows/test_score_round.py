@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).parents[1] / "support"))
 from stub_judge import StubJudgeServer  # noqa: E402
 
 REPO = Path(__file__).parents[2]
-DEMO = REPO / "eval_sets" / "ai-engineer-mid" / "rounds" / "demo"
+DEMO = REPO / "eval_sets" / "ai-engineer-mid" / "rounds" / "panel"
 GRADEFLOW = Path(sys.executable).parent / "gradeflow"
 SCORE_TABLES = ("submissions", "item_scores", "criterion_scores", "executor_runs")
 
@@ -93,7 +93,7 @@ def test_code_answers_ran_in_the_sandbox(first_run: dict) -> None:
 
 def test_summary_and_paths_are_printed_without_tracebacks(first_run: dict) -> None:
     assert "per question" in first_run["stdout"]
-    assert "round_id=demo" in first_run["stdout"]
+    assert "round_id=panel" in first_run["stdout"]
     assert "Traceback" not in first_run["stdout"] + first_run["stderr"]
 
 

@@ -294,7 +294,9 @@ def test_judge_items_keeps_input_order_groups_by_question_and_limits_concurrency
 
 @pytest.mark.parametrize(("base_url", "tightened"), [(None, True), ("http://127.0.0.1:8080/v1", True),
                                                      ("https://api.openai.com/v1", False)])  # fmt: skip
-def test_local_servers_get_a_grammar_that_forces_a_quote(make_judge, question, base_url, tightened):
+def test_local_servers_get_a_grammar_that_forces_a_short_quote(make_judge, question, base_url, tightened):
     judge, fake = make_judge(full_marks, base_url=base_url, model="m")
     judge.judge_item(question, make_item(question, ANSWER))
-    assert ('"minLength": 1' in json.dumps(fake.calls[0]["schema"])) is tightened
+    sent = json.dumps(fake.calls[0]["schema"])
+    assert ('"minLength": 1' in sent) is tightened
+    assert (f'"maxLength": {judge.settings.local_text_max_chars}' in sent) is tightened

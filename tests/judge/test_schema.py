@@ -11,7 +11,7 @@ from pipeline.judge._schema import (
     allowed_points,
     criterion_model,
     item_model,
-    require_quotes,
+    local_grammar,
     response_schema,
     verdict_points,
 )
@@ -98,11 +98,15 @@ def test_criterion_verdict_model_is_yes_partial_no(question):
     assert schema["required"] == ["evidence", "rationale", "verdict"]
 
 
-def test_require_quotes_makes_evidence_non_empty_without_touching_the_rest(question):
+def test_local_grammar_forces_a_short_quote_without_touching_the_rest(question):
     schema = response_schema(item_model(judged_criteria(question)))
-    tightened = require_quotes(schema)
+    tightened = local_grammar(schema, max_chars=40)
     heap = tightened["$defs"][schema["properties"]["heap"]["$ref"].split("/")[-1]]
     metrics = tightened["$defs"][schema["properties"]["metrics"]["$ref"].split("/")[-1]]
     assert heap["properties"]["evidence"]["minLength"] == 1
-    assert "minLength" not in str(schema)  # the original is not modified
+    assert heap["properties"]["evidence"]["maxLength"] == 40
+    assert heap["properties"]["rationale"]["maxLength"] == 40
+    assert "minLength" not in str(schema) and "maxLength" not in str(schema)  # the original is not modified
     assert "evidence" not in metrics["properties"]
+    assert metrics["properties"]["mentions"]["items"]["maxLength"] == 40
+    assert "minLength" not in str(metrics["properties"]["rationale"])

@@ -1,6 +1,6 @@
 """The report and the documented queries over tables that the real grading code wrote.
 
-The demo round of the seed exam goes through the real ingest, scoring rules, `round_rows` and
+The panel round of the seed exam goes through the real ingest, scoring rules, `round_rows` and
 `write_partition`; only the judge and the code runner are fakes (unit boundaries), so this pins the
 contract between what grading writes (kinds, sources, review reasons) and what the report reads.
 The real flow with the real sandbox is run by tests/flows; this file keeps to a few seconds.
@@ -29,7 +29,7 @@ from pipeline.store import write_partition
 from rubric_schema import CodeTask, Question, exam_sha
 
 REPO = Path(__file__).resolve().parents[2]
-DEMO = REPO / "eval_sets" / "ai-engineer-mid" / "rounds" / "demo"
+DEMO = REPO / "eval_sets" / "ai-engineer-mid" / "rounds" / "panel"
 QUERIES = REPO / "docs" / "QUERIES.md"
 
 
@@ -118,7 +118,7 @@ def fake_execute(task: CodeTask, code: str) -> Run:
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory) -> tuple[Path, dict[str, list[dict[str, Any]]]]:
-    """Grade the demo round with the real rules and write it with the store."""
+    """Grade the panel round with the real rules and write it with the store."""
     rnd = load_round(DEMO)
     submissions, rejected = split_round(rnd.submissions_dir, [q.id for q in rnd.exam.questions])
     assert len(submissions) == 14 and not rejected
@@ -132,7 +132,7 @@ def graded(tmp_path_factory) -> tuple[Path, dict[str, list[dict[str, Any]]]]:
 
 def test_sections_agree_with_what_grading_wrote(graded):
     out, rows = graded
-    data = load_report_data(out, "demo")
+    data = load_report_data(out, "panel")
     assert data.summary.n_submissions == 14
     assert sorted(data.summary.raw_totals) == sorted(r["raw_total"] for r in rows["submissions"])
     assert [q.question_id for q in data.questions][-1] == "10.1" and len(data.questions) == 18
@@ -152,14 +152,14 @@ def test_sections_agree_with_what_grading_wrote(graded):
 
 def test_report_renders_the_graded_round(graded):
     out, _ = graded
-    html = render_html(load_report_data(out, "demo"))
+    html = render_html(load_report_data(out, "panel"))
     assert html.count('src="data:image/png;base64,') == 3
-    assert "Round demo" in html and "<script" not in html.lower()
+    assert "Round panel" in html and "<script" not in html.lower()
 
 
 def test_documented_queries_run_as_written_from_the_repository_root(graded, monkeypatch):
     out, rows = graded
-    monkeypatch.chdir(REPO)  # query 4 reads the demo grade sheet by its path from here
+    monkeypatch.chdir(REPO)  # query 4 reads the panel grade sheet by its path from here
     text = QUERIES.read_text(encoding="utf-8")
     blocks = re.findall(r"```sql\n(.*?)```", text, re.S)
     assert len(blocks) == 5
@@ -171,6 +171,6 @@ def test_documented_queries_run_as_written_from_the_repository_root(graded, monk
     difficulty, hit_rates, _near_pass, disagreement, queue = results
     assert len(difficulty) == 18
     assert hit_rates and all(0 <= r["hit_rate"] <= 1 for r in hit_rates)
-    assert disagreement, "the demo grade sheet should join the demo items"
+    assert disagreement, "the panel grade sheet should join the panel items"
     assert all(r["human_points"] <= r["max_points"] for r in disagreement)
     assert len(queue) == sum(1 for r in rows["item_scores"] if r["needs_review"])

@@ -16,7 +16,7 @@ from pipeline.cli import app
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "QUERIES.md"
 # The grade sheet query 4 names, relative to the folder gradeflow runs in.
-GRADES = Path("eval_sets/ai-engineer-mid/rounds/demo/human_grades.csv")
+GRADES = Path("eval_sets/ai-engineer-mid/rounds/panel/human_grades.csv")
 
 
 def _blocks() -> dict[str, str]:
