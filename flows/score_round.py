@@ -8,12 +8,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 from prefect import flow, get_run_logger, task
+from prefect.context import FlowRunContext
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows import progress
 from pipeline.grading import SubmissionResult, cached_execute, grade_batch, rejected_result, round_rows
 from pipeline.ingest import DEFAULT_MAX_BYTES, RejectedFile, Submission, split_round
-from pipeline.judge import JudgeSettings, local_server, open_judge
+from pipeline.judge import JudgeSettings, local_server, open_judge, shared_local_judge
 from pipeline.rounds import Round, load_round
 from pipeline.settings import ScoreSettings
 from pipeline.store import write_partition
@@ -72,14 +73,22 @@ def write_tables(out_dir: str, round_id: str, rows: dict[str, list[dict[str, Any
 
 
 @contextmanager
-def judge_endpoint(settings: JudgeSettings) -> Iterator[JudgeSettings]:
-    """The configured endpoint, or the embedded server started for the round: settings any task can connect with."""
+def judge_endpoint(settings: JudgeSettings, in_process: bool) -> Iterator[JudgeSettings]:
+    """Settings every batch task can open a judge with: the configured endpoint, or the embedded server.
+
+    With threads, the embedded server is shared by the tasks and started on the first cache miss (a fully
+    cached re-run never loads the model). Dask workers are other processes: they get the server's URL,
+    so it is started here, before them.
+    """
     if settings.base_url:
         yield settings
-        return
-    with local_server(settings) as server:
-        update = {"base_url": server.base_url, "model": server.model, "timeout_s": settings.local_timeout_s}
-        yield settings.model_copy(update=update)
+    elif in_process:
+        with shared_local_judge(settings):
+            yield settings
+    else:
+        with local_server(settings) as server:
+            update = {"base_url": server.base_url, "model": server.model, "timeout_s": settings.local_timeout_s}
+            yield settings.model_copy(update=update)
 
 
 def task_runner(settings: ScoreSettings) -> Any:
@@ -121,7 +130,9 @@ def score_round(
     if judge == "openai" and not judge_settings.base_url:
         raise ValueError("--judge openai needs GRADEFLOW_JUDGE_BASE_URL (and an API key) in the environment")
     batches = [submissions[i : i + batch_size] for i in range(0, len(submissions), batch_size)]
-    with judge_endpoint(judge_settings) as endpoint:
+    context = FlowRunContext.get()
+    in_process = context is not None and isinstance(context.task_runner, ThreadPoolTaskRunner)
+    with judge_endpoint(judge_settings, in_process) as endpoint:
         futures = [
             score_batch.submit(rnd.exam, batch, endpoint, samples, calibration, settings) for batch in batches
         ]

@@ -15,6 +15,7 @@ from pipeline.judge._judge import (
     JudgeStats,
     judged_criteria,
     open_judge,
+    shared_local_judge,
 )
 from pipeline.judge._local import MODEL_NAME, LocalChat, LocalModelError, assemble_model, local_server
 from pipeline.judge._prompts import PromptError
@@ -44,4 +45,5 @@ __all__ = [
     "local_server",
     "open_judge",
     "screen",
+    "shared_local_judge",
 ]

@@ -467,9 +467,34 @@ def open_judge(
         )  # fmt: skip
         yield Judge(backend, settings)
         return
+    shared = _SHARED_LOCAL.get(settings.model_dump_json()) if extra_body is None else None
+    if shared is not None:
+        yield Judge(shared, settings)
+        return
     backend = LocalChat(settings, extra_body=extra_body)
     with sigterm_as_exit():
         try:
             yield Judge(backend, settings)
         finally:
+            backend.close()
+
+
+_SHARED_LOCAL: dict[str, LocalChat] = {}
+
+
+@contextlib.contextmanager
+def shared_local_judge(settings: JudgeSettings) -> Iterator[None]:
+    """Within this block every open_judge of this process with these settings shares one embedded server.
+
+    The server starts on the first cache miss of any of them, so a round whose items are all cached never
+    starts it (the 15-55 s of loading the model on 2 cores), and stops when the block ends.
+    """
+    key = settings.model_dump_json()
+    backend = LocalChat(settings)
+    _SHARED_LOCAL[key] = backend
+    with sigterm_as_exit():
+        try:
+            yield
+        finally:
+            _SHARED_LOCAL.pop(key, None)
             backend.close()

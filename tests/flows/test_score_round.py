@@ -137,3 +137,30 @@ def test_kill_9_mid_round_then_resume_equals_an_uninterrupted_run(first_run: dic
             read_table(first_run["out"], table), drop=("scored_at",)
         ), table
     shutil.rmtree(resumed_out)
+
+
+def test_a_round_with_nothing_to_judge_never_starts_the_embedded_server(tmp_path: Path) -> None:
+    """The embedded server starts on the first cache miss: a round without one never loads the model.
+
+    The server binary here does not exist, so starting it would fail the round.
+    """
+    round_dir = tmp_path / "round"
+    (round_dir / "submissions").mkdir(parents=True)
+    (round_dir / "round.yaml").write_text(f"round_id: quiet\nexam: {DEMO / '../../rubric.yaml'}\n")
+    (round_dir / "submissions" / "no-headings.md").write_text("我没有按题号作答，这里只是一段说明。\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GRADEFLOW_", "PREFECT_"))} | {
+        "GRADEFLOW_JUDGE_LOCAL_SERVER_BINARY": str(tmp_path / "no-such-llama-server"),
+        "GRADEFLOW_JUDGE_CACHE_DIR": str(tmp_path / "judge"),
+        "GRADEFLOW_CACHE_DIR": str(tmp_path / "cache"),
+        "PREFECT_HOME": str(tmp_path / "prefect"),
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180",
+    }
+    done = subprocess.run(
+        [str(GRADEFLOW), "score", str(round_dir), "--out", str(tmp_path / "out"), "--judge", "local"],
+        env=env, cwd=REPO, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    _, [(n_items, n_missing)] = query(
+        tmp_path / "out", "select count(*), count(*) filter (where kind = 'missing') from item_scores"
+    )
+    assert n_items == n_missing == 18

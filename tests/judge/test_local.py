@@ -9,7 +9,16 @@ from pathlib import Path
 import httpx
 import pytest
 
-from pipeline.judge import JudgeSettings, LocalChat, LocalModelError, _local, assemble_model, local_server
+from pipeline.judge import (
+    JudgeSettings,
+    LocalChat,
+    LocalModelError,
+    _local,
+    assemble_model,
+    local_server,
+    open_judge,
+    shared_local_judge,
+)
 
 FAKE_SERVER = f"""#!{sys.executable}
 import http.server, json, sys
@@ -147,3 +156,19 @@ def test_local_chat_reports_a_failed_start_on_every_call(tmp_path, monkeypatch):
         with pytest.raises(LocalModelError, match="exited with code 3"):
             _ask(chat)
     chat.close()
+
+
+def test_judges_opened_inside_shared_local_judge_share_one_lazily_started_server(tmp_path, monkeypatch):
+    settings = _settings(tmp_path, FAKE_SERVER, monkeypatch)
+    with shared_local_judge(settings):
+        with open_judge(settings) as first, open_judge(settings) as second:
+            assert first.backend is second.backend
+            assert first.backend.server is None  # nothing asked yet: no model loaded
+        _ask(first.backend)
+        server = first.backend.server
+        with open_judge(settings) as third:  # a later task reuses the running server
+            assert third.backend.server is server
+        assert server.process.poll() is None  # closing a task's judge leaves the shared server up
+    assert server.process.poll() is not None
+    with open_judge(settings) as outside:  # after the block: a judge of its own again
+        assert outside.backend is not first.backend
