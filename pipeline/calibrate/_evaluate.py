@@ -33,11 +33,17 @@ class CrossValidated:
     """NaN when there is only one question."""
     folds: int
     kfold_without_similarity: np.ndarray | None = None
-    """k-fold shares of the same models applied without the similarity (as scoring does when it has none)."""
+    """k-fold shares of the same models applied without the answer features (similarity, neighbours), as
+    scoring does when it has none."""
 
 
 def cross_validate(data: CalibrationData, config: CalibrationConfig, *, folds: int = 5) -> CrossValidated:
-    """Out-of-fold calibrated shares: k-fold over submissions; leave-question-out with global maps only."""
+    """Out-of-fold calibrated shares: k-fold over submissions; leave-question-out with global maps only.
+
+    The neighbour feature of a held-out item is computed from the fold model's pool, which holds only the
+    training items' grades; a left-out question has no graded neighbours, so its items fall back to the
+    stages without them (the cold start of a new question).
+    """
     fold = fold_ids(data.submission_id, folds, config.seed)
     kfold = np.full(len(data), math.nan)
     kfold_error = np.full(len(data), math.nan)
@@ -48,7 +54,7 @@ def cross_validate(data: CalibrationData, config: CalibrationConfig, *, folds: i
             continue
         model, _ = fit_model(data.subset(~test), config)
         part = data.subset(test)
-        kfold[test] = model.predict(part.question_id, part.raw_fraction, part.similarity)
+        kfold[test] = model.predict(part.question_id, part.raw_fraction, part.similarity, part.embedding)
         kfold_error[test] = model.expected_error(part.question_id, kfold[test], part.confidence)
         without_similarity[test] = model.predict(part.question_id, part.raw_fraction)
     leave_out = np.full(len(data), math.nan)
@@ -59,13 +65,13 @@ def cross_validate(data: CalibrationData, config: CalibrationConfig, *, folds: i
             test = data.question_id == question_id
             model, _ = fit_model(data.subset(~test), global_only)
             part = data.subset(test)
-            leave_out[test] = model.predict(part.question_id, part.raw_fraction, part.similarity)
+            leave_out[test] = model.predict(part.question_id, part.raw_fraction, part.similarity, part.embedding)
     return CrossValidated(
         kfold=kfold,
         kfold_error=kfold_error,
         leave_question_out=leave_out,
         folds=int(len(np.unique(fold))),
-        kfold_without_similarity=None if data.similarity is None else without_similarity,
+        kfold_without_similarity=None if data.similarity is None and data.embedding is None else without_similarity,
     )
 
 
@@ -75,7 +81,7 @@ class MetricRow(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     key: Literal["raw", "kfold", "kfold_without_similarity", "leave_question_out", "human"]
-    """Raw judge; calibrated k-fold (with and without the similarity); question left out; human vs human."""
+    """Raw judge; calibrated k-fold (with and without the answer features); question left out; human vs human."""
     label: str
     n: int
     metrics: dict[str, Estimate]
@@ -215,7 +221,7 @@ def evaluate(
         pooled.append(
             MetricRow(
                 key="kfold_without_similarity",
-                label=f"judge, calibrated ({cv.folds}-fold), without the similarity",
+                label=f"judge, calibrated ({cv.folds}-fold), without the answer features",
                 n=len(data),
                 metrics=bootstrap_agreement(plain, human, scale, n_resamples=n_bootstrap, seed=seed),
             )
@@ -238,9 +244,7 @@ def evaluate(
                 key="human",
                 label=f"human {pair[0]} vs {pair[1]}",
                 n=int(both.sum()),
-                metrics=bootstrap_agreement(
-                    first[both], second[both], scale, n_resamples=n_bootstrap, seed=seed
-                ),
+                metrics=bootstrap_agreement(first[both], second[both], scale, n_resamples=n_bootstrap, seed=seed),
             )
         )
     per_question = []

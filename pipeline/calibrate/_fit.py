@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from itertools import combinations
 from typing import Annotated, Literal
 
 import numpy as np
@@ -22,6 +23,7 @@ from sklearn.linear_model import LinearRegression
 from sklearn.model_selection import GroupKFold
 
 from pipeline.calibrate._data import CalibrationData
+from pipeline.calibrate._neighbours import NeighbourPool, neighbour_shares
 
 MappingName = Literal["isotonic", "linear", "sigmoid", "identity"]
 MappingChoice = Literal["auto", "isotonic", "linear", "sigmoid"]
@@ -98,7 +100,11 @@ class CalibrationConfig(_Frozen):
     error_folds: int = Field(default=5, ge=2)
     """Folds of the inner cross-validation whose residuals train the expected-error model."""
     min_similarity: int = Field(default=30, ge=3)
-    """Items with a known similarity needed before the similarity stage is fitted."""
+    """Items with every feature of a stack known (similarity, neighbour share) needed to fit that stack."""
+    neighbours_k: int = Field(default=10, ge=1)
+    """Graded answers of the same question that vote in the neighbour feature."""
+    neighbours_temperature: float = Field(default=0.05, gt=0)
+    """Softmax temperature over their cosines: e5 cosines of answers to one question sit within ≈ 0.2."""
     review_share: float = Field(default=0.2, ge=0, le=1)
     """Share of items the suggested review threshold sends to review (on the fitting data)."""
     seed: int = 0
@@ -141,9 +147,7 @@ def _fit_sigmoid(x: np.ndarray, y: np.ndarray) -> SigmoidMap | LinearMap:
     try:
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
-            (a, b), _ = curve_fit(
-                _sigmoid, x, y, p0=(4.0, -2.0), jac=_sigmoid_jacobian, method="lm", maxfev=400
-            )
+            (a, b), _ = curve_fit(_sigmoid, x, y, p0=(4.0, -2.0), jac=_sigmoid_jacobian, method="lm", maxfev=400)
     except (RuntimeError, ValueError):
         return _fit_linear(x, y)
     if not (0 <= a <= 100 and abs(b) <= 100):
@@ -155,9 +159,7 @@ def _sse(mapping: LinearMap | SigmoidMap, x: np.ndarray, y: np.ndarray) -> float
     return float(np.sum((mapping.predict(x) - y) ** 2))
 
 
-def fit_mapping(
-    x: np.ndarray, y: np.ndarray, choice: MappingChoice = "auto", *, min_isotonic: int = 30
-) -> Mapping:
+def fit_mapping(x: np.ndarray, y: np.ndarray, choice: MappingChoice = "auto", *, min_isotonic: int = 30) -> Mapping:
     """Fit judge shares `x` to human shares `y`; "auto" picks by the amount of data.
 
     Linear and sigmoid both have two parameters, so their in-sample errors compare fairly.
@@ -215,42 +217,70 @@ class ErrorModel(_Frozen):
         return error
 
 
-class SimilarityStack(_Frozen):
-    """Second stage: human share ≈ a · calibrated share + b · similarity + c, where a similarity is known.
+Feature = Literal["share", "similarity", "neighbours"]
+ANSWER_FEATURES: tuple[Feature, ...] = ("similarity", "neighbours")
+"""Features beside the judge's calibrated share: answer–reference similarity, graded-answer neighbours."""
 
-    Trained on out-of-fold calibrated shares, so it weighs the judge by how well it does on unseen items.
+
+class Stack(_Frozen):
+    """Second stage: human share ≈ Σ coefficient · feature + intercept (coefficients ≥ 0), clipped to 0…1.
+
+    Fitted on out-of-fold calibrated shares and leave-one-out neighbour shares, so it weighs each feature
+    by how well it does on items it was not computed from.
     """
 
-    share_coef: float
-    similarity_coef: float
+    features: list[Feature]
+    coefficients: list[float]
     intercept: float
     n: int
 
-    def predict(self, share: np.ndarray, similarity: np.ndarray | None) -> np.ndarray:
-        """Blend in the similarity where it is known; elsewhere the calibrated share stands."""
-        share = np.asarray(share, dtype=float)
-        if similarity is None:
-            return share
-        similarity = np.asarray(similarity, dtype=float)
-        known = np.isfinite(similarity)
-        stacked = (
-            self.share_coef * share + self.similarity_coef * np.where(known, similarity, 0.0) + self.intercept
-        )
-        return np.where(known, np.clip(stacked, 0.0, 1.0), share)
+    def predict(self, values: dict[Feature, np.ndarray | None]) -> tuple[np.ndarray, np.ndarray]:
+        """Stacked shares, and where they apply (every feature known)."""
+        columns = [values.get(name) for name in self.features]
+        if any(column is None for column in columns):
+            return np.zeros(0), np.zeros(0, dtype=bool)
+        matrix = np.column_stack([np.asarray(column, dtype=float) for column in columns])
+        known = np.isfinite(matrix).all(axis=1)
+        stacked = np.nan_to_num(matrix) @ np.asarray(self.coefficients) + self.intercept
+        return np.clip(stacked, 0.0, 1.0), known
+
+
+def apply_stacks(stacks: list[Stack], values: dict[Feature, np.ndarray | None]) -> np.ndarray:
+    """Each item takes the first stack whose features it has (the fullest first); else its calibrated share."""
+    share = values["share"]
+    assert share is not None
+    out = np.array(share, dtype=float)
+    done = np.zeros(len(out), dtype=bool)
+    for stack in stacks:
+        stacked, known = stack.predict(values)
+        if not known.any():
+            continue
+        use = known & ~done
+        out[use] = stacked[use]
+        done |= use
+    return out
 
 
 class CalibrationModel(_Frozen):
-    """What a calibration applies: the maps, the optional similarity stage and the error model, in numbers."""
+    """What a calibration applies: the maps, the second-stage stacks, the graded-answer pool, the error model."""
 
     global_mapping: Mapping
     questions: dict[str, QuestionFit] = Field(default_factory=dict)
-    similarity: SimilarityStack | None = None
+    stacks: list[Stack] = Field(default_factory=list)
+    """Fullest feature set first; an item uses the first whose features it has."""
+    neighbours: NeighbourPool | None = None
     error: ErrorModel | None = None
 
     def predict(
-        self, question_ids: np.ndarray, raw_share: np.ndarray, similarity: np.ndarray | None = None
+        self,
+        question_ids: np.ndarray,
+        raw_share: np.ndarray,
+        similarity: np.ndarray | None = None,
+        embedding: np.ndarray | None = None,
     ) -> np.ndarray:
-        """Calibrated shares: the global map, blended with each question's own map where it has one."""
+        """Calibrated shares: the global map, blended with each question's own map where it has one, then
+        the second stage with whatever answer features are given (`embedding`: the answers' unit vectors).
+        """
         raw_share = np.asarray(raw_share, dtype=float)
         out = self.global_mapping.predict(raw_share)
         for question_id, fit in self.questions.items():
@@ -258,11 +288,14 @@ class CalibrationModel(_Frozen):
             if rows.any():
                 out[rows] = fit.weight * fit.mapping.predict(raw_share[rows]) + (1 - fit.weight) * out[rows]
         out = np.clip(out, 0.0, 1.0)
-        return out if self.similarity is None else self.similarity.predict(out, similarity)
+        neighbours = (
+            None
+            if self.neighbours is None or embedding is None
+            else self.neighbours.predict(np.asarray(question_ids), np.asarray(embedding, dtype=np.float32))
+        )
+        return apply_stacks(self.stacks, {"share": out, "similarity": similarity, "neighbours": neighbours})
 
-    def expected_error(
-        self, question_ids: np.ndarray, share: np.ndarray, confidence: np.ndarray
-    ) -> np.ndarray:
+    def expected_error(self, question_ids: np.ndarray, share: np.ndarray, confidence: np.ndarray) -> np.ndarray:
         """Estimate the absolute error as a share of the maximum; NaN without an error model."""
         if self.error is None:
             return np.full(len(share), math.nan)
@@ -273,11 +306,7 @@ class CalibrationModel(_Frozen):
         fit = self.questions.get(question_id)
         if fit is None:
             return f"global:{self.global_mapping.method}"
-        return (
-            f"{fit.mapping.method}+global:{self.global_mapping.method}"
-            if fit.weight < 1
-            else fit.mapping.method
-        )
+        return f"{fit.mapping.method}+global:{self.global_mapping.method}" if fit.weight < 1 else fit.mapping.method
 
 
 def fit_maps(data: CalibrationData, config: CalibrationConfig) -> CalibrationModel:
@@ -358,28 +387,71 @@ def fit_model(data: CalibrationData, config: CalibrationConfig) -> tuple[Calibra
             continue
         inner = fit_maps(data.subset(~test), config)
         oof[test] = inner.predict(data.question_id[test], data.raw_fraction[test])
-    stack = _fit_stack(data, oof, config)
-    if stack is not None:
-        oof = stack.predict(oof, data.similarity)
+    values: dict[Feature, np.ndarray | None] = {
+        "share": oof,
+        "similarity": data.similarity,
+        "neighbours": None if data.embedding is None else _leave_one_out_neighbours(data, config),
+    }
+    stacks = _fit_stacks(values, data.human_fraction, config)
+    oof = apply_stacks(stacks, values)
     error = _fit_error_model(data, oof, config)
-    model = maps.model_copy(update={"similarity": stack, "error": error})
+    pool = (
+        None
+        if data.embedding is None
+        else NeighbourPool.build(
+            data.embedding,
+            data.question_id,
+            data.human_fraction,
+            model_id=data.embedding_model,
+            k=config.neighbours_k,
+            temperature=config.neighbours_temperature,
+        )
+    )
+    model = maps.model_copy(update={"stacks": stacks, "neighbours": pool, "error": error})
     return model, error.predict(data.question_id, oof, data.confidence)
 
 
-def _fit_stack(
-    data: CalibrationData, oof_share: np.ndarray, config: CalibrationConfig
-) -> SimilarityStack | None:
-    """Fit the human share on (out-of-fold share, similarity); None without enough similarities."""
-    if data.similarity is None:
-        return None
-    known = np.isfinite(data.similarity)
-    if known.sum() < config.min_similarity or np.ptp(data.similarity[known]) == 0:
-        return None
-    features = np.column_stack([oof_share[known], data.similarity[known]])
-    model = LinearRegression(positive=True).fit(features, data.human_fraction[known])
-    return SimilarityStack(
-        share_coef=float(model.coef_[0]),
-        similarity_coef=float(model.coef_[1]),
-        intercept=float(model.intercept_),
-        n=int(known.sum()),
+def _leave_one_out_neighbours(data: CalibrationData, config: CalibrationConfig) -> np.ndarray:
+    """Neighbour share of every fitted item among the *other* fitted items of its question."""
+    assert data.embedding is not None
+    return neighbour_shares(
+        data.embedding,
+        data.question_id,
+        data.embedding,
+        data.question_id,
+        data.human_fraction,
+        k=config.neighbours_k,
+        temperature=config.neighbours_temperature,
+        leave_one_out=True,
     )
+
+
+def _fit_stacks(
+    values: dict[Feature, np.ndarray | None], human_share: np.ndarray, config: CalibrationConfig
+) -> list[Stack]:
+    """One stack per combination of the answer features that are there, the fullest first.
+
+    A combination is fitted on the items that have all its features; with fewer than `min_similarity` of
+    them, or a feature that never varies there, it is left out (its items fall back to a smaller one).
+    """
+    share = values["share"]
+    assert share is not None
+    present = [name for name in ANSWER_FEATURES if values[name] is not None]
+    stacks = []
+    for size in range(len(present), 0, -1):
+        for combination in combinations(present, size):
+            names: list[Feature] = ["share", *combination]
+            matrix = np.column_stack([np.asarray(values[name], dtype=float) for name in names])
+            known = np.isfinite(matrix).all(axis=1)
+            if known.sum() < config.min_similarity or any(np.ptp(matrix[known, j]) == 0 for j in range(1, len(names))):
+                continue
+            model = LinearRegression(positive=True).fit(matrix[known], human_share[known])
+            stacks.append(
+                Stack(
+                    features=names,
+                    coefficients=[float(c) for c in model.coef_],
+                    intercept=float(model.intercept_),
+                    n=int(known.sum()),
+                )
+            )
+    return stacks

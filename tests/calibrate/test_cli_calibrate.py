@@ -5,17 +5,20 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import numpy as np
 import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from pipeline.calibrate import load_calibration
+from pipeline.calibrate import CachedEmbedder, load_calibration
 from pipeline.cli import app
+from pipeline.cli import calibrate as cli_calibrate
 from pipeline.store import write_partition
 
 from .conftest import synthetic_rows
 
 runner = CliRunner()
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _round_out(tmp_path: Path, *, round_id: str = "r1") -> tuple[Path, Path]:
@@ -63,9 +66,10 @@ def test_calibrate_with_a_similarity_sheet_shows_both_calibrations(tmp_path: Pat
         ["calibrate", str(out), "--grades", str(sheet), "--similarity", str(similarity), "--bootstrap", "0"],
     )
     assert result.exit_code == 0, result.output
-    assert "no similarity" in result.output
+    assert "judge only" in result.output
     calibration = load_calibration(out / "calibration.json")
-    assert calibration.model.similarity is not None and calibration.model.similarity.n == 90
+    [stack] = calibration.model.stacks
+    assert stack.features == ["share", "similarity"] and stack.n == 90
 
 
 def test_calibrate_again_replaces_its_partition(tmp_path: Path) -> None:
@@ -111,3 +115,62 @@ def test_calibrate_needs_a_round_output(tmp_path: Path) -> None:
     result = runner.invoke(app, ["calibrate", str(tmp_path / "nowhere"), "--grades", str(sheet)])
     assert result.exit_code == 1
     assert "no item_scores table" in result.output
+
+
+def test_calibrate_with_answers_fits_the_neighbour_feature_on_a_real_sheet(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three ADS questions: real answers and real grades; the judge is a stub and the embedder a fake."""
+    ads = REPO / "eval_sets" / "ads-zh"
+    with (ads / "human_grades.csv").open(encoding="utf-8") as handle:
+        graded = [r for r in csv.DictReader(handle) if r["question_id"] in ("001", "002", "003")]
+    rows = [
+        {
+            "round_id": "ads",
+            "submission_id": r["submission_id"],
+            "question_id": r["question_id"],
+            "kind": "text",
+            "max_points": 10.0,
+            "raw_points": float(n % 11),  # no signal: whatever agreement there is comes from the answers
+        }
+        for n, r in enumerate(graded)
+    ]
+    out = tmp_path / "out"
+    write_partition(out, "item_scores", "ads", rows)
+
+    def characters(texts: list[str]) -> np.ndarray:
+        """Character-bigram counts, hashed: similar Chinese answers share bigrams."""
+        vectors = np.zeros((len(texts), 256), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for a, b in zip(text, text[1:], strict=False):
+                vectors[row, hash(a + b) % 256] += 1
+        return vectors + 1e-3
+
+    embedder = CachedEmbedder(tmp_path / "cache", encode=characters, model_id="fake-bigrams")
+    monkeypatch.setattr(cli_calibrate, "default_embedder", lambda: embedder)
+    result = runner.invoke(
+        app,
+        [
+            "calibrate", str(out), "--grades", str(ads / "human_grades.csv"), "--rubric", str(ads / "rubric.yaml"),
+            "--answers", str(ads / "submissions" / "answers.jsonl"), "--bootstrap", "0",
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert f"{len(rows)} of {len(rows)} answers embedded" in result.output
+    calibration = load_calibration(out / "calibration.json")
+    pool = calibration.model.neighbours
+    assert pool is not None and pool.model_id == "fake-bigrams" and sorted(pool.questions) == ["001", "002", "003"]
+    assert calibration.model.stacks[0].features == ["share", "neighbours"]
+    assert calibration.sources["answers"].endswith("answers.jsonl")
+    assert calibration.evaluation is not None
+    pooled = {row.key: row.metrics["pearson"].value for row in calibration.evaluation.pooled}
+    assert pooled["kfold"] > pooled["kfold_without_similarity"] + 0.1, pooled
+
+
+def test_calibrate_answers_without_a_rubric_asks_for_one(tmp_path: Path) -> None:
+    out, sheet = _round_out(tmp_path)
+    result = runner.invoke(
+        app, ["calibrate", str(out), "--grades", str(sheet), "--answers", str(tmp_path / "answers.jsonl")]
+    )
+    assert result.exit_code == 1
+    assert "pass --rubric too" in result.output

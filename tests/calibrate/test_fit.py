@@ -118,7 +118,8 @@ def test_similarity_stage_adds_what_the_judge_misses() -> None:
         similarity=np.clip(human + rng.normal(0, 0.2, len(human)), 0, 1),
     )
     model, _ = fit_model(data, CalibrationConfig())
-    assert model.similarity is not None and model.similarity.similarity_coef > 0.2
+    [stack] = model.stacks
+    assert stack.features == ["share", "similarity"] and stack.coefficients[1] > 0.2
     cv = cross_validate(data, CalibrationConfig(), folds=5)
     assert cv.kfold_without_similarity is not None
     with_similarity = np.abs(cv.kfold - human).mean()
@@ -126,6 +127,6 @@ def test_similarity_stage_adds_what_the_judge_misses() -> None:
     assert with_similarity < 0.85 * without
     # Without a similarity for an item, the judge's calibrated share stands.
     ids = np.array(["1.1"], dtype=object)
-    maps_only = model.model_copy(update={"similarity": None}).predict(ids, np.array([0.5]))
+    maps_only = model.model_copy(update={"stacks": []}).predict(ids, np.array([0.5]))
     np.testing.assert_allclose(model.predict(ids, np.array([0.5]), np.array([np.nan])), maps_only)
     assert model.predict(ids, np.array([0.5]), np.array([0.9]))[0] > maps_only[0]
