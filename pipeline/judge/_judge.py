@@ -11,6 +11,7 @@ import contextlib
 import hashlib
 import threading
 import time
+from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -419,18 +420,35 @@ class Judge:
     def judge_items(
         self, pairs: list[tuple[Question, Item]], *, samples: int | None = None
     ) -> list[ItemJudgment]:
-        """Judge many items, `concurrency` at a time, grouped by question so the server's prompt cache
-        holds the shared rubric prefix; results come back in input order.
+        """Judge many items, `concurrency` at a time; results come back in input order.
+
+        The calls in flight at once are for different questions wherever there are enough questions, and
+        one question's items follow each other on one lane: a server that keeps each slot's last prompt
+        (llama-server) then computes a question's long rubric prefix once, not once in every slot.
         """
-        first_seen: dict[str, int] = {}
-        for question, _ in pairs:
-            first_seen.setdefault(question.id, len(first_seen))
-        order = sorted(range(len(pairs)), key=lambda i: (first_seen[pairs[i][0].id], i))
+        by_question: dict[str, list[int]] = {}
+        for i, (question, _) in enumerate(pairs):
+            by_question.setdefault(question.id, []).append(i)
+        lanes = self.settings.concurrency
+        splits = max(1, -(-lanes // max(len(by_question), 1)))  # fewer questions than lanes: share them out
+        chunks: deque[list[int]] = deque()
+        for indices in by_question.values():
+            size = -(-len(indices) // splits)
+            chunks.extend(indices[k : k + size] for k in range(0, len(indices), size))
         results: list[ItemJudgment | None] = [None] * len(pairs)
-        with ThreadPoolExecutor(max_workers=self.settings.concurrency, thread_name_prefix="judge") as pool:
-            futures = {i: pool.submit(self.judge_item, *pairs[i], samples=samples) for i in order}
-            for i, future in futures.items():
-                results[i] = future.result()
+
+        def lane() -> None:
+            while True:
+                try:
+                    chunk = chunks.popleft()
+                except IndexError:
+                    return
+                for i in chunk:
+                    results[i] = self.judge_item(*pairs[i], samples=samples)
+
+        with ThreadPoolExecutor(max_workers=lanes, thread_name_prefix="judge") as pool:
+            for future in [pool.submit(lane) for _ in range(min(lanes, len(chunks)))]:
+                future.result()
         return [r for r in results if r is not None]
 
 

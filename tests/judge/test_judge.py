@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 
 import pytest
 from judge_fakes import answer_of, failing, make_item, verdicts
@@ -268,20 +269,25 @@ def test_question_without_free_text_criteria_needs_no_call(make_judge):
     assert judgment.awards == {} and fake.calls == [] and not judgment.needs_review
 
 
-def test_judge_items_keeps_input_order_groups_by_question_and_limits_concurrency(
-    make_judge, question, zh_question
-):
-    order: list[str] = []
+def test_judge_items_keeps_input_order_and_puts_different_questions_in_flight(make_judge, question, zh_question):
+    active: dict[str, int] = {"en": 0, "zh": 0}
+    overlap = {"same question": 0, "two questions": 0}
     lock = threading.Lock()
 
     def respond(messages, schema):
+        kind = "zh" if "holistic" in schema["properties"] else "en"
         with lock:
-            order.append("zh" if "holistic" in schema["properties"] else "en")
-        if "holistic" in schema["properties"]:
+            active[kind] += 1
+            overlap["same question"] += active[kind] > 1
+            overlap["two questions"] += active["en"] > 0 and active["zh"] > 0
+        time.sleep(0.05)
+        with lock:
+            active[kind] -= 1
+        if kind == "zh":
             return verdicts({"holistic": {"evidence": "", "points": 0}})
         return full_marks(messages, schema)
 
-    judge, fake = make_judge(respond, concurrency=2, delay_s=0.05)
+    judge, fake = make_judge(respond, concurrency=2)
     pairs = []
     for i in range(4):
         pairs.append((question, make_item(question, ANSWER + f" v{i}", submission_id=f"s{i}")))
@@ -289,7 +295,16 @@ def test_judge_items_keeps_input_order_groups_by_question_and_limits_concurrency
     results = judge.judge_items(pairs)
     assert [(r.submission_id, r.question_id) for r in results] == [(i.submission_id, q.id) for q, i in pairs]
     assert fake.max_in_flight == 2
-    assert order[:3] == ["en", "en", "en"]  # all of question 1.1 is sent before question 2.1
+    assert overlap["same question"] == 0  # a question's prefix is computed once, on one lane
+    assert overlap["two questions"] > 0
+
+
+def test_judge_items_shares_one_question_out_when_there_are_fewer_questions_than_lanes(make_judge, question):
+    judge, fake = make_judge(full_marks, concurrency=3, delay_s=0.05)
+    pairs = [(question, make_item(question, ANSWER + f" v{i}", submission_id=f"s{i}")) for i in range(7)]
+    results = judge.judge_items(pairs)
+    assert [r.submission_id for r in results] == [f"s{i}" for i in range(7)]
+    assert fake.max_in_flight == 3
 
 
 @pytest.mark.parametrize(("base_url", "tightened"), [(None, True), ("http://127.0.0.1:8080/v1", True),
