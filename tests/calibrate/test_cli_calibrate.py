@@ -117,10 +117,15 @@ def test_calibrate_needs_a_round_output(tmp_path: Path) -> None:
     assert "no item_scores table" in result.output
 
 
+@pytest.mark.parametrize("given", ["file", "round"])
 def test_calibrate_with_answers_fits_the_neighbour_feature_on_a_real_sheet(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, given: str
 ) -> None:
-    """Three ADS questions: real answers and real grades; the judge is a stub and the embedder a fake."""
+    """Three ADS questions: real answers and real grades; the judge is a stub and the embedder a fake.
+
+    The answers come as the submission file with --rubric, or as a round directory whose round.yaml
+    names the rubric.
+    """
     ads = REPO / "eval_sets" / "ads-zh"
     with (ads / "human_grades.csv").open(encoding="utf-8") as handle:
         graded = [r for r in csv.DictReader(handle) if r["question_id"] in ("001", "002", "003")]
@@ -146,13 +151,20 @@ def test_calibrate_with_answers_fits_the_neighbour_feature_on_a_real_sheet(
                 vectors[row, hash(a + b) % 256] += 1
         return vectors + 1e-3
 
+    if given == "file":
+        answers = ["--answers", str(ads / "submissions" / "answers.jsonl"), "--rubric", str(ads / "rubric.yaml")]
+    else:
+        round_dir = tmp_path / "round"
+        (round_dir / "submissions").mkdir(parents=True)
+        (round_dir / "round.yaml").write_text(f"round_id: ads\nexam: {ads / 'rubric.yaml'}\n", encoding="utf-8")
+        (round_dir / "submissions" / "answers.jsonl").write_bytes((ads / "submissions" / "answers.jsonl").read_bytes())
+        answers = ["--answers", str(round_dir)]
     embedder = CachedEmbedder(tmp_path / "cache", encode=characters, model_id="fake-bigrams")
     monkeypatch.setattr(cli_calibrate, "default_embedder", lambda: embedder)
     result = runner.invoke(
         app,
         [
-            "calibrate", str(out), "--grades", str(ads / "human_grades.csv"), "--rubric", str(ads / "rubric.yaml"),
-            "--answers", str(ads / "submissions" / "answers.jsonl"), "--bootstrap", "0",
+            "calibrate", str(out), "--grades", str(ads / "human_grades.csv"), "--bootstrap", "0", *answers,
         ],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
@@ -161,7 +173,7 @@ def test_calibrate_with_answers_fits_the_neighbour_feature_on_a_real_sheet(
     pool = calibration.model.neighbours
     assert pool is not None and pool.model_id == "fake-bigrams" and sorted(pool.questions) == ["001", "002", "003"]
     assert calibration.model.stacks[0].features == ["share", "neighbours"]
-    assert calibration.sources["answers"].endswith("answers.jsonl")
+    assert calibration.sources["answers"] == answers[1]
     assert calibration.evaluation is not None
     pooled = {row.key: row.metrics["pearson"].value for row in calibration.evaluation.pooled}
     assert pooled["kfold"] > pooled["kfold_without_similarity"] + 0.1, pooled
