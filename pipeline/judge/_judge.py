@@ -23,7 +23,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pipeline.ingest import Item
 from pipeline.judge._backend import ChatBackend, ChatCallError, OpenAIChat
 from pipeline.judge._cache import CachedReply, JudgeCache, cache_key
-from pipeline.judge._checks import agreement, combine, confidence, distinct_mentions, quote_in, two_sentences
+from pipeline.judge._checks import (
+    agreement,
+    answer_clauses,
+    combine,
+    confidence,
+    distinct_mentions,
+    quote_in,
+    two_sentences,
+)
 from pipeline.judge._injection import Screening, canonical, screen
 from pipeline.judge._local import LocalChat, sigterm_as_exit
 from pipeline.judge._prompts import Mode, Prompt, build_prompt
@@ -32,6 +40,7 @@ from pipeline.judge._schema import (
     criterion_model,
     item_model,
     local_grammar,
+    quote_choices,
     response_schema,
     verdict_points,
 )
@@ -107,6 +116,8 @@ class _Spec:
     schema: dict[str, Any]
     schema_name: str
     max_tokens: int
+    held_quotes: bool
+    """The server enforces the schema as a grammar: evidence is held to the answer's clauses per call."""
 
 
 @dataclass(frozen=True)
@@ -239,12 +250,15 @@ class Judge:
             entries = [(criterion, None)]
             max_tokens = budget + 32
         schema = response_schema(reply)
-        if self.settings.base_url is None or _is_loopback(self.settings.base_url):
+        local = self.settings.base_url is None or _is_loopback(self.settings.base_url)
+        if local:
             schema = local_grammar(schema, max_chars=self.settings.local_text_max_chars)
         prompt = build_prompt(
             question, entries, mode=self.mode, schema=schema, directory=self.settings.prompts_dir
         )
-        spec = _Spec(prompt=prompt, reply=reply, schema=schema, schema_name="judgment", max_tokens=max_tokens)
+        spec = _Spec(
+            prompt=prompt, reply=reply, schema=schema, schema_name="judgment", max_tokens=max_tokens, held_quotes=local
+        )
         with self._specs_lock:
             self._specs[key] = spec
         return spec
@@ -271,9 +285,14 @@ class Judge:
         record.cache_hit = False
         started = time.perf_counter()
         try:
+            schema = (
+                quote_choices(spec.schema, answer_clauses(answer, self.settings.local_text_max_chars))
+                if spec.held_quotes
+                else spec.schema
+            )
             reply = self.backend.complete(
                 spec.prompt.messages(answer),
-                schema=spec.schema,
+                schema=schema,
                 schema_name=spec.schema_name,
                 temperature=temperature,
                 seed=sample,

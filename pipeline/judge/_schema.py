@@ -99,6 +99,24 @@ def local_grammar(schema: dict[str, Any], *, max_chars: int) -> dict[str, Any]:
     return tightened
 
 
+def quote_choices(schema: dict[str, Any], clauses: list[str]) -> dict[str, Any]:
+    """Hold every `evidence` string to one of the answer's clauses (enum), for a grammar-enforcing server.
+
+    The quote is then verbatim by construction; with no clause to offer (nothing quotable) the schema is
+    left as it is.
+    """
+    if not clauses:
+        return schema
+    held = copy.deepcopy(schema)
+    for node in [held, *held.get("$defs", {}).values()]:
+        evidence = node.get("properties", {}).get("evidence")
+        if evidence is not None and evidence.get("type") == "string":
+            evidence.pop("minLength", None)
+            evidence.pop("maxLength", None)
+            evidence["enum"] = clauses
+    return held
+
+
 def schema_sha(schema: dict[str, Any]) -> str:
     """Content hash of a schema: part of what a cached reply depends on."""
     return hashlib.sha256(json.dumps(schema, sort_keys=True).encode()).hexdigest()
