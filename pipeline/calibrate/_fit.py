@@ -2,8 +2,10 @@
 
 Mappings work on shares of the item's maximum (0…1), so questions worth 5 and 10 share one global map.
 A question's own map is blended with the global one by its amount of data (partial pooling), so ten
-answers nudge the global map instead of replacing it. Everything fitted is kept as plain numbers, so
-applying a calibration needs neither scikit-learn nor the training data.
+answers nudge the global map instead of replacing it. A second stage blends the calibrated share with
+the answer features an item has (similarity to the reference, graded-answer neighbour share). Everything
+fitted is kept as plain numbers (the neighbour pool as vectors), so applying a calibration needs neither
+scikit-learn nor the grade sheet.
 """
 
 from __future__ import annotations

@@ -162,13 +162,14 @@ def calibrate_command(
         if answers is not None:
             texts = _answers(answers, exam)
             embedder = default_embedder()
+            before = embedder.computed
             keys = {(str(s), str(q)) for s, q in zip(data.submission_id, data.question_id, strict=True)}
             with console.status("embedding the answers"):
                 vectors = embed_answers({k: texts[k] for k in sorted(keys) if k in texts}, embedder)
             data = data.with_embeddings(vectors, embedder.model_id)
             console.print(
                 f"{len(vectors)} of {len(data)} answers embedded for the neighbour feature "
-                f"({embedder.computed} computed, the rest from {embedder.cache_dir})",
+                f"({embedder.computed - before} computed, the rest from {embedder.cache_dir})",
                 highlight=False,
             )
     except (CalibrationDataError, EmbedderError) as error:
