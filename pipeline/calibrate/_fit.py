@@ -401,9 +401,7 @@ def fit_model(data: CalibrationData, config: CalibrationConfig) -> tuple[Calibra
         None
         if data.embedding is None
         else NeighbourPool.build(
-            data.embedding,
-            data.question_id,
-            data.human_fraction,
+            *_pool(data),
             model_id=data.embedding_model,
             k=config.neighbours_k,
             temperature=config.neighbours_temperature,
@@ -413,15 +411,29 @@ def fit_model(data: CalibrationData, config: CalibrationConfig) -> tuple[Calibra
     return model, error.predict(data.question_id, oof, data.confidence)
 
 
-def _leave_one_out_neighbours(data: CalibrationData, config: CalibrationConfig) -> np.ndarray:
-    """Neighbour share of every fitted item among the *other* fitted items of its question."""
+def _pool(data: CalibrationData) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Vectors, questions and human shares of every graded answer a fit may use: its items, then the extra."""
     assert data.embedding is not None
+    extra = data.extra_pool
+    if extra is None or not len(extra):
+        return data.embedding, data.question_id, data.human_fraction
+    return (
+        np.concatenate([data.embedding, extra.embedding]),
+        np.concatenate([data.question_id, extra.question_id]),
+        np.concatenate([data.human_fraction, extra.share]),
+    )
+
+
+def _leave_one_out_neighbours(data: CalibrationData, config: CalibrationConfig) -> np.ndarray:
+    """Neighbour share of every fitted item among the *other* graded answers of its question."""
+    assert data.embedding is not None
+    vectors, questions, shares = _pool(data)
     return neighbour_shares(
         data.embedding,
         data.question_id,
-        data.embedding,
-        data.question_id,
-        data.human_fraction,
+        vectors,
+        questions,
+        shares,
         k=config.neighbours_k,
         temperature=config.neighbours_temperature,
         leave_one_out=True,

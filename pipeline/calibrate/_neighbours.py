@@ -45,9 +45,9 @@ def neighbour_shares(
 ) -> np.ndarray:
     """Neighbour share of each row of `vectors` among the pool answers to the same question.
 
-    `leave_one_out`: the pool is the query set itself (same rows, same order) and no answer is its own
-    neighbour, so fitted rows get the value a new answer would. Rows with a NaN vector, or whose question
-    has no (other) graded answer, get NaN.
+    `leave_one_out`: the pool starts with the query rows themselves (query row i is pool row i) and no
+    answer is its own neighbour, so fitted rows get the value a new answer would. Rows with a NaN vector,
+    or whose question has no (other) graded answer, get NaN.
     """
     out = np.full(len(vectors), math.nan)
     known = np.isfinite(vectors).all(axis=1) if len(vectors) else np.zeros(0, dtype=bool)

@@ -150,3 +150,23 @@ def test_data_hash_names_the_vectors() -> None:
     data = synthetic_data(questions=2, per_question=10)
     first, second = _with_vectors(data, seed=0), _with_vectors(data, seed=1)
     assert len({data.sha256(), first.sha256(), second.sha256()}) == 3
+
+
+def test_graded_answers_without_a_judge_score_join_the_pool_but_not_a_left_out_question() -> None:
+    full = _with_vectors(
+        synthetic_data(questions=3, per_question=40, judge=lambda h, rng: rng.uniform(0, 1, len(h))), noise=0.3
+    )
+    judged = np.arange(len(full)) % 2 == 0  # a judged sample: one answer in two (60 items)
+    data = full.subset(judged)
+    assert data.embedding is not None and full.embedding is not None
+    keys = list(zip(full.submission_id.tolist(), full.question_id.tolist(), strict=True))
+    shares = {key: float(share) for key, share in zip(keys, full.human_fraction, strict=True)}
+    pooled = data.with_extra_pool(dict(zip(keys, full.embedding, strict=True)), shares)
+    assert pooled.extra_pool is not None and len(pooled.extra_pool) == int((~judged).sum())
+    assert pooled.sha256() != data.sha256()
+    config = CalibrationConfig()
+    alone, more = cross_validate(data, config, folds=5), cross_validate(pooled, config, folds=5)
+    error = {name: np.abs(cv.kfold - data.human_fraction).mean() for name, cv in (("alone", alone), ("more", more))}
+    assert error["more"] < error["alone"], "more graded neighbours should predict better"
+    # A left-out question is new: its graded answers outside the sample do not help it either.
+    np.testing.assert_array_equal(alone.leave_question_out, more.leave_question_out)
