@@ -49,7 +49,7 @@ from pipeline.calibrate import (
     default_embedder,
     embed_answers,
     fit_model,
-    item_grades,
+    graded_shares,
     join_scores,
     load_answers,
     load_human_grades,
@@ -426,9 +426,8 @@ def _suffix(args: argparse.Namespace) -> str:
 def _human_shares(set_name: str) -> dict[tuple[str, str], float]:
     """(submission_id, question_id) → the graders' mean as a share of the question's maximum."""
     exam = load_exam(ROOT / "eval_sets" / set_name / "rubric.yaml")
-    maxima = {q.id: q.points for q in exam.questions}
-    by_item = item_grades(load_human_grades(ROOT / "eval_sets" / set_name / "human_grades.csv"))
-    return {key: float(np.mean(list(g.values()))) / maxima[key[1]] for key, g in by_item.items()}
+    grades = load_human_grades(ROOT / "eval_sets" / set_name / "human_grades.csv")
+    return graded_shares(grades, {q.id: q.points for q in exam.questions})
 
 
 def _graded(set_name: str) -> set[tuple[str, str]]:

@@ -174,6 +174,17 @@ def item_grades(grades: list[HumanGrade], exam: Exam | None = None) -> dict[tupl
     return items
 
 
+def graded_shares(
+    grades: list[HumanGrade], maxima: dict[str, float], exam: Exam | None = None
+) -> dict[tuple[str, str], float]:
+    """(submission_id, question_id) → graders' mean as a share of the maximum, for the questions in `maxima`."""
+    return {
+        key: float(np.mean(list(points.values()))) / maxima[key[1]]
+        for key, points in item_grades(grades, exam).items()
+        if key[1] in maxima
+    }
+
+
 @dataclass(frozen=True)
 class GradedAnswers:
     """Graded answers without a judge score: they only join the neighbour pool (more graded neighbours).

@@ -18,6 +18,7 @@ from pipeline.calibrate import (
     calibrate,
     default_embedder,
     embed_answers,
+    graded_shares,
     join_scores,
     load_answers,
     load_human_grades,
@@ -156,19 +157,24 @@ def calibrate_command(
     exam = load_or_exit(rubric) if rubric is not None else None
     try:
         items = read_item_scores(round_out, round_id=round_id)
-        data, summary = join_scores(items, load_human_grades(grades), exam=exam)
+        sheet = load_human_grades(grades)
+        data, summary = join_scores(items, sheet, exam=exam)
         if similarity is not None:
             data = data.with_similarity(load_similarities(similarity))
         if answers is not None:
             texts = _answers(answers, exam)
             embedder = default_embedder()
             before = embedder.computed
+            # Graded answers the round did not score still show how humans grade a question: neighbours only.
+            shares = graded_shares(sheet, dict(zip(data.question_id, data.max_points, strict=True)), exam)
             keys = {(str(s), str(q)) for s, q in zip(data.submission_id, data.question_id, strict=True)}
             with console.status("embedding the answers"):
-                vectors = embed_answers({k: texts[k] for k in sorted(keys) if k in texts}, embedder)
-            data = data.with_embeddings(vectors, embedder.model_id)
+                vectors = embed_answers({k: texts[k] for k in sorted(keys | set(shares)) if k in texts}, embedder)
+            data = data.with_embeddings(vectors, embedder.model_id).with_extra_pool(vectors, shares)
+            assert data.extra_pool is not None
             console.print(
-                f"{len(vectors)} of {len(data)} answers embedded for the neighbour feature "
+                f"{sum(k in vectors for k in keys)} of {len(data)} answers embedded for the neighbour feature, "
+                f"and {len(data.extra_pool)} graded answers the round did not score "
                 f"({embedder.computed - before} computed, the rest from {embedder.cache_dir})",
                 highlight=False,
             )

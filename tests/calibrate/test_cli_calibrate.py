@@ -139,6 +139,7 @@ def test_calibrate_with_answers_fits_the_neighbour_feature_on_a_real_sheet(
             "raw_points": float(n % 11),  # no signal: whatever agreement there is comes from the answers
         }
         for n, r in enumerate(graded)
+        if n % 2 == 0  # the round scored half of the graded answers; the other half are neighbours only
     ]
     out = tmp_path / "out"
     write_partition(out, "item_scores", "ads", rows)
@@ -168,10 +169,14 @@ def test_calibrate_with_answers_fits_the_neighbour_feature_on_a_real_sheet(
         ],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert f"{len(rows)} of {len(rows)} answers embedded" in result.output
+    others = len(graded) - len(rows)
+    assert f"{len(rows)} of {len(rows)} answers embedded for the neighbour feature, and {others} graded" in (
+        " ".join(result.output.split())
+    )
     calibration = load_calibration(out / "calibration.json")
     pool = calibration.model.neighbours
     assert pool is not None and pool.model_id == "fake-bigrams" and sorted(pool.questions) == ["001", "002", "003"]
+    assert sum(len(question.shares) for question in pool.questions.values()) == len(graded)
     assert calibration.model.stacks[0].features == ["share", "neighbours"]
     assert calibration.sources["answers"] == answers[1]
     assert calibration.evaluation is not None
