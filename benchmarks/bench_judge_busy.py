@@ -7,6 +7,11 @@ share of polls, between the first and the last busy poll, in which at least one 
 slot occupancy = the mean share of slots processing.
 
     .venv/bin/python benchmarks/bench_judge_busy.py eval_sets/ai-engineer-mid/rounds/demo --out out/demo
+
+`--attach` measures a round someone else runs (e.g. `make demo`): it waits for the next llama-server to
+start, polls it the same way until it exits, and prints the same busy fraction and occupancy.
+
+    make demo & .venv/bin/python benchmarks/bench_judge_busy.py --attach
 """
 
 from __future__ import annotations
@@ -44,6 +49,48 @@ def poll_slots(base_url: str, stop: threading.Event, samples: list[tuple[float, 
             stop.wait(0.1)
 
 
+def wait_for_server(timeout_s: float) -> tuple[int, str]:
+    """The pid and base URL of the next llama-server to start (found by its command line in /proc)."""
+    before = {int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit()}
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit() or int(entry.name) in before:
+                continue
+            try:
+                argv = (entry / "cmdline").read_bytes().decode().split("\0")
+            except OSError:
+                continue
+            if argv and argv[0].endswith("llama-server") and "--port" in argv:
+                return int(entry.name), f"http://127.0.0.1:{argv[argv.index('--port') + 1]}/v1"
+        time.sleep(0.5)
+    raise SystemExit(f"no llama-server started within {timeout_s:g} s")
+
+
+def attach(timeout_s: float) -> dict:
+    """Poll the next llama-server from its start until its process exits."""
+    pid, base_url = wait_for_server(timeout_s)
+    samples: list[tuple[float, int, int]] = []
+    stop = threading.Event()
+    poller = threading.Thread(target=poll_slots, args=(base_url, stop, samples), daemon=True)
+    poller.start()
+    started = time.monotonic()
+    while Path(f"/proc/{pid}").exists():
+        time.sleep(0.5)
+    stop.set()
+    poller.join()
+    return {"server": base_url, "server_lifetime_s": round(time.monotonic() - started, 1), **busy(samples)}
+
+
+def busy(samples: list[tuple[float, int, int]]) -> dict:
+    """Busy fraction and slot occupancy between the first and the last busy poll."""
+    busy_times = [t for t, n_busy, _ in samples if n_busy]
+    window = [s for s in samples if busy_times and busy_times[0] <= s[0] <= busy_times[-1]]
+    busy_fraction = sum(1 for _, n_busy, _ in window if n_busy) / len(window) if window else 0.0
+    occupancy = sum(n_busy / slots for _, n_busy, slots in window if slots) / len(window) if window else 0.0
+    return {"polls": len(window), "busy_fraction": round(busy_fraction, 3), "slot_occupancy": round(occupancy, 3)}
+
+
 def subset_round(round_dir: Path, names: list[str]) -> Path:
     """A copy of the round with only the named submission files (the rubric path made absolute)."""
     import yaml
@@ -62,10 +109,17 @@ def main() -> None:
     """Score the round through the embedded server while polling its slots; print one JSON line."""
     formatter = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=formatter)
-    parser.add_argument("round_dir", type=Path)
-    parser.add_argument("--out", type=Path, required=True, help="Where the round's tables go.")
+    parser.add_argument("round_dir", type=Path, nargs="?")
+    parser.add_argument("--out", type=Path, help="Where the round's tables go.")
     parser.add_argument("--only", nargs="+", metavar="FILE", help="Score only these submission files of the round.")
+    parser.add_argument("--attach", action="store_true", help="Measure the next llama-server someone else starts.")
+    parser.add_argument("--wait", type=float, default=900, help="How long --attach waits for a server (s).")
     args = parser.parse_args()
+    if args.attach:
+        print(json.dumps(attach(args.wait)))
+        return
+    if args.round_dir is None or args.out is None:
+        parser.error("ROUND_DIR and --out are needed unless --attach")
     if args.only:
         args.round_dir = subset_round(args.round_dir, args.only)
     os.environ.update(QUIET)
@@ -83,10 +137,6 @@ def main() -> None:
         wall_s = time.monotonic() - started
         stop.set()
         poller.join()
-    busy_times = [t for t, busy, _ in samples if busy]
-    window = [s for s in samples if busy_times and busy_times[0] <= s[0] <= busy_times[-1]]
-    busy_fraction = sum(1 for _, busy, _ in window if busy) / len(window) if window else 0.0
-    occupancy = sum(busy / slots for _, busy, slots in window if slots) / len(window) if window else 0.0
     print(
         json.dumps(
             {
@@ -97,9 +147,7 @@ def main() -> None:
                 "judge_errors": summary.judge_errors,
                 "wall_s": round(wall_s, 1),
                 "s_per_model_call": round(wall_s / max(summary.judge_calls - summary.judge_cache_hits, 1), 2),
-                "polls": len(window),
-                "busy_fraction": round(busy_fraction, 3),
-                "slot_occupancy": round(occupancy, 3),
+                **busy(samples),
             }
         )
     )

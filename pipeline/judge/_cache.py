@@ -27,11 +27,13 @@ class CachedReply(BaseModel):
 
 
 def cache_key(
-    *, model: str, prompt_sha: str, rubric_sha: str, answer: str, sample: int, temperature: float
+    *, model: str, prompt_sha: str, rubric_sha: str, answer: str, sample: int, temperature: float, variant: str = ""
 ) -> str:
-    """sha256 over what the reply depends on."""
+    """sha256 over what the reply depends on; `variant` names a per-call change to the request (none: "")."""
     answer_sha = hashlib.sha256(answer.encode()).hexdigest()
     parts = [model, prompt_sha, rubric_sha, answer_sha, str(sample), f"{temperature:g}"]
+    if variant:
+        parts.append(variant)
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
 

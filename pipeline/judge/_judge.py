@@ -84,6 +84,10 @@ class ItemJudgment(_Frozen):
     calls: list[JudgeCall] = Field(default_factory=list)
 
 
+HELD_QUOTES = "evidence-enum/1"
+"""Cache variant of a call whose evidence the grammar held to the answer's clauses (change it with them)."""
+
+
 class JudgeConfigError(RuntimeError):
     """The judge settings cannot work (e.g. an endpoint without a model name)."""
 
@@ -275,6 +279,7 @@ class Judge:
             answer=answer,
             sample=sample,
             temperature=temperature,
+            variant=HELD_QUOTES if spec.held_quotes else "",
         )
         cached = self.cache.get(key)
         if cached is not None:

@@ -322,3 +322,16 @@ def test_local_servers_get_a_grammar_that_holds_quotes_to_the_answer(make_judge,
         assert f'"maxLength": {judge.settings.local_text_max_chars}' in json.dumps(sent)  # rationales
     else:
         assert not any("enum" in e for e in evidence) and "maxLength" not in json.dumps(sent)
+
+
+def test_replies_under_held_quotes_are_cached_under_their_variant(make_judge, question, monkeypatch):
+    from pipeline.judge import _judge
+
+    local, fake = make_judge(full_marks, base_url="http://127.0.0.1:8000/v1", model="m")
+    local.judge_item(question, make_item(question, ANSWER))
+    local.judge_item(question, make_item(question, ANSWER))
+    assert len(fake.calls) == 1
+    monkeypatch.setattr(_judge, "HELD_QUOTES", "evidence-enum/2")  # how the quotes are held changed
+    again, fake_again = make_judge(full_marks, base_url="http://127.0.0.1:8000/v1", model="m")
+    again.judge_item(question, make_item(question, ANSWER))
+    assert len(fake_again.calls) == 1  # an older reply, made under other rules, is not reused
