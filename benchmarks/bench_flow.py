@@ -2,7 +2,7 @@
 
 A stub OpenAI-compatible server (tests/support/stub_judge.py, in its own process) answers schema-valid
 JSON at once, so what is measured is gradeflow + Prefect: ingest, judge client, checks, caches, scoring,
-table writes. Submissions are the demo round's prose (code removed, so no sandbox runs), each made unique
+table writes. Submissions are the panel round's prose (code removed, so no sandbox runs), each made unique
 so that nothing comes from the judge cache. Every configuration runs in a fresh process; the Prefect
 temporary server is started by a warm-up flow first and its start-up is reported apart.
 
@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).parents[1]
-DEMO = REPO / "eval_sets" / "ai-engineer-mid" / "rounds" / "demo"
+PANEL = REPO / "eval_sets" / "ai-engineer-mid" / "rounds" / "panel"
 sys.path.insert(0, str(REPO / "tests" / "support"))
 
 QUIET = {
@@ -37,8 +37,8 @@ QUIET = {
 
 
 def make_round(directory: Path, n: int, seed: int = 7) -> None:
-    """Write a round of n text-only submissions built from the demo's markdown answers."""
-    sources = [p.read_text(encoding="utf-8") for p in sorted((DEMO / "submissions").glob("*.md"))]
+    """Write a round of n text-only submissions built from the panel round's markdown answers."""
+    sources = [p.read_text(encoding="utf-8") for p in sorted((PANEL / "submissions").glob("*.md"))]
     fence = re.compile(r"```.*?```", re.S)
     sources = [fence.sub("", s) for s in sources]
     rng = random.Random(seed)
