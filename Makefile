@@ -29,7 +29,7 @@ system-packages:
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e ".[local,dev]"
+	$(BIN)/python -m pip install -q -e ".[local,similarity,dev]"
 	touch $(STAMP)
 
 # The main job, offline: the embedded judge (assembled and started by gradeflow), the sandbox, Prefect.
