@@ -232,6 +232,15 @@ class Judge:
         self.stats = JudgeStats()
         self._specs: dict[tuple[str, str | None], _Spec] = {}
         self._specs_lock = threading.Lock()
+        self._shas: dict[int, tuple[Question, str]] = {}
+
+    def _question_sha(self, question: Question) -> str:
+        """question_sha once per question object (it hashes the whole question: per call, it showed)."""
+        known = self._shas.get(id(question))
+        if known is None or known[0] is not question:
+            known = (question, question_sha(question))
+            self._shas[id(question)] = known  # the question is kept, so its id is not reused
+        return known[1]
 
     @property
     def mode(self) -> Mode:
@@ -239,7 +248,7 @@ class Judge:
         return self.settings.mode
 
     def _spec(self, question: Question, criterion: Criterion | None) -> _Spec:
-        key = (question_sha(question) + self.mode, criterion.id if criterion else None)
+        key = (self._question_sha(question) + self.mode, criterion.id if criterion else None)
         with self._specs_lock:
             if key in self._specs:
                 return self._specs[key]
@@ -337,7 +346,7 @@ class Judge:
     def _sample(
         self, question: Question, criteria: list[Criterion], answer: str, sample: int, temperature: float
     ) -> tuple[dict[str, _Verdict], JudgeCall]:
-        rubric_sha = question_sha(question)
+        rubric_sha = self._question_sha(question)
         record = _Record()
         verdicts: dict[str, _Verdict] = {}
         if self.mode == "item":

@@ -120,6 +120,16 @@ def test_a_reply_cut_at_max_tokens_is_an_error_not_a_verdict():
         call(backend(handler))
 
 
+@pytest.mark.parametrize(
+    ("reply", "message"),
+    [(httpx.Response(200, text="<html>proxy error</html>"), "no JSON"),
+     (httpx.Response(200, json={"id": "c1", "choices": []}), "no choices")],
+)  # fmt: skip
+def test_a_reply_that_is_not_a_completion_is_an_error(reply, message):
+    with pytest.raises(ChatCallError, match=message):
+        call(backend(lambda request: reply))
+
+
 def test_judges_of_one_endpoint_share_one_in_flight_limit() -> None:
     """Several batch tasks each open a Judge; together they may not queue more calls than the server has slots."""
     from pipeline.judge._backend import endpoint_slots
