@@ -16,9 +16,10 @@ _I = re.IGNORECASE
 _GRADER = "grader|examiner|evaluator|marker|judge|assistant|ai|llm|teacher|professor"
 _RULES = "instructions?|rubric|rules?|criteri\\w*|prompts?|guidelines?|marking|grading|scoring"
 
-_ADDRESSING = [
-    re.compile(p, _I)
-    for p in (
+_ADDRESSING = re.compile(  # one alternation: a sentence is searched once, not once per pattern
+    "|".join(
+        f"(?:{p})"
+        for p in (
         # English
         # an order (sentence start, after a quote, "please"), not a description ("makes the model ignore")
         rf"(^|[\"'“‘(:：,，]\s*|\b(please|kindly|now|just|simply|must|should)\s+)"
@@ -48,8 +49,10 @@ _ADDRESSING = [
         r"(系统|开发者)(提示|指令|消息)\s*[:：]",
         r"(分数|得分|评分|分值)\s*[:：=]\s*\d+(\.\d+)?\s*/\s*\d+",
         r"(输出|返回|回复).{0,10}(json|满分)",
-    )
-]
+        )
+    ),
+    _I,
+)
 _ROLE_LINE = re.compile(
     r"^\s*(#+\s*)?\**\s*(system|assistant|user|developer|系统|助手|用户)\s*\**\s*[:：]", _I
 )
@@ -161,7 +164,7 @@ def _sentences(line: str) -> list[str]:
 
 
 def _addresses_grader(sentence: str) -> bool:
-    return any(p.search(sentence) for p in _ADDRESSING)
+    return _ADDRESSING.search(sentence) is not None
 
 
 def _suspicious(text: str) -> bool:
