@@ -20,42 +20,40 @@ _ADDRESSING = re.compile(  # one alternation: a sentence is searched once, not o
     "|".join(
         f"(?:{p})"
         for p in (
-        # English
-        # an order (sentence start, after a quote, "please"), not a description ("makes the model ignore")
-        rf"(^|[\"'“‘(:：,，]\s*|\b(please|kindly|now|just|simply|must|should)\s+)"
-        rf"(ignore|disregard|forget|override|bypass)\b.{{0,40}}\b({_RULES})\b",
-        r"\b(ignore|disregard|forget)\s+(all\s+)?(the\s+)?(previous|prior|above|earlier)\s+(text|context|content)",
-        r"\b(give|award|assign|grant)\b.{0,40}\b(full|maximum|max|perfect|top|highest)\s+"
-        r"(marks?|points?|scores?|credit|grades?)",
-        r"\b(deserves?|earns?|merits?|should\s+(get|receive|be\s+given))\b.{0,30}"
-        r"\b(full|maximum|perfect|top)\s+(marks?|points?|score|credit)",
-        rf"\b(dear|note\s+to(\s+the)?|hey|hello)\s*,?\s*(the\s+)?({_GRADER})\b",
-        rf"\b({_GRADER})\s*[:,]\s*(please|you\s+must|you\s+should|ignore|give|award|set|output)\b",
-        r"\byou\s+(are|must|should|will|shall)\b.{0,30}\b(grade|award|give)\b.{0,30}"
-        r"\b(points?|marks?|score|credit|answer)",
-        r"\b(score|points?|grade|marks?)\s*[:=]\s*\d+(\.\d+)?\s*/\s*\d+",
-        r"\b(output|respond|reply)\b.{0,20}\b(json|full\s+marks)\b",
-        r"\bnew\s+instructions?\b",
-        r"\b(system|developer)\s+(prompt|message|instructions?)\s*[:：]",
-        # 中文
-        r"(忽略|无视|忘记|忘掉|不要理会|不必理会|忽视).{0,15}(指令|指示|评分标准|评分规则|规则|要求|提示词?|评分项)",
-        r"(以上|之前|上面|前面|上述)的?(所有)?(指令|指示)",
-        r"(给|打|判|评)(我|本题|这道题|这个答案|本答案|该答案|此答案|这份答案|它)?.{0,6}(满分|全部分数|全分)",
-        r"(应该|应当|必须|理应|请)(得|获得|给|打|判|评).{0,6}(满分|最高分|全分)",
-        r"(阅卷|评分|批改|评卷)(老师|员|者|人|模型|系统|助手|AI)\s*[，,:：]?\s*(请|你|务必|必须|注意)",
-        r"(致|亲爱的|尊敬的)\s*(阅卷|评分|批改|评卷)",
-        r"你(现在)?(是|作为|扮演).{0,10}(评分|阅卷|助手|老师)",
-        r"(新的|以下是新的|最新的?)(指令|指示)",
-        r"(系统|开发者)(提示|指令|消息)\s*[:：]",
-        r"(分数|得分|评分|分值)\s*[:：=]\s*\d+(\.\d+)?\s*/\s*\d+",
-        r"(输出|返回|回复).{0,10}(json|满分)",
+            # English
+            # an order (sentence start, after a quote, "please"), not a description ("makes the model ignore")
+            rf"(^|[\"'“‘(:：,，]\s*|\b(please|kindly|now|just|simply|must|should)\s+)"
+            rf"(ignore|disregard|forget|override|bypass)\b.{{0,40}}\b({_RULES})\b",
+            r"\b(ignore|disregard|forget)\s+(all\s+)?(the\s+)?(previous|prior|above|earlier)\s+(text|context|content)",
+            r"\b(give|award|assign|grant)\b.{0,40}\b(full|maximum|max|perfect|top|highest)\s+"
+            r"(marks?|points?|scores?|credit|grades?)",
+            r"\b(deserves?|earns?|merits?|should\s+(get|receive|be\s+given))\b.{0,30}"
+            r"\b(full|maximum|perfect|top)\s+(marks?|points?|score|credit)",
+            rf"\b(dear|note\s+to(\s+the)?|hey|hello)\s*,?\s*(the\s+)?({_GRADER})\b",
+            rf"\b({_GRADER})\s*[:,]\s*(please|you\s+must|you\s+should|ignore|give|award|set|output)\b",
+            r"\byou\s+(are|must|should|will|shall)\b.{0,30}\b(grade|award|give)\b.{0,30}"
+            r"\b(points?|marks?|score|credit|answer)",
+            r"\b(score|points?|grade|marks?)\s*[:=]\s*\d+(\.\d+)?\s*/\s*\d+",
+            r"\b(output|respond|reply)\b.{0,20}\b(json|full\s+marks)\b",
+            r"\bnew\s+instructions?\b",
+            r"\b(system|developer)\s+(prompt|message|instructions?)\s*[:：]",
+            # 中文
+            r"(忽略|无视|忘记|忘掉|不要理会|不必理会|忽视).{0,15}(指令|指示|评分标准|评分规则|规则|要求|提示词?|评分项)",
+            r"(以上|之前|上面|前面|上述)的?(所有)?(指令|指示)",
+            r"(给|打|判|评)(我|本题|这道题|这个答案|本答案|该答案|此答案|这份答案|它)?.{0,6}(满分|全部分数|全分)",
+            r"(应该|应当|必须|理应|请)(得|获得|给|打|判|评).{0,6}(满分|最高分|全分)",
+            r"(阅卷|评分|批改|评卷)(老师|员|者|人|模型|系统|助手|AI)\s*[，,:：]?\s*(请|你|务必|必须|注意)",
+            r"(致|亲爱的|尊敬的)\s*(阅卷|评分|批改|评卷)",
+            r"你(现在)?(是|作为|扮演).{0,10}(评分|阅卷|助手|老师)",
+            r"(新的|以下是新的|最新的?)(指令|指示)",
+            r"(系统|开发者)(提示|指令|消息)\s*[:：]",
+            r"(分数|得分|评分|分值)\s*[:：=]\s*\d+(\.\d+)?\s*/\s*\d+",
+            r"(输出|返回|回复).{0,10}(json|满分)",
         )
     ),
     _I,
 )
-_ROLE_LINE = re.compile(
-    r"^\s*(#+\s*)?\**\s*(system|assistant|user|developer|系统|助手|用户)\s*\**\s*[:：]", _I
-)
+_ROLE_LINE = re.compile(r"^\s*(#+\s*)?\**\s*(system|assistant|user|developer|系统|助手|用户)\s*\**\s*[:：]", _I)
 _FAKE_TAG = re.compile(
     r"<\|?\s*/?\s*(im_start|im_end|system|assistant|user|endoftext|eot_id|start_header_id)\s*\|?>"
     r"|\[/?(INST|SYS)\]|<<\s*/?SYS\s*>>|<\s*/?\s*answer\s*>",
