@@ -76,6 +76,24 @@ def endpoint_slots(base_url: str, limit: int) -> threading.BoundedSemaphore:
         return _SLOTS[base_url]
 
 
+_CLIENTS: dict[tuple[str, str, float, int], openai.OpenAI] = {}
+
+
+def shared_client(base_url: str, api_key: str, timeout_s: float, max_retries: int) -> openai.OpenAI:
+    """One SDK client (one connection pool) per endpoint and settings for the whole process.
+
+    Every batch task opens a Judge; a client of its own costs ~35 ms of CPU (its TLS context) and new
+    connections. The SDK's client is thread-safe.
+    """
+    key = (base_url, api_key, timeout_s, max_retries)
+    with _SLOTS_LOCK:
+        if key not in _CLIENTS:
+            _CLIENTS[key] = openai.OpenAI(
+                base_url=base_url, api_key=api_key, timeout=timeout_s, max_retries=max_retries
+            )
+        return _CLIENTS[key]
+
+
 class OpenAIChat:
     """ChatBackend over the openai SDK with `response_format` json_schema (strict)."""
 
@@ -94,13 +112,12 @@ class OpenAIChat:
         self.model = model
         self.extra_body = extra_body
         self._slots = endpoint_slots(base_url, max_in_flight)
-        self._client = openai.OpenAI(
-            base_url=base_url,
-            api_key=api_key,
-            timeout=timeout_s,
-            max_retries=max_retries,
-            http_client=http_client,
-        )
+        if http_client is not None:
+            self._client = openai.OpenAI(
+                base_url=base_url, api_key=api_key, timeout=timeout_s, max_retries=max_retries, http_client=http_client
+            )
+        else:
+            self._client = shared_client(base_url, api_key, timeout_s, max_retries)
 
     def complete(
         self,

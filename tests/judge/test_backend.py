@@ -141,3 +141,13 @@ def test_judges_of_one_endpoint_share_one_in_flight_limit() -> None:
     first.release()
     first.release()
     assert endpoint_slots("http://127.0.0.1:10/v1", 2) is not first
+
+
+def test_chats_on_one_endpoint_share_one_sdk_client_and_its_connections() -> None:
+    def make(url: str, key: str = "k") -> OpenAIChat:
+        return OpenAIChat(base_url=url, model="m", api_key=key, timeout_s=5, max_retries=1)
+
+    first, second = make("http://judge-a.test/v1"), make("http://judge-a.test/v1")
+    assert first._client is second._client
+    assert make("http://judge-b.test/v1")._client is not first._client
+    assert make("http://judge-a.test/v1", key="other")._client is not first._client
