@@ -8,8 +8,8 @@ slot occupancy = the mean share of slots processing.
 
     .venv/bin/python benchmarks/bench_judge_busy.py eval_sets/ai-engineer-mid/rounds/demo --out out/demo
 
-`--attach` measures a round someone else runs (e.g. `make demo`): it waits for the next llama-server to
-start, polls it the same way until it exits, and prints the same busy fraction and occupancy.
+`--attach` measures a round someone else runs (e.g. `make demo`): it finds the llama-server running, or
+waits for the next to start, polls it the same way until it exits, and prints the busy fraction and occupancy.
 
     make demo & .venv/bin/python benchmarks/bench_judge_busy.py --attach
 """
@@ -42,20 +42,20 @@ def poll_slots(base_url: str, stop: threading.Event, samples: list[tuple[float, 
         while not stop.is_set():
             try:
                 slots = client.get(f"{root}/slots").json()
-                busy = sum(1 for s in slots if s.get("is_processing"))
-                samples.append((time.monotonic(), busy, len(slots)))
+                if isinstance(slots, list):  # while loading, the server answers {"error": ...}
+                    busy = sum(1 for s in slots if s.get("is_processing"))
+                    samples.append((time.monotonic(), busy, len(slots)))
             except (httpx.HTTPError, ValueError):
                 pass
             stop.wait(0.1)
 
 
 def wait_for_server(timeout_s: float) -> tuple[int, str]:
-    """The pid and base URL of the next llama-server to start (found by its command line in /proc)."""
-    before = {int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit()}
+    """The pid and base URL of the llama-server running now, or of the next to start (by its command line)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit() or int(entry.name) in before:
+            if not entry.name.isdigit():
                 continue
             try:
                 argv = (entry / "cmdline").read_bytes().decode().split("\0")
