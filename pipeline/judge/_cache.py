@@ -27,13 +27,11 @@ class CachedReply(BaseModel):
 
 
 def cache_key(
-    *, model: str, prompt_sha: str, rubric_sha: str, answer: str, sample: int, temperature: float, variant: str = ""
+    *, model: str, prompt_sha: str, rubric_sha: str, answer: str, sample: int, temperature: float
 ) -> str:
-    """sha256 over what the reply depends on; `variant` names a per-call change to the request (none: "")."""
+    """sha256 over what the reply depends on."""
     answer_sha = hashlib.sha256(answer.encode()).hexdigest()
     parts = [model, prompt_sha, rubric_sha, answer_sha, str(sample), f"{temperature:g}"]
-    if variant:
-        parts.append(variant)
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
 

@@ -70,51 +70,6 @@ def quote_in(answer: str, quote: str) -> bool:
     return True
 
 
-_CLAUSE_END = re.compile(r"(?<=[。！？!?；;\n])|(?<=[^\d\s]\.)(?=\s)")  # not after "1." of a list
-_CLAUSE_BREAK = re.compile(r"(?<=[，,、：:])")
-MAX_CLAUSES = 400
-"""Quotable pieces offered per answer; beyond this (answers of ~15,000 characters) the rest is not
-offered, which the grammar then cannot quote (the points of such a criterion are withheld for review)."""
-
-
-def _pack(parts: list[str], max_chars: int) -> list[str]:
-    """Join consecutive parts while they fit in max_chars; cut a part that alone is too long."""
-    packed: list[str] = []
-    current = ""
-    for part in parts:
-        while len(part) > max_chars:
-            if current:
-                packed.append(current)
-                current = ""
-            packed.append(part[:max_chars])
-            part = part[max_chars:]
-        if len(current) + len(part) > max_chars:
-            packed.append(current)
-            current = ""
-        current += part
-    if current:
-        packed.append(current)
-    return packed
-
-
-def answer_clauses(answer: str, max_chars: int) -> list[str]:
-    """The answer cut into verbatim pieces of at most max_chars: sentences, else clauses, else windows.
-
-    A local model's evidence is held to one of these by its grammar (a JSON Schema enum): unheld, the
-    1.5B model quoted the rubric's reference answers instead of the candidate's, and those points had
-    to be withheld.
-    """
-    pieces: list[str] = []
-    seen: set[str] = set()
-    for sentence in _CLAUSE_END.split(answer):
-        for piece in _pack(_CLAUSE_BREAK.split(sentence.strip()), max_chars):
-            piece = piece.strip()
-            if sum(ch.isalnum() for ch in piece) >= 2 and piece not in seen:  # "1." or "是。" proves nothing
-                seen.add(piece)
-                pieces.append(piece)
-    return pieces[:MAX_CLAUSES]
-
-
 def two_sentences(text: str) -> str:
     """Keep at most the first two sentences of a rationale."""
     sentences = [s for s in _SENTENCE_END.split(text.strip()) if s.strip()]

@@ -23,15 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pipeline.ingest import Item
 from pipeline.judge._backend import ChatBackend, ChatCallError, OpenAIChat
 from pipeline.judge._cache import CachedReply, JudgeCache, cache_key
-from pipeline.judge._checks import (
-    agreement,
-    answer_clauses,
-    combine,
-    confidence,
-    distinct_mentions,
-    quote_in,
-    two_sentences,
-)
+from pipeline.judge._checks import agreement, combine, confidence, distinct_mentions, quote_in, two_sentences
 from pipeline.judge._injection import Screening, canonical, screen
 from pipeline.judge._local import LocalChat, sigterm_as_exit
 from pipeline.judge._prompts import Mode, Prompt, build_prompt
@@ -40,7 +32,6 @@ from pipeline.judge._schema import (
     criterion_model,
     item_model,
     local_grammar,
-    quote_choices,
     response_schema,
     verdict_points,
 )
@@ -84,10 +75,6 @@ class ItemJudgment(_Frozen):
     calls: list[JudgeCall] = Field(default_factory=list)
 
 
-HELD_QUOTES = "evidence-enum/1"
-"""Cache variant of a call whose evidence the grammar held to the answer's clauses (change it with them)."""
-
-
 class JudgeConfigError(RuntimeError):
     """The judge settings cannot work (e.g. an endpoint without a model name)."""
 
@@ -120,8 +107,6 @@ class _Spec:
     schema: dict[str, Any]
     schema_name: str
     max_tokens: int
-    held_quotes: bool
-    """The server enforces the schema as a grammar: evidence is held to the answer's clauses per call."""
 
 
 @dataclass(frozen=True)
@@ -263,15 +248,12 @@ class Judge:
             entries = [(criterion, None)]
             max_tokens = budget + 32
         schema = response_schema(reply)
-        local = self.settings.base_url is None or _is_loopback(self.settings.base_url)
-        if local:
+        if self.settings.base_url is None or _is_loopback(self.settings.base_url):
             schema = local_grammar(schema, max_chars=self.settings.local_text_max_chars)
         prompt = build_prompt(
             question, entries, mode=self.mode, schema=schema, directory=self.settings.prompts_dir
         )
-        spec = _Spec(
-            prompt=prompt, reply=reply, schema=schema, schema_name="judgment", max_tokens=max_tokens, held_quotes=local
-        )
+        spec = _Spec(prompt=prompt, reply=reply, schema=schema, schema_name="judgment", max_tokens=max_tokens)
         with self._specs_lock:
             self._specs[key] = spec
         return spec
@@ -288,7 +270,6 @@ class Judge:
             answer=answer,
             sample=sample,
             temperature=temperature,
-            variant=HELD_QUOTES if spec.held_quotes else "",
         )
         cached = self.cache.get(key)
         if cached is not None:
@@ -299,14 +280,9 @@ class Judge:
         record.cache_hit = False
         started = time.perf_counter()
         try:
-            schema = (
-                quote_choices(spec.schema, answer_clauses(answer, self.settings.local_text_max_chars))
-                if spec.held_quotes
-                else spec.schema
-            )
             reply = self.backend.complete(
                 spec.prompt.messages(answer),
-                schema=schema,
+                schema=spec.schema,
                 schema_name=spec.schema_name,
                 temperature=temperature,
                 seed=sample,

@@ -4,16 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.judge._checks import (
-    MAX_CLAUSES,
-    agreement,
-    answer_clauses,
-    combine,
-    confidence,
-    distinct_mentions,
-    quote_in,
-    two_sentences,
-)
+from pipeline.judge._checks import agreement, combine, confidence, distinct_mentions, quote_in, two_sentences
 from rubric_schema import Criterion
 
 ANSWER = "Use a  min-heap of size k.\nEach push costs O(log k)，所以总复杂度为 O(n log k)。"
@@ -78,40 +69,3 @@ def test_agreement_and_confidence():
     assert agreement(criterion, [1, 2], 3) == pytest.approx(0.75 * 2 / 3)  # a failed sample counts against
     assert agreement(criterion, [], 3) == 0.0
     assert confidence([4, 1], [1.0, 0.0]) == 0.8
-
-
-ZH_ANSWER = (
-    "方法一：排序后取 nums[n-k]，时间 O(n log n)。方法二：维护大小为 k 的最小堆，遍历数组，堆满后比堆顶大就替换，"
-    "最后堆顶就是第 k 大，时间 O(n log k)，空间 O(k)。\n"
-    "Quickselect partitions around a pivot. It recurses into one side only!\n"
-    + "".join(chr(0x4E00 + i) for i in range(95))  # one long run without a break
-)
-
-
-@pytest.mark.parametrize("max_chars", [12, 40, 200])
-def test_answer_clauses_are_short_verbatim_pieces_that_cover_the_answer(max_chars):
-    clauses = answer_clauses(ZH_ANSWER, max_chars)
-    assert all(0 < len(c) <= max_chars for c in clauses)
-    assert all(c in ZH_ANSWER and quote_in(ZH_ANSWER, c) for c in clauses)
-    assert len(set(clauses)) == len(clauses)
-    covered, whole = "".join("".join(clauses).split()), "".join(ZH_ANSWER.split())
-    assert len(covered) >= 0.95 * len(whole)  # only stray fragments like "k]，" at a hard cut are left out
-
-
-def test_answer_clauses_cut_at_sentences_first_then_commas():
-    clauses = answer_clauses(ZH_ANSWER, 40)
-    assert "方法一：排序后取 nums[n-k]，时间 O(n log n)。" in clauses
-    assert "Quickselect partitions around a pivot." in clauses
-    assert any(c.startswith("方法二：") and c.endswith("，") for c in clauses)  # a long sentence, cut at commas
-
-
-def test_answer_clauses_offer_no_list_numbers_or_lone_characters():
-    clauses = answer_clauses("1. 排序后取第 n-k 个。\n2. 用最小堆。\n是。\n(3) 快速选择", 40)
-    assert clauses == ["1. 排序后取第 n-k 个。", "2. 用最小堆。", "(3) 快速选择"]
-
-
-def test_answer_clauses_are_capped_and_deduplicated():
-    assert answer_clauses("同一句。同一句。", 40) == ["同一句。"]
-    assert answer_clauses("", 40) == [] and answer_clauses("   \n ", 40) == []
-    many = "".join(f"第{i}句。" for i in range(MAX_CLAUSES + 50))
-    assert len(answer_clauses(many, 40)) == MAX_CLAUSES
