@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 app = typer.Typer(
     name="gradeflow",
@@ -18,5 +19,5 @@ errors = Console(stderr=True)
 
 def fail(message: str) -> typer.Exit:
     """Print an error the user can act on and return the exit to raise (code 1)."""
-    errors.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    errors.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)  # "[x]" is text here
     return typer.Exit(code=1)
