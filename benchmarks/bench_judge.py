@@ -77,6 +77,7 @@ def qwk(human: list[float], judged: list[float], maxima: list[float]) -> float:
 
 
 def run_agreement(args: argparse.Namespace) -> None:
+    """Judge a fixed sample of the set on a fresh cache, then again on the warm one; print the summary."""
     exam, pairs, grades = load_set(args.set)
     chosen = sample(pairs, args.n, args.seed)
     with tempfile.TemporaryDirectory() as cache:
@@ -237,6 +238,7 @@ def run_injection(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
+    """Parse the sub-command and run it."""
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
