@@ -10,6 +10,7 @@ from typing import Any, Literal
 from prefect import flow, get_run_logger, task
 from prefect.context import FlowRunContext
 from prefect.task_runners import ThreadPoolTaskRunner
+from prefect.utilities.annotations import quote
 
 from flows import progress
 from pipeline.grading import SubmissionResult, cached_execute, grade_batch, rejected_result, round_rows
@@ -132,14 +133,17 @@ def score_round(
     batches = [submissions[i : i + batch_size] for i in range(0, len(submissions), batch_size)]
     context = FlowRunContext.get()
     in_process = context is not None and isinstance(context.task_runner, ThreadPoolTaskRunner)
+    # quote(): Prefect walks every task argument for futures to resolve; through an exam, a batch of
+    # submissions and ~100k table rows that walk cost a fifth of the flow's CPU.
     with judge_endpoint(judge_settings, in_process) as endpoint:
         futures = [
-            score_batch.submit(rnd.exam, batch, endpoint, samples, calibration, settings) for batch in batches
+            score_batch.submit(quote(rnd.exam), quote(batch), endpoint, samples, calibration, settings)
+            for batch in batches
         ]
         results = [result for future in futures for result in future.result()]
     results += [rejected_result(rnd.exam, r) for r in rejected]
     rows = round_rows(rnd.config.round_id, exam_sha(rnd.exam), results)
-    write_tables(out_dir, rnd.config.round_id, rows)
+    write_tables(out_dir, rnd.config.round_id, quote(rows))
     return summarize(rnd.exam, rnd.config.round_id, rows, out_dir=Path(out_dir))
 
 
