@@ -64,7 +64,13 @@ class CalibratorLike(Protocol):
     calibration_id: str
 
     def apply(
-        self, question_id: str, raw_points: float, max_points: float, *, confidence: float | None = None
+        self,
+        question_id: str,
+        raw_points: float,
+        max_points: float,
+        *,
+        confidence: float | None = None,
+        answer: str | None = None,
     ) -> tuple[float, float]: ...
 
     def review_reason(self, expected_error: float, max_points: float) -> str | None: ...
@@ -228,6 +234,7 @@ def grade_submission(
                 score.raw_points,
                 question.points,
                 confidence=judgment.confidence if judgment else None,
+                answer=item.answer,
             )
             reason = calibrator.review_reason(expected_error, question.points) if expected_error is not None else None
             if reason:

