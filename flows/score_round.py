@@ -92,6 +92,10 @@ def judge_endpoint(settings: JudgeSettings, in_process: bool) -> Iterator[JudgeS
             yield settings.model_copy(update=update)
 
 
+def _as_is(value: Any) -> Any:
+    return value
+
+
 def task_runner(settings: ScoreSettings) -> Any:
     """Threads on this machine by default; Dask (a local cluster or GRADEFLOW_DASK_ADDRESS) to scale out."""
     if settings.task_runner == "dask":
@@ -134,10 +138,12 @@ def score_round(
     context = FlowRunContext.get()
     in_process = context is not None and isinstance(context.task_runner, ThreadPoolTaskRunner)
     # quote(): Prefect walks every task argument for futures to resolve; through an exam, a batch of
-    # submissions and ~100k table rows that walk cost a fifth of the flow's CPU.
+    # submissions and ~100k table rows that walk cost a fifth of the flow's CPU. Prefect's Dask runner
+    # hands a quoted argument to the task still wrapped, so batches sent to Dask go as they are.
+    large = quote if in_process else _as_is
     with judge_endpoint(judge_settings, in_process) as endpoint:
         futures = [
-            score_batch.submit(quote(rnd.exam), quote(batch), endpoint, samples, calibration, settings)
+            score_batch.submit(large(rnd.exam), large(batch), endpoint, samples, calibration, settings)
             for batch in batches
         ]
         results = [result for future in futures for result in future.result()]

@@ -164,3 +164,20 @@ def test_a_round_with_nothing_to_judge_never_starts_the_embedded_server(tmp_path
         tmp_path / "out", "select count(*), count(*) filter (where kind = 'missing') from item_scores"
     )
     assert n_items == n_missing == 18
+
+
+def test_the_dask_task_runner_scores_the_round_to_the_same_tables(first_run: dict) -> None:
+    """GRADEFLOW_TASK_RUNNER=dask: the batches run on a local Dask cluster (worker processes)."""
+    tmp = first_run["tmp"]
+    with StubJudgeServer() as stub:
+        env = _env(tmp, stub, judge_cache=tmp / "judge-dask", exec_cache=tmp / "cache") | {
+            "GRADEFLOW_TASK_RUNNER": "dask",
+            "GRADEFLOW_WORKERS": "2",
+        }
+        done = _score(DEMO, tmp / "dask", env)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert stub.calls == first_run["calls"]  # a judge cache of its own: every call made again, on Dask
+    for table in SCORE_TABLES:
+        assert _sorted(read_table(tmp / "dask", table), drop=("scored_at",)) == _sorted(
+            read_table(first_run["out"], table), drop=("scored_at",)
+        ), table
