@@ -99,8 +99,12 @@ class RubricFactory:
             **fields,
         }
 
-    def top_k_question(self, **fields: Any) -> dict[str, Any]:
-        """Seed 1.1 in small: best two of three methods (2/3/3, cap 5), complexity 2, queries 1, bonus +1."""
+    def top_k_question(
+        self, question_id: str = "1.1", *, extra: tuple[dict[str, Any], ...] = (), **fields: Any
+    ) -> dict[str, Any]:
+        """Seed 1.1 in small: best two of three methods (2/3/3, cap 5), complexity 2, queries 1, bonus +1;
+        `extra` criteria go before the bonus.
+        """
         c = self.criterion
         methods = self.group(
             "methods",
@@ -112,8 +116,8 @@ class RubricFactory:
                 self.alternative("quickselect", c("qs-ok", 3)),
             ],
         )
-        criteria = [c("complexity", 2), c("queries", 1), c("streaming", 1, bonus=True)]
-        return self.question("1.1", 8, criteria=criteria, groups=[methods], **fields)
+        criteria = [c("complexity", 2), c("queries", 1), *extra, c("streaming", 1, bonus=True)]
+        return self.question(question_id, 8, criteria=criteria, groups=[methods], **fields)
 
     def write(self, data: Any, name: str = "rubric.yaml") -> Path:
         """Write rubric data as YAML; returns the path."""

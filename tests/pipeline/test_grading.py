@@ -258,16 +258,18 @@ def test_rejected_file_keeps_its_reason_and_round_rows_stamp_provenance(exam: Ex
     assert row["round_id"] == "r1" and row["rubric_sha"] == "sha" and row["gradeflow_version"]
 
 
-def test_only_python_blocks_run_and_definitions_are_found() -> None:
-    item = Item(
+def _code_item(question_id: str, *blocks: tuple[str, str]) -> Item:
+    """An answer of code blocks only, (language, code) each."""
+    return Item(
         submission_id="s",
-        question_id="1.1",
+        question_id=question_id,
         text="",
-        code_blocks=[
-            CodeBlock(language="cpp", code="int lis();"),
-            CodeBlock(language="python", code="lis = lambda n: 1"),
-        ],
+        code_blocks=[CodeBlock(language=language, code=code) for language, code in blocks],
     )
+
+
+def test_only_python_blocks_run_and_definitions_are_found() -> None:
+    item = _code_item("1.1", ("cpp", "int lis();"), ("python", "lis = lambda n: 1"))
     assert python_code(item) == "lis = lambda n: 1"
     assert defines("lis = lambda n: 1", "lis")
     assert defines("class lis:\n    pass", "lis")
@@ -275,15 +277,11 @@ def test_only_python_blocks_run_and_definitions_are_found() -> None:
 
 
 def test_task_code_leaves_out_illustrative_snippets_but_keeps_helpers() -> None:
-    item = Item(
-        submission_id="s",
-        question_id="10.1",
-        text="",
-        code_blocks=[
-            CodeBlock(language="python", code="loss.backward()\noptimizer.step()"),
-            CodeBlock(language="python", code="import torch\nMAX_NORM = 1.0"),
-            CodeBlock(language="python", code="def train(model):\n    return MAX_NORM"),
-        ],
+    item = _code_item(
+        "10.1",
+        ("python", "loss.backward()\noptimizer.step()"),
+        ("python", "import torch\nMAX_NORM = 1.0"),
+        ("python", "def train(model):\n    return MAX_NORM"),
     )
     from pipeline.grading import task_code
 
@@ -293,14 +291,10 @@ def test_task_code_leaves_out_illustrative_snippets_but_keeps_helpers() -> None:
 
 
 def test_task_code_keeps_everything_when_the_entrypoint_is_not_in_a_clean_block() -> None:
-    item = Item(
-        submission_id="s",
-        question_id="1.1",
-        text="",
-        code_blocks=[
-            CodeBlock(language="python", code="def lis(nums):\n    return helper(nums)\nprint(lis([1]))"),
-            CodeBlock(language="python", code="x = broken("),
-        ],
+    item = _code_item(
+        "1.1",
+        ("python", "def lis(nums):\n    return helper(nums)\nprint(lis([1]))"),
+        ("python", "x = broken("),
     )
     from pipeline.grading import task_code
 

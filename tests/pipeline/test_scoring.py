@@ -420,30 +420,9 @@ def test_exam_sums_scored_questions_lists_unscored_and_zeroes_missing(rubric):
 def mirror_exam(rubric) -> Exam:
     """1.1 (with a code criterion), 3.2, 9.2 and fractional points in one exam."""
     c = rubric.criterion
-    methods11 = rubric.group(
-        "methods",
-        pick=2,
-        cap=5,
-        alternatives=[
-            rubric.alternative("sort", c("sort-ok", 2)),
-            rubric.alternative("heap", c("heap-ok", 3)),
-            rubric.alternative("quickselect", c("qs-ok", 3)),
-        ],
-    )
     impl = c("impl", 2, answer_kind="both", code={"task": "topk", "checks": ["correct", "complexity"]})
-    q11 = rubric.question(
-        "1.1",
-        8,
-        criteria=[c("complexity", 2), c("queries", 1), impl, c("streaming", 1, bonus=True)],
-        groups=[methods11],
-    )
-    q11b = rubric.question(
-        "1.3",
-        8,
-        criteria=[c("complexity", 2), c("queries", 1), c("streaming", 1, bonus=True)],
-        groups=[methods11],
-        bonus_may_exceed_max=True,
-    )
+    q11 = rubric.top_k_question(extra=(impl,))
+    q11b = rubric.top_k_question("1.3", bonus_may_exceed_max=True)
     methods32 = rubric.group(
         "methods",
         pick=2,
