@@ -13,8 +13,10 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console()
-errors = Console(stderr=True)
+# Text lines never wrap: without a terminal rich would fold them at 80 columns, mid-phrase and mid-path, so
+# logs and tests would depend on the width of a temporary path. Tables still fit the width.
+console = Console(soft_wrap=True)
+errors = Console(stderr=True, soft_wrap=True)
 
 
 def fail(message: str) -> typer.Exit:
