@@ -17,11 +17,14 @@ setup: system-packages $(STAMP)
 system-packages:
 	@missing=""; command -v bwrap >/dev/null 2>&1 || missing="bubblewrap"; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v chromedriver >/dev/null 2>&1 || missing="$$missing chromium-driver"; \
 	if [ -n "$$missing" ] && [ "$$(id -u)" = 0 ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null; \
 	  command -v chromium >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null \
 	    || echo "chromium could not be installed: the report's browser test will skip"; \
+	  command -v chromedriver >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium-driver >/dev/null \
+	    || echo "chromium-driver could not be installed: the review station's browser test will skip"; \
 	fi; \
 	command -v bwrap >/dev/null 2>&1 || { echo "bubblewrap is missing: install it (apt-get install bubblewrap); code answers cannot run"; exit 1; }
 
@@ -43,6 +46,7 @@ demo: setup
 	  $(BIN)/gradeflow score $(DEMO_ROUND) --out $(DEMO_OUT) --judge local
 	$(BIN)/gradeflow report $(DEMO_OUT) --out $(DEMO_OUT)/report.html
 	@echo "tables: $(DEMO_OUT)/<table>/round_id=demo/part-0.parquet"
+	@echo "review: $(BIN)/gradeflow review add-reviewer me --out $(DEMO_OUT)  (prints a login link), then $(BIN)/gradeflow review $(DEMO_OUT) --round-dir $(DEMO_ROUND)"
 	@echo "query:  $(BIN)/gradeflow query \"select question_id, avg(raw_points) from item_scores group by 1\" --data $(DEMO_OUT)"
 	@echo "report: $(DEMO_OUT)/report.html"
 

@@ -205,6 +205,13 @@ def grade_submission(
             score = score_missing(question)
             question_scores[question.id] = score
             items.append(
+def final_points(raw: float | None, calibrated: float | None) -> dict[str, float | str | None]:
+    """An item's final points before any human review: calibrated, else raw (the review station overrides)."""
+    if calibrated is not None:
+        return {"final_points": calibrated, "decided_by": "calibration"}
+    return {"final_points": raw, "decided_by": "judge" if raw is not None else None}
+
+
                 key
                 | {
                     "kind": "missing",
@@ -234,6 +241,8 @@ def grade_submission(
                 score.raw_points,
                 question.points,
                 confidence=judgment.confidence if judgment else None,
+                    "final_points": 0.0,
+                    "decided_by": "rule",
                 answer=item.answer,
             )
             reason = calibrator.review_reason(expected_error, question.points) if expected_error is not None else None
@@ -273,6 +282,7 @@ def grade_submission(
                         "passed": False,
                         "error": run.reason,
                     }
+                **final_points(score.raw_points, calibrated),
                 )
     exam_score = score_exam(exam, question_scores)
     n_review = sum(1 for row in items if row["needs_review"] and row["kind"] != "missing")
@@ -322,6 +332,8 @@ def rejected_result(exam: Exam, rejected: RejectedFile) -> SubmissionResult:
 def round_rows(
     round_id: str, rubric_sha: str, results: Sequence[SubmissionResult], *, scored_at: datetime | None = None
 ) -> dict[str, list[dict[str, Any]]]:
+        "final_total": round(calibrated_total, 2) if calibrator is not None else exam_score.raw_total,
+        "decided_by": "calibration" if calibrator is not None else "judge",
     """All rows of a round, per table, with round id and provenance stamped on."""
     scored_at = scored_at or datetime.now(UTC)
     stamp = {"round_id": round_id, "rubric_sha": rubric_sha, "gradeflow_version": __version__}

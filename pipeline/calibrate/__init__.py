@@ -42,6 +42,7 @@ from pipeline.calibrate._metrics import (
     infer_scale,
 )
 from pipeline.calibrate._neighbours import NeighbourPool, neighbour_shares
+from pipeline.calibrate._reviews import load_review_grades
 
 __all__ = [
     "EMBEDDING_MODEL",
@@ -81,6 +82,7 @@ __all__ = [
     "load_answers",
     "load_calibration",
     "load_human_grades",
+    "load_review_grades",
     "load_similarities",
     "neighbour_shares",
     "read_item_scores",

@@ -9,6 +9,7 @@ from pipeline.cli import (  # noqa: F401  (imported for their commands)
     judge,  # judge
     query,  # query
     report,  # report
+    review,  # review, review add-reviewer
     rubric,  # validate, schema, split
     score,  # score, serve
 )

@@ -22,6 +22,7 @@ from pipeline.calibrate import (
     join_scores,
     load_answers,
     load_human_grades,
+    load_review_grades,
     load_similarities,
     read_item_scores,
     save_calibration,
@@ -97,13 +98,17 @@ def calibrate_command(
         Path, typer.Argument(help="Output folder of a scored round (its result tables).", show_default=False)
     ],
     grades: Annotated[
-        Path,
+        Path | None,
         typer.Option(
             "--grades",
-            help="Human grade sheet: CSV of submission_id, question_id, criterion_id (optional), grader, points.",
+            help="Human grade sheet: CSV of submission_id, question_id, criterion_id (optional), grader, points; "
+            "default: the round's reviews from `gradeflow review` (the human_reviews table).",
             show_default=False,
         ),
-    ],
+    ] = None,
+    blind_only: Annotated[
+        bool, typer.Option("--blind-only", help="Without --grades: only reviews graded in blind mode.")
+    ] = False,
     out: Annotated[
         Path | None,
         typer.Option(
@@ -157,8 +162,14 @@ def calibrate_command(
     exam = load_or_exit(rubric) if rubric is not None else None
     try:
         items = read_item_scores(round_out, round_id=round_id)
-        sheet = load_human_grades(grades)
-        data, summary = join_scores(items, sheet, exam=exam)
+        if grades is not None:
+            sheet = load_human_grades(grades)
+        else:  # reviews are item grades, already summed by the rubric's rules: no rubric needed to join them
+            sheet = load_review_grades(round_out, round_id=round_id, blind_only=blind_only)
+            console.print(f"{len(sheet)} item grades from the round's reviews ({round_out}/human_reviews)",
+                          highlight=False)
+        sheet_exam = exam if grades is not None else None
+        data, summary = join_scores(items, sheet, exam=sheet_exam)
         if similarity is not None:
             data = data.with_similarity(load_similarities(similarity))
         if answers is not None:
@@ -166,7 +177,7 @@ def calibrate_command(
             embedder = default_embedder()
             before = embedder.computed
             # Graded answers the round did not score still show how humans grade a question: neighbours only.
-            shares = graded_shares(sheet, dict(zip(data.question_id, data.max_points, strict=True)), exam)
+            shares = graded_shares(sheet, dict(zip(data.question_id, data.max_points, strict=True)), sheet_exam)
             keys = {(str(s), str(q)) for s, q in zip(data.submission_id, data.question_id, strict=True)}
             with console.status("embedding the answers"):
                 vectors = embed_answers({k: texts[k] for k in sorted(keys | set(shares)) if k in texts}, embedder)
@@ -190,7 +201,7 @@ def calibrate_command(
     if summary.joined < 2:
         raise fail(
             f"nothing to calibrate: {summary.joined} items have both a judge score and a human grade "
-            f"(do the submission and question ids of {grades} match the round's?)"
+            f"(do the submission and question ids of {grades or 'the reviews'} match the round's?)"
         )
     config = CalibrationConfig(mapping=mapping.value, per_question=per_question, review_share=review_share, seed=seed)
     with console.status("fitting and cross-validating"):
@@ -200,7 +211,7 @@ def calibrate_command(
             folds=folds,
             n_bootstrap=bootstrap,
             join=summary,
-            sources={"round_out": str(round_out), "grades": str(grades)}
+            sources={"round_out": str(round_out), "grades": str(grades or Path(round_out) / "human_reviews")}
             | ({"answers": str(answers)} if answers is not None else {}),
         )
     out = out or round_out / "calibration.json"

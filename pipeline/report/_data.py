@@ -168,6 +168,41 @@ class Provenance(_Row):
 class ReportData(_Row):
     """Everything the report shows about one round."""
 
+class HumanChange(_Row):
+    """An item whose final points a reviewer decided, beside what the pipeline had given it."""
+
+    submission_id: str
+    question_id: str
+    max_points: float | None
+    pipeline_points: float | None
+    """Calibrated points, else the judge's raw points: what the item had before review."""
+    final_points: float | None
+    decided_by: str
+    comments: list[str]
+
+
+def human_changes(con: duckdb.DuckDBPyConnection, round_id: str) -> list[HumanChange]:
+    """Items decided by reviewers (gradeflow review), largest change first; none for rounds never reviewed."""
+    columns = {row[0] for row in con.execute("DESCRIBE item_scores").fetchall()}
+    if "decided_by" not in columns:  # tables written before the review station existed
+        return []
+    rows = _records(
+        con,
+        "SELECT i.submission_id, i.question_id, i.max_points,"
+        " coalesce(i.calibrated_points, i.raw_points) AS pipeline_points, i.final_points, i.decided_by,"
+        " list(DISTINCT h.reviewer || ': ' || h.comment ORDER BY h.reviewer || ': ' || h.comment)"
+        "   FILTER (WHERE coalesce(h.comment, '') <> '') AS comments"
+        " FROM item_scores i LEFT JOIN human_reviews h"
+        "   ON h.round_id = i.round_id AND h.submission_id = i.submission_id AND h.question_id = i.question_id"
+        "   AND h.current AND NOT h.stale"
+        " WHERE i.round_id = ? AND i.decided_by LIKE 'human:%' GROUP BY ALL",
+        [round_id],
+    )
+    changes = [HumanChange(**(r | {"comments": r["comments"] or []})) for r in rows]
+    return sorted(changes, key=lambda c: (-abs((c.final_points or 0) - (c.pipeline_points or 0)), c.submission_id,
+                                          natural_key(c.question_id)))
+
+
     round_id: str
     generated_at: datetime
     summary: RoundSummary
@@ -179,6 +214,8 @@ class ReportData(_Row):
 
 
 def natural_key(text: str) -> tuple[tuple[int, int | str], ...]:
+    human: list[HumanChange] = []
+    """What reviewers changed (the review station)."""
     """Sort key that puts question 2.1 before 10.1 (digit runs compare as numbers)."""
     return tuple((0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", text) if part)
 
@@ -438,3 +475,4 @@ def load_report_data(out_dir: str | Path, round_id: str) -> ReportData:
         )
     finally:
         con.close()
+            human=human_changes(con, round_id),

@@ -1,0 +1,32 @@
+"""The review station: people grade, override and double-grade items; grades feed the tables and calibration.
+
+`gradeflow review ROUND_OUT --round-dir DIR` serves it; the grade log is `ROUND_OUT/reviews.sqlite`,
+exported to the `human_reviews` table and to the final points of `item_scores` and `submissions`.
+"""
+
+from pipeline.review._auth import REVIEWERS_FILE, AuthError, add_reviewer, hash_token, load_reviewers
+from pipeline.review._export import ExportSummary, HumanDecision, export
+from pipeline.review._round import ReviewError, RoundView, allowed_values
+from pipeline.review._station import FormError, Station
+from pipeline.review._store import STORE_FILE, GradeEvent, NewGrade, ReviewStore, StaleForm
+
+__all__ = [
+    "REVIEWERS_FILE",
+    "STORE_FILE",
+    "AuthError",
+    "ExportSummary",
+    "FormError",
+    "GradeEvent",
+    "HumanDecision",
+    "NewGrade",
+    "ReviewError",
+    "ReviewStore",
+    "RoundView",
+    "StaleForm",
+    "Station",
+    "add_reviewer",
+    "allowed_values",
+    "export",
+    "hash_token",
+    "load_reviewers",
+]

@@ -1,0 +1,251 @@
+"""HTTP: server-rendered pages (Jinja2, autoescaped) over the station; a small script for keyboard grading.
+
+Every POST checks the session's CSRF token; every refusal is a page that says what was wrong and that
+nothing was saved. Cookies are HttpOnly and SameSite=Strict; the login token leaves no Referer behind.
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from urllib.parse import urlencode
+
+import jinja2
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from pipeline.review._auth import Session, load_reviewers
+from pipeline.review._round import MODES, ItemView
+from pipeline.review._station import FormError, Station
+from pipeline.review._store import StaleForm
+
+_HERE = Path(__file__).parent
+_ENV = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(_HERE / "templates"),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+_ENV.filters["pts"] = lambda v: "—" if v is None else f"{v:g}"
+_ENV.filters["num"] = lambda v, d=2: "—" if v is None else f"{v:.{d}f}"
+_KEYS_JS = (_HERE / "static" / "keys.js").read_text(encoding="utf-8")
+_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self'; form-action 'self'; frame-ancestors 'none'",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",
+}
+
+
+def highlight(answer: str, quotes: dict[str, str]) -> list[tuple[str, str]]:
+    """Split the answer into (text, criterion id or "") segments, marking each quote's first occurrence."""
+    spans = []
+    for criterion_id, quote in quotes.items():
+        quote = quote.strip()
+        start = answer.find(quote) if quote else -1
+        if start >= 0:
+            spans.append((start, start + len(quote), criterion_id))
+    segments, at = [], 0
+    for start, end, criterion_id in sorted(spans):
+        if start < at:  # overlaps a span already marked
+            continue
+        segments += [(answer[at:start], ""), (answer[start:end], criterion_id)]
+        at = end
+    segments.append((answer[at:], ""))
+    return [s for s in segments if s[0]]
+
+
+def build_app(station: Station) -> Starlette:
+    """The ASGI app of one station."""
+    sessions = station.sessions
+
+    def session_of(request: Request) -> Session:
+        session = sessions.loads(request.cookies.get(sessions.COOKIE))
+        if session is not None and session.reviewer is not None and not station.reviewer_exists(session.reviewer):
+            session = None  # removed from reviewers.yaml
+        return session or sessions.new()
+
+    def page(request: Request, session: Session, template: str, status: int = 200, **context: object) -> Response:
+        html = _ENV.get_template(template).render(
+            session=session,
+            csrf=sessions.csrf(session),
+            round_id=station.view.round_id,
+            modes=MODES,
+            **context,
+        )
+        response = HTMLResponse(html, status_code=status, headers=_HEADERS)
+        remember(response, session)
+        return response
+
+    def remember(response: Response, session: Session) -> None:
+        response.set_cookie(sessions.COOKIE, sessions.dumps(session), httponly=True, samesite="strict")
+
+    def message(request: Request, session: Session, status: int, title: str, text: str) -> Response:
+        return page(request, session, "message.html", status=status, title=title, text=text)
+
+    def redirect(url: str, session: Session) -> Response:
+        response = RedirectResponse(url, status_code=303, headers=_HEADERS)
+        remember(response, session)
+        return response
+
+    async def checked_form(request: Request, session: Session) -> dict[str, str] | Response:
+        form = await request.form()
+        fields = {k: v for k, v in form.items() if isinstance(v, str)}
+        if not sessions.csrf_ok(session, fields.get("csrf")):
+            return message(request, session, 403, "Form expired",
+                           "This form does not belong to your current session (expired or forged). "
+                           "Nothing was saved: reload the page and try again.")
+        return fields
+
+    def filters(source: dict[str, str]) -> dict[str, str]:
+        return {k: source[k] for k in ("question", "reason", "by") if source.get(k)}
+
+    async def queue(request: Request) -> Response:
+        session = session_of(request)
+        if session.reviewer is None:
+            return message(request, session, 401, "Sign in",
+                           "Open the login link `gradeflow review add-reviewer NAME` printed for you.")
+        chosen = filters(dict(request.query_params))
+        state = station.queue(session.reviewer, session.mode, **chosen)
+        return page(request, session, "queue.html", queue=state, filters=chosen, agreement=station.agreement(),
+                    saved=request.query_params.get("saved", ""), empty=bool(request.query_params.get("empty")),
+                    reviewers=sorted(load_reviewers(station.reviewers_path)))
+
+    async def next_item(request: Request) -> Response:
+        session = session_of(request)
+        if session.reviewer is None:
+            return redirect("/", session)
+        chosen = filters(dict(request.query_params))
+        item = station.next_item(session.reviewer, session.mode, question=chosen.get("question", ""),
+                                 reason=chosen.get("reason", ""))
+        saved = {"saved": request.query_params["saved"]} if request.query_params.get("saved") else {}
+        if item is None:
+            return redirect("/?" + urlencode(chosen | saved | {"empty": "1"}), session)
+        return redirect(f"/item/{item.submission_id}/{item.question_id}?" + urlencode(chosen | saved), session)
+
+    def find(request: Request) -> ItemView | None:
+        return station.view.items.get((request.path_params["sid"], request.path_params["qid"]))
+
+    def item_page(request: Request, session: Session, item: ItemView, status: int = 200, error: str = "",
+                  chosen: dict[str, str] | None = None) -> Response:
+        assert session.reviewer is not None
+        blocking = station.holders_blocking(item, session.reviewer)
+        mine = station.my_latest(item, session.reviewer)
+        blind = session.mode == "blind"
+        prefill: dict[str, float | None] = {e.criterion_id: e.points for e in mine}
+        if not mine and not blind:
+            prefill = {cid: j.points for cid, j in item.judge.items()}
+        quotes = {} if blind else {cid: j.evidence for cid, j in item.judge.items() if j.evidence}
+        return page(
+            request, session, "item.html", status=status,
+            item=item,
+            question=station.view.questions[item.question_id],
+            criteria=station.view.criteria(item.question_id),
+            segments=highlight(item.answer, quotes),
+            prefill=prefill,
+            blind=blind,
+            blocking=sorted(blocking),
+            mine=mine,
+            version=station.store.version(station.view.round_id, item.key, session.reviewer),
+            form_id=uuid.uuid4().hex,
+            error=error,
+            filters=chosen if chosen is not None else filters(dict(request.query_params)),
+            saved=request.query_params.get("saved", ""),
+        )
+
+    async def show_item(request: Request) -> Response:
+        session = session_of(request)
+        if session.reviewer is None:
+            return redirect("/", session)
+        item = find(request)
+        if item is None:
+            return message(request, session, 404, "No such item",
+                           f"Round {station.view.round_id} has no item {request.path_params['sid']} / "
+                           f"{request.path_params['qid']} to review.")
+        return item_page(request, session, item)
+
+    async def grade(request: Request) -> Response:
+        session = session_of(request)
+        fields = await checked_form(request, session)
+        if isinstance(fields, Response):
+            return fields
+        if session.reviewer is None:
+            return message(request, session, 401, "Signed out", "Sign in again; nothing was saved.")
+        item = find(request)
+        if item is None:
+            return message(request, session, 404, "No such item",
+                           "The form names an item this round does not have; nothing was saved.")
+        chosen = filters(fields)
+        try:
+            parsed = station.parse_form(item, fields)
+            if not station.store.has_form(parsed.form_id):
+                blocking = station.holders_blocking(item, session.reviewer)
+                if blocking:
+                    raise FormError(f"this item is assigned to {', '.join(sorted(blocking))}")
+                station.save(item, session.reviewer, session.mode, parsed)
+        except (FormError, StaleForm) as error:
+            status = 409 if isinstance(error, StaleForm) else 400
+            return item_page(request, session, item, status=status, error=f"{error}. Nothing was saved.",
+                             chosen=chosen)
+        return redirect("/next?" + urlencode(chosen | {"saved": f"{item.submission_id} / {item.question_id}"}),
+                        session)
+
+    async def login_form(request: Request) -> Response:
+        session = session_of(request)
+        return page(request, session, "login.html", token=request.query_params.get("token", ""))
+
+    async def login(request: Request) -> Response:
+        session = session_of(request)
+        fields = await checked_form(request, session)
+        if isinstance(fields, Response):
+            return fields
+        name = station.login(fields.get("token", ""))
+        if name is None:
+            return message(request, session, 403, "Login link not valid",
+                           "This login link is unknown or was used already. Ask for a new one "
+                           "(gradeflow review add-reviewer NAME).")
+        return redirect("/", sessions.new(reviewer=name, mode=session.mode))
+
+    async def logout(request: Request) -> Response:
+        session = session_of(request)
+        fields = await checked_form(request, session)
+        if isinstance(fields, Response):
+            return fields
+        return redirect("/", sessions.new())
+
+    async def set_mode(request: Request) -> Response:
+        session = session_of(request)
+        fields = await checked_form(request, session)
+        if isinstance(fields, Response):
+            return fields
+        mode = fields.get("mode", "")
+        if mode not in MODES:
+            return message(request, session, 400, "Unknown mode", f"Modes are {', '.join(MODES)}; nothing changed.")
+        return redirect("/", Session(sid=session.sid, reviewer=session.reviewer, mode=mode))
+
+    async def keys_js(request: Request) -> Response:
+        return Response(_KEYS_JS, media_type="text/javascript", headers=_HEADERS)
+
+    async def health(request: Request) -> Response:
+        return JSONResponse({
+            "round_id": station.view.round_id,
+            "items": len(station.view.items),
+            "exported_seq": station.exporter.exported_seq,
+        })
+
+    return Starlette(routes=[
+        Route("/", queue),
+        Route("/next", next_item),
+        Route("/item/{sid}/{qid}", show_item, methods=["GET"]),
+        Route("/item/{sid}/{qid}", grade, methods=["POST"]),
+        Route("/login", login_form, methods=["GET"]),
+        Route("/login", login, methods=["POST"]),
+        Route("/logout", logout, methods=["POST"]),
+        Route("/mode", set_mode, methods=["POST"]),
+        Route("/static/keys.js", keys_js),
+        Route("/healthz", health),
+    ])

@@ -1,0 +1,198 @@
+"""A scored round as the station shows it, loaded once: items, the judge's criterion rows, code runs, answers.
+
+Everything a page needs is held in memory by item key, so an item page costs a dict lookup and one small
+SQLite query, whatever the size of the round.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow.compute as pc
+
+from pipeline.calibrate import load_answers
+from pipeline.review._store import ItemKey
+from pipeline.rounds import load_round
+from pipeline.store import read_table
+from rubric_schema import Criterion, Exam, Question, question_sha
+
+MODES = ("review", "blind")
+"""review: the flagged items with the judge's points shown; blind: every judged item, the judge hidden."""
+
+
+class ReviewError(Exception):
+    """A round the station cannot open; the message names the folder and what is missing."""
+
+
+@dataclass(frozen=True)
+class JudgeCriterion:
+    """What the judge (or a code check) gave one criterion of one item."""
+
+    points: float | None
+    evidence: str
+    evidence_verified: bool
+    rationale: str
+    source: str
+
+
+@dataclass(frozen=True)
+class CodeRun:
+    """One test of a code task run on the item's code."""
+
+    task_id: str
+    test_id: str
+    status: str
+    passed: bool | None
+    candidate_ms: float | None
+    reference_ms: float | None
+    speed_ratio: float | None
+    error: str
+
+
+@dataclass(frozen=True)
+class ItemView:
+    """One item of the round with the judge's verdict and the candidate's answer."""
+
+    submission_id: str
+    question_id: str
+    kind: str
+    max_points: float
+    raw_points: float | None
+    calibrated_points: float | None
+    expected_error: float | None
+    confidence: float | None
+    needs_review: bool
+    reasons: tuple[str, ...]
+    injection_suspected: bool
+    answer: str
+    answer_sha: str
+    double: bool
+    """In the double-grading sample: two reviewers grade it."""
+    order: int
+    """Position in a deterministic shuffle of the round (the blind queue's order: an unbiased sample)."""
+    judge: dict[str, JudgeCriterion] = field(default_factory=dict)
+    runs: tuple[CodeRun, ...] = ()
+
+    @property
+    def key(self) -> ItemKey:
+        return (self.submission_id, self.question_id)
+
+    @property
+    def capacity(self) -> int:
+        """How many reviewers grade it."""
+        return 2 if self.double else 1
+
+
+def allowed_values(criterion: Criterion) -> tuple[float, ...]:
+    """The points a reviewer may give: multiples of the step (per-mention: of the points per mention), and the max."""
+    step = criterion.per_mention.points_each if criterion.per_mention else criterion.step
+    count = int(math.floor(criterion.points / step + 1e-9))
+    values = [round(i * step, 4) for i in range(count + 1)]
+    if not math.isclose(values[-1], criterion.points, abs_tol=1e-6):
+        values.append(criterion.points)
+    return tuple(values)
+
+
+def _hash_share(*parts: str) -> float:
+    return int(hashlib.sha256("/".join(parts).encode()).hexdigest()[:12], 16) / 16**12
+
+
+def _natural(question_id: str) -> tuple[int, ...]:
+    return tuple(int(p) if p.isdigit() else 0 for p in question_id.split("."))
+
+
+class RoundView:
+    """One round of a round output folder, with the rubric and answers of its round directory."""
+
+    def __init__(self, round_out: str | Path, round_dir: str | Path, *, round_id: str | None = None,
+                 double_share: float = 0.1):
+        self.round_out = Path(round_out)
+        loaded = load_round(round_dir)
+        self.exam: Exam = loaded.exam
+        self.round_id = round_id or loaded.config.round_id
+        items = read_table(self.round_out, "item_scores")
+        items = items.filter(pc.equal(items.column("round_id"), self.round_id))
+        if items.num_rows == 0:
+            raise ReviewError(f"{self.round_out}: no item_scores rows for round {self.round_id!r}")
+        self.questions: dict[str, Question] = {q.id: q for q in self.exam.questions}
+        self.question_shas = {qid: question_sha(q) for qid, q in self.questions.items()}
+        self.criterion_ids = {qid: {c.id for c in q.all_criteria()} for qid, q in self.questions.items()}
+        answers = load_answers(loaded.submissions_dir, list(self.questions))
+        judge: dict[ItemKey, dict[str, JudgeCriterion]] = {}
+        criteria = read_table(self.round_out, "criterion_scores")
+        for row in criteria.filter(pc.equal(criteria.column("round_id"), self.round_id)).to_pylist():
+            judge.setdefault((row["submission_id"], row["question_id"]), {})[row["criterion_id"]] = JudgeCriterion(
+                points=row["points"],
+                evidence=row["evidence"] or "",
+                evidence_verified=bool(row["evidence_verified"]),
+                rationale=row["rationale"] or "",
+                source=row["source"] or "",
+            )
+        runs: dict[ItemKey, list[CodeRun]] = {}
+        executed = read_table(self.round_out, "executor_runs")
+        for row in executed.filter(pc.equal(executed.column("round_id"), self.round_id)).to_pylist():
+            runs.setdefault((row["submission_id"], row["question_id"]), []).append(
+                CodeRun(
+                    task_id=row["task_id"],
+                    test_id=row["test_id"],
+                    status=row["status"] or "",
+                    passed=row["passed"],
+                    candidate_ms=row["candidate_ms"],
+                    reference_ms=row["reference_ms"],
+                    speed_ratio=row["speed_ratio"],
+                    error=row["error"] or "",
+                )
+            )
+        self.items: dict[ItemKey, ItemView] = {}
+        for row in items.to_pylist():
+            key = (row["submission_id"], row["question_id"])
+            if row["kind"] == "missing" or row["question_id"] not in self.questions:
+                continue
+            answer = answers.get(key, "")
+            share = _hash_share(self.round_id, *key)
+            self.items[key] = ItemView(
+                submission_id=key[0],
+                question_id=key[1],
+                kind=row["kind"] or "",
+                max_points=row["max_points"],
+                raw_points=row["raw_points"],
+                calibrated_points=row["calibrated_points"],
+                expected_error=row["expected_error"],
+                confidence=row["confidence"],
+                needs_review=bool(row["needs_review"]),
+                reasons=tuple(r.strip() for r in (row["review_reason"] or "").split("; ") if r.strip()),
+                injection_suspected=bool(row["injection_suspected"]),
+                answer=answer,
+                answer_sha=hashlib.sha256(answer.encode()).hexdigest(),
+                double=share < double_share,
+                order=int(share * 1e12),
+                judge=judge.get(key, {}),
+                runs=tuple(runs.get(key, [])),
+            )
+        self._review = sorted(
+            (i for i in self.items.values() if i.needs_review),
+            key=lambda i: (
+                i.raw_points is not None,
+                -(i.expected_error if i.expected_error is not None else -1.0),
+                i.confidence if i.confidence is not None else 0.0,
+                i.submission_id,
+                _natural(i.question_id),
+            ),
+        )
+        self._blind = sorted((i for i in self.items.values() if i.raw_points is not None), key=lambda i: i.order)
+
+    def in_mode(self, mode: str) -> list[ItemView]:
+        """The items of a mode in queue order: review by most expected error first, blind in shuffled order."""
+        return self._review if mode == "review" else self._blind
+
+    def criteria(self, question_id: str) -> list[tuple[Criterion, tuple[float, ...], str]]:
+        """A question's criteria with their allowed values and the alternative they belong to ("" if none)."""
+        question = self.questions[question_id]
+        rows = [(c, allowed_values(c), "") for c in question.criteria]
+        for group in question.groups:
+            for alternative in group.alternatives:
+                rows += [(c, allowed_values(c), f"{group.title} · {alternative.title}") for c in alternative.criteria]
+        return rows

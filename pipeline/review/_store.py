@@ -1,0 +1,277 @@
+"""The review store: every grade an append-only event in SQLite (WAL) beside the round's tables.
+
+One saved form is one event per criterion, all in one transaction, keyed by the form's id: a form sent
+twice (a retry after a dropped connection, a double click, a server killed after its commit) is saved
+once. A grade is never updated or deleted; a reviewer's later form for the same item supersedes the
+earlier one when final points are computed, and both stay in the log.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+STORE_FILE = "reviews.sqlite"
+
+CLAIM_TTL_S = 20 * 60
+"""A claim (an item opened by a reviewer) keeps others off it this long, unless its holder graded it."""
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS grades (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    form_id TEXT NOT NULL,
+    round_id TEXT NOT NULL,
+    submission_id TEXT NOT NULL,
+    question_id TEXT NOT NULL,
+    criterion_id TEXT NOT NULL,
+    reviewer TEXT NOT NULL,
+    points REAL NOT NULL,
+    comment TEXT NOT NULL,
+    mode TEXT NOT NULL,
+    graded_at TEXT NOT NULL,
+    answer_sha TEXT NOT NULL,
+    question_sha TEXT NOT NULL,
+    UNIQUE (form_id, criterion_id)
+);
+CREATE INDEX IF NOT EXISTS grades_item ON grades (round_id, submission_id, question_id);
+CREATE TABLE IF NOT EXISTS claims (
+    round_id TEXT NOT NULL,
+    submission_id TEXT NOT NULL,
+    question_id TEXT NOT NULL,
+    reviewer TEXT NOT NULL,
+    claimed_at REAL NOT NULL,
+    PRIMARY KEY (round_id, submission_id, question_id, reviewer)
+);
+CREATE TABLE IF NOT EXISTS used_tokens (
+    token_sha256 TEXT PRIMARY KEY,
+    reviewer TEXT NOT NULL,
+    used_at TEXT NOT NULL
+);
+"""
+
+ItemKey = tuple[str, str]
+"""(submission_id, question_id) within one round."""
+
+
+@dataclass(frozen=True)
+class GradeEvent:
+    """One criterion grade as stored: who, when, which item and criterion, how many points, in what mode."""
+
+    seq: int
+    form_id: str
+    round_id: str
+    submission_id: str
+    question_id: str
+    criterion_id: str
+    reviewer: str
+    points: float
+    comment: str
+    mode: str
+    graded_at: datetime
+    answer_sha: str
+    question_sha: str
+
+    @property
+    def item(self) -> ItemKey:
+        return (self.submission_id, self.question_id)
+
+
+@dataclass(frozen=True)
+class NewGrade:
+    """A criterion's points as a reviewer's form gives them."""
+
+    criterion_id: str
+    points: float
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The outcome of claiming an item: whether this reviewer may grade it, and who else holds it."""
+
+    taken: bool
+    others: frozenset[str]
+
+
+class ReviewStore:
+    """The SQLite file of one round output folder; a connection per call, so any thread may use it."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as con:
+            con.executescript(_SCHEMA)
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        con = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        try:
+            con.execute("PRAGMA journal_mode=WAL")
+            con.execute("PRAGMA synchronous=FULL")  # a grade acknowledged to the reviewer survives a crash
+            yield con
+        finally:
+            con.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        with self._connect() as con:
+            con.execute("BEGIN IMMEDIATE")
+            try:
+                yield con
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            con.execute("COMMIT")
+
+    def has_form(self, form_id: str) -> bool:
+        """Whether this form was saved already (a resent form is acknowledged, not saved twice)."""
+        with self._connect() as con:
+            return con.execute("SELECT 1 FROM grades WHERE form_id = ? LIMIT 1", [form_id]).fetchone() is not None
+
+    def add_form(
+        self,
+        *,
+        form_id: str,
+        round_id: str,
+        item: ItemKey,
+        reviewer: str,
+        grades: Sequence[NewGrade],
+        comment: str,
+        mode: str,
+        answer_sha: str,
+        question_sha: str,
+        expected_version: int,
+    ) -> bool:
+        """Save a form's grades at once; False when the form was saved before (nothing is added).
+
+        `expected_version` is the reviewer's last seq on the item when the form was rendered: if the
+        reviewer saved the item since (another tab), the form is stale and StaleForm is raised.
+        """
+        now = datetime.now(UTC).isoformat()
+        with self._write() as con:
+            if con.execute("SELECT 1 FROM grades WHERE form_id = ? LIMIT 1", [form_id]).fetchone():
+                return False
+            version = _version(con, round_id, item, reviewer)
+            if version != expected_version:
+                raise StaleForm(f"you saved {item[0]} / {item[1]} again after this form was opened")
+            con.executemany(
+                "INSERT INTO grades (form_id, round_id, submission_id, question_id, criterion_id, reviewer, points,"
+                " comment, mode, graded_at, answer_sha, question_sha) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                [
+                    (form_id, round_id, *item, g.criterion_id, reviewer, g.points, comment, mode, now, answer_sha,
+                     question_sha)
+                    for g in grades
+                ],
+            )
+            return True
+
+    def version(self, round_id: str, item: ItemKey, reviewer: str) -> int:
+        """The reviewer's last seq on the item (0 when never graded): a form carries it to detect staleness."""
+        with self._connect() as con:
+            return _version(con, round_id, item, reviewer)
+
+    def events(self, round_id: str, item: ItemKey | None = None) -> list[GradeEvent]:
+        """Every grade event of a round (or of one item), oldest first."""
+        sql = "SELECT * FROM grades WHERE round_id = ?"
+        params: list[str] = [round_id]
+        if item is not None:
+            sql += " AND submission_id = ? AND question_id = ?"
+            params += list(item)
+        with self._connect() as con:
+            rows = con.execute(sql + " ORDER BY seq", params).fetchall()
+        return [_event(row) for row in rows]
+
+    def graders(self, round_id: str) -> dict[ItemKey, set[str]]:
+        """Item → reviewers who graded it (any form): the queue's view of who holds what."""
+        with self._connect() as con:
+            rows = con.execute(
+                "SELECT DISTINCT submission_id, question_id, reviewer FROM grades WHERE round_id = ?", [round_id]
+            ).fetchall()
+        held: dict[ItemKey, set[str]] = {}
+        for sid, qid, reviewer in rows:
+            held.setdefault((sid, qid), set()).add(reviewer)
+        return held
+
+    def active_claims(self, round_id: str) -> dict[ItemKey, set[str]]:
+        """Item → reviewers with a live claim on it (opened in the last CLAIM_TTL_S seconds)."""
+        with self._connect() as con:
+            rows = con.execute(
+                "SELECT submission_id, question_id, reviewer FROM claims WHERE round_id = ? AND claimed_at > ?",
+                [round_id, time.time() - CLAIM_TTL_S],
+            ).fetchall()
+        claims: dict[ItemKey, set[str]] = {}
+        for sid, qid, reviewer in rows:
+            claims.setdefault((sid, qid), set()).add(reviewer)
+        return claims
+
+    def claim(self, round_id: str, item: ItemKey, reviewer: str, capacity: int) -> Claim:
+        """Claim an item for a reviewer unless `capacity` others already hold it (graded or claimed)."""
+        now = time.time()
+        with self._write() as con:
+            graded = {
+                r
+                for (r,) in con.execute(
+                    "SELECT DISTINCT reviewer FROM grades WHERE round_id = ? AND submission_id = ? AND question_id = ?",
+                    [round_id, *item],
+                )
+            }
+            claimed = {
+                r
+                for (r,) in con.execute(
+                    "SELECT reviewer FROM claims WHERE round_id = ? AND submission_id = ? AND question_id = ?"
+                    " AND claimed_at > ?",
+                    [round_id, *item, now - CLAIM_TTL_S],
+                )
+            }
+            others = frozenset((graded | claimed) - {reviewer})
+            taken = reviewer in graded or len(others) < capacity
+            if taken:
+                con.execute(
+                    "INSERT OR REPLACE INTO claims VALUES (?, ?, ?, ?, ?)", [round_id, *item, reviewer, now]
+                )
+            return Claim(taken=taken, others=others)
+
+    def use_token(self, token_sha256: str, reviewer: str) -> bool:
+        """Spend a one-time login token; False when it was used before."""
+        with self._write() as con:
+            if con.execute("SELECT 1 FROM used_tokens WHERE token_sha256 = ?", [token_sha256]).fetchone():
+                return False
+            con.execute(
+                "INSERT INTO used_tokens VALUES (?, ?, ?)", [token_sha256, reviewer, datetime.now(UTC).isoformat()]
+            )
+            return True
+
+
+class StaleForm(Exception):
+    """The form was rendered before a later save of the same reviewer on the same item."""
+
+
+def _version(con: sqlite3.Connection, round_id: str, item: ItemKey, reviewer: str) -> int:
+    row = con.execute(
+        "SELECT max(seq) FROM grades WHERE round_id = ? AND submission_id = ? AND question_id = ? AND reviewer = ?",
+        [round_id, *item, reviewer],
+    ).fetchone()
+    return int(row[0] or 0)
+
+
+def _event(row: tuple) -> GradeEvent:
+    seq, form_id, round_id, sid, qid, cid, reviewer, points, comment, mode, graded_at, answer_sha, qsha = row
+    return GradeEvent(
+        seq=seq,
+        form_id=form_id,
+        round_id=round_id,
+        submission_id=sid,
+        question_id=qid,
+        criterion_id=cid,
+        reviewer=reviewer,
+        points=points,
+        comment=comment,
+        mode=mode,
+        graded_at=datetime.fromisoformat(graded_at),
+        answer_sha=answer_sha,
+        question_sha=qsha,
+    )

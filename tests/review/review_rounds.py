@@ -1,0 +1,150 @@
+"""Scored rounds to review, built without a model: a round directory and the tables real grading wrote.
+
+The rubric, submissions and round.yaml are written as files; ingest, scoring rules, `round_rows` and
+`write_partition` are the real ones; only the judge is a deterministic fake (a unit boundary), which
+quotes a phrase of each answer as evidence and flags items for review by a hash (or all of them).
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel
+
+from pipeline.grading import grade_batch, round_rows
+from pipeline.ingest import Item, split_round
+from pipeline.rounds import load_round
+from pipeline.scoring import CriterionAward
+from pipeline.store import write_partition
+from rubric_schema import CodeTask, Question, exam_sha
+
+
+class Call(BaseModel):
+    """One judge call as the judge reports it."""
+
+    sample: int = 0
+    model: str = "fake-judge"
+    prompt_sha: str = "fake-prompt"
+    rubric_sha: str = "fake-rubric"
+    cache_hit: bool = False
+    latency_ms: float = 1.0
+    tokens_in: int = 10
+    tokens_out: int = 5
+    error: str | None = None
+
+
+@dataclass
+class Judgment:
+    """An item's verdict in the shape grading takes from the judge."""
+
+    submission_id: str
+    question_id: str
+    awards: dict[str, CriterionAward]
+    confidence: float
+    needs_review: bool
+    review_reasons: list[str]
+    injection_suspected: bool = False
+    calls: list[Any] = field(default_factory=lambda: [Call()])
+
+
+def coin(*parts: str) -> int:
+    return zlib.crc32("/".join(parts).encode())
+
+
+class FakeJudge:
+    """Full points unless a hash says half; evidence is the answer's first five words."""
+
+    def __init__(self, flag_all: bool):
+        self.flag_all = flag_all
+
+    def judge_items(self, pairs: list[tuple[Question, Item]], *, samples: int) -> list[Judgment]:
+        verdicts = []
+        for question, item in pairs:
+            quote = " ".join(item.text.split()[:5])
+            awards = {}
+            for c in question.all_criteria():
+                half = coin(item.submission_id, c.id) % 3 == 0
+                points = round(c.points / 2 / c.step) * c.step if half else c.points
+                awards[c.id] = CriterionAward(points=points, evidence=quote, evidence_verified=True,
+                                              rationale=f"fake verdict on {c.id}")
+            confidence = 0.3 + (coin(item.submission_id, question.id) % 70) / 100
+            low = self.flag_all or confidence < 0.5
+            verdicts.append(Judgment(item.submission_id, question.id, awards, confidence, low,
+                                     ["low judge confidence"] if low else []))
+        return verdicts
+
+
+def _no_code(task: CodeTask, code: str) -> Any:
+    raise AssertionError("these rounds have no code tasks")
+
+
+def rubric(n_questions: int) -> dict[str, Any]:
+    """Questions 1.1 … with two criteria (2 points in halves, 1 point whole); 2.1 has a best-1-of-2 group."""
+    questions = [
+        {
+            "id": f"1.{i}",
+            "title": f"question 1.{i}",
+            "prompt": f"Explain topic {i}.",
+            "points": 3,
+            "criteria": [
+                {"id": f"q{i}-idea", "title": "the idea", "points": 2, "step": 0.5, "earns_points_for": "the idea"},
+                {"id": f"q{i}-cost", "title": "its cost", "points": 1, "step": 1, "earns_points_for": "the cost"},
+            ],
+        }
+        for i in range(1, n_questions)
+    ]
+    questions.append({
+        "id": "2.1",
+        "title": "one method of two",
+        "prompt": "Give one method.",
+        "points": 2,
+        "groups": [{
+            "id": "methods", "title": "methods", "pick": 1, "cap": 2,
+            "alternatives": [
+                {"id": "heap", "title": "heap", "criteria": [
+                    {"id": "heap-ok", "title": "heap", "points": 2, "step": 1, "earns_points_for": "a heap"}]},
+                {"id": "sort", "title": "sort", "criteria": [
+                    {"id": "sort-ok", "title": "sort", "points": 2, "step": 1, "earns_points_for": "sorting"}]},
+            ],
+        }],
+    })
+    total = sum(q["points"] for q in questions)
+    return {"id": "review-exam", "title": "Review exam", "total_points": total,
+            "sections": [{"id": "s1", "title": "all", "points": total, "questions": questions}]}
+
+
+@dataclass(frozen=True)
+class ReviewRound:
+    """A round directory and the output folder its scored tables are in."""
+
+    round_dir: Path
+    out: Path
+    round_id: str
+    question_ids: list[str]
+
+
+def build(root: Path, *, submissions: int, questions: int = 4, flag_all: bool = False,
+          round_id: str = "rv") -> ReviewRound:
+    """Write and score a round of `submissions` × `questions` items under `root`."""
+    round_dir, out = root / "round", root / "out"
+    (round_dir / "submissions").mkdir(parents=True)
+    exam = rubric(questions)
+    (round_dir / "rubric.yaml").write_text(yaml.safe_dump(exam, sort_keys=False), encoding="utf-8")
+    (round_dir / "round.yaml").write_text(f"round_id: {round_id}\nexam: rubric.yaml\n", encoding="utf-8")
+    ids = [q["id"] for q in exam["sections"][0]["questions"]]
+    for n in range(submissions):
+        body = "\n\n".join(
+            f"Q{qid}\nCandidate {n} answers {qid}: a heap keeps the k largest, costing n log k time." for qid in ids
+        )
+        (round_dir / "submissions" / f"s{n:05d}.md").write_text(body + "\n", encoding="utf-8")
+    rnd = load_round(round_dir)
+    subs, rejected = split_round(rnd.submissions_dir, ids)
+    assert len(subs) == submissions and not rejected
+    results = grade_batch(rnd.exam, subs, judge=FakeJudge(flag_all), execute=_no_code)
+    for table, rows in round_rows(round_id, exam_sha(rnd.exam), results).items():
+        write_partition(out, table, round_id, rows)
+    return ReviewRound(round_dir=round_dir, out=out, round_id=round_id, question_ids=ids)

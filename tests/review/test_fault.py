@@ -1,0 +1,136 @@
+"""Two reviewers grade 200 items at once over HTTP while the station is killed -9 and restarted twice.
+
+Every form a reviewer got an answer for must be in the log exactly once, every item must end with the
+grades it needs, and the exported human_reviews file must be readable at every moment it exists.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import httpx
+import pyarrow.parquet as pq
+import pytest
+from review_client import ItemForm, ReviewerClient
+from review_rounds import build
+from review_server import StationProcess
+
+from pipeline.review import ReviewStore, RoundView, add_reviewer
+from pipeline.store import query
+
+pytestmark = pytest.mark.e2e
+
+MAX_TRIES = 600  # each try waits 0.1 s: a minute for a restart
+MAX_ITEMS = 400  # bounded loops: no reviewer grades more forms than this
+
+
+def _retry(call):
+    """Call until the station answers (it may be down between a kill and its restart)."""
+    for _ in range(MAX_TRIES):
+        try:
+            return call()
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise TimeoutError("the station did not come back")
+
+
+class Grader(threading.Thread):
+    """A reviewer grading until the queue is empty, resending a form whose reply was lost."""
+
+    def __init__(self, name: str, station: StationProcess, token: str):
+        super().__init__(name=name, daemon=True)
+        self.station = station
+        self.reviewer = ReviewerClient(httpx.Client(base_url=station.url, timeout=10))
+        self.token = token
+        self.acknowledged: list[tuple[str, tuple[str, str]]] = []
+        self.unexpected: list[str] = []
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            _retry(lambda: self.reviewer.login(self.token))
+            for _ in range(MAX_ITEMS):
+                form: ItemForm | None = _retry(self.reviewer.open_next)
+                if form is None:
+                    return
+                response = _retry(lambda form=form: self.reviewer.submit(form))
+                if response.status_code == 303:
+                    self.acknowledged.append((form.hidden["form_id"], form.item))
+                else:
+                    self.unexpected.append(f"{form.item}: {response.status_code}")
+        except BaseException as error:  # reported by the test
+            self.error = error
+
+
+class Reader(threading.Thread):
+    """Reads the exported file over and over; any failure to read an existing file is a failure."""
+
+    def __init__(self, path: Path, stop: threading.Event):
+        super().__init__(daemon=True)
+        self.path, self.stop = path, stop
+        self.reads, self.failures = 0, []
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            try:
+                pq.read_table(self.path)
+                self.reads += 1
+            except FileNotFoundError:
+                if self.reads:
+                    self.failures.append("the export vanished")
+            except Exception as error:  # noqa: BLE001 - any unreadable moment is the finding
+                self.failures.append(repr(error))
+            time.sleep(0.02)
+
+
+def test_no_grade_lost_or_duplicated_across_kill_9(tmp_path: Path) -> None:
+    rnd = build(tmp_path, submissions=50, questions=4, flag_all=True)
+    view = RoundView(rnd.out, rnd.round_dir, double_share=0.1)
+    assert len(view.in_mode("review")) == 200
+    tokens = {name: add_reviewer(rnd.out / "reviewers.yaml", name) for name in ("alice", "bob")}
+    station = StationProcess(rnd.out, rnd.round_dir, double=0.1)
+    stop = threading.Event()
+    reader = Reader(rnd.out / "human_reviews" / f"round_id={rnd.round_id}" / "part-0.parquet", stop)
+    station.start()
+    try:
+        reader.start()
+        graders = [Grader(name, station, token) for name, token in tokens.items()]
+        for grader in graders:
+            grader.start()
+        kills = 0
+        for threshold in (60, 130):
+            deadline = time.monotonic() + 120
+            while sum(len(g.acknowledged) for g in graders) < threshold and time.monotonic() < deadline:
+                time.sleep(0.05)
+            station.kill()
+            kills += 1
+            time.sleep(0.3)
+            station.start()
+        for grader in graders:
+            grader.join(timeout=300)
+        assert kills == 2
+        for grader in graders:
+            assert grader.error is None, repr(grader.error)
+            assert not grader.is_alive() and grader.unexpected == []
+        store = ReviewStore(rnd.out / "reviews.sqlite")
+        events = store.events(rnd.round_id)
+        station.wait_exported(max(e.seq for e in events))
+    finally:
+        stop.set()
+        station.stop()
+    forms = {e.form_id: (e.item, e.reviewer) for e in events}
+    acknowledged = {form_id: item for g in graders for form_id, item in g.acknowledged}
+    assert set(acknowledged) <= set(forms), "a grade the reviewer saw saved is not in the log"
+    per_slot = Counter(forms.values())
+    assert max(per_slot.values()) == 1, "a reviewer's grade of an item was saved twice"
+    per_item = Counter(item for item, _ in forms.values())
+    assert {item: per_item[item] for item in view.items} == {k: i.capacity for k, i in view.items.items()}
+    assert len(events) == sum(len(view.criteria(item[1])) for item, _ in forms.values())
+    exported = pq.read_table(rnd.out / "human_reviews" / f"round_id={rnd.round_id}" / "part-0.parquet")
+    assert sorted(exported.column("seq").to_pylist()) == [e.seq for e in events]
+    _, rows = query(rnd.out, "SELECT count(*) FROM item_scores WHERE decided_by LIKE 'human:%'")
+    assert rows == [(200,)]
+    assert reader.reads > 0 and reader.failures == []
