@@ -213,7 +213,15 @@ def read_table(out_dir: str | Path, table: str) -> pa.Table:
     files = sorted((Path(out_dir) / table).glob("*=*/part-*.parquet"))
     if not files:
         return SCHEMAS[table].empty_table()
-    return pa.concat_tables([pq.read_table(f, schema=SCHEMAS[table]) for f in files])
+    return pa.concat_tables([_read_file(f, SCHEMAS[table]) for f in files])
+
+
+def _read_file(path: Path, schema: pa.Schema) -> pa.Table:
+    """Read through one open handle: by path, pyarrow opens the file twice (footer, then data), and a file
+    replaced in between (the review station's export) would be read half old, half new.
+    """
+    with path.open("rb") as handle:
+        return pq.read_table(handle, schema=schema)
 
 
 def table_glob(out_dir: str | Path, table: str) -> str:
