@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from pipeline.review._auth import Session, load_reviewers
+from pipeline.review._auth import Session
 from pipeline.review._round import MODES, ItemView
 from pipeline.review._station import FormError, Station
 from pipeline.review._store import StaleForm
@@ -65,7 +65,7 @@ def build_app(station: Station) -> Starlette:
 
     def session_of(request: Request) -> Session:
         session = sessions.loads(request.cookies.get(sessions.COOKIE))
-        if session is not None and session.reviewer is not None and not station.reviewer_exists(session.reviewer):
+        if session is not None and session.reviewer is not None and session.reviewer not in station.reviewers():
             session = None  # removed from reviewers.yaml
         return session or sessions.new()
 
@@ -113,7 +113,7 @@ def build_app(station: Station) -> Starlette:
         state = station.queue(session.reviewer, session.mode, **chosen)
         return page(request, session, "queue.html", queue=state, filters=chosen, agreement=station.agreement(),
                     saved=request.query_params.get("saved", ""), empty=bool(request.query_params.get("empty")),
-                    reviewers=sorted(load_reviewers(station.reviewers_path)))
+                    reviewers=sorted(station.reviewers()))
 
     async def next_item(request: Request) -> Response:
         session = session_of(request)
@@ -150,7 +150,7 @@ def build_app(station: Station) -> Starlette:
             blind=blind,
             blocking=sorted(blocking),
             mine=mine,
-            version=station.store.version(station.view.round_id, item.key, session.reviewer),
+            version=max((e.seq for e in mine), default=0),  # the reviewer's last seq on the item
             form_id=uuid.uuid4().hex,
             error=error,
             filters=chosen if chosen is not None else filters(dict(request.query_params)),

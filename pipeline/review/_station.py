@@ -17,7 +17,15 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.calibrate import agreement, infer_scale
-from pipeline.review._auth import REVIEWERS_FILE, SECRET_FILE, Sessions, hash_token, load_reviewers, load_secret
+from pipeline.review._auth import (
+    REVIEWERS_FILE,
+    SECRET_FILE,
+    Reviewer,
+    Sessions,
+    hash_token,
+    load_reviewers,
+    load_secret,
+)
 from pipeline.review._export import ExportSummary, export, forms
 from pipeline.review._round import ItemView, RoundView
 from pipeline.review._store import STORE_FILE, GradeEvent, ItemKey, NewGrade, ReviewStore
@@ -114,14 +122,23 @@ class Station:
         self.reviewers_path = self.round_out / REVIEWERS_FILE
         self.sessions = Sessions(load_secret(self.round_out / SECRET_FILE))
         self.exporter = Exporter(self.view, self.store)
+        self._reviewers: tuple[tuple[int, int, int] | None, dict[str, Reviewer]] = (None, {})
 
-    def reviewer_exists(self, name: str) -> bool:
-        return name in load_reviewers(self.reviewers_path)
+    def reviewers(self) -> dict[str, Reviewer]:
+        """reviewers.yaml, re-read only when the file changed (every request checks its reviewer is listed)."""
+        try:
+            stat = self.reviewers_path.stat()
+            stamp = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+        except FileNotFoundError:
+            stamp = None
+        if stamp != self._reviewers[0]:
+            self._reviewers = (stamp, load_reviewers(self.reviewers_path))
+        return self._reviewers[1]
 
     def login(self, token: str) -> str | None:
         """The reviewer a one-time token belongs to, spending it; None when unknown or used."""
         digest = hash_token(token)
-        match = next((r for r in load_reviewers(self.reviewers_path).values() if r.token_sha256 == digest), None)
+        match = next((r for r in self.reviewers().values() if r.token_sha256 == digest), None)
         if match is None or not self.store.use_token(digest, match.name):
             return None
         return match.name

@@ -40,6 +40,13 @@ def test_pages_need_a_login_and_a_login_link_works_once(station: Station) -> Non
     assert ReviewerClient(client).login("not-a-token").status_code == 403
 
 
+def test_a_reviewer_removed_from_the_file_is_signed_out(station: Station) -> None:
+    alice = _reviewer(station, "alice")
+    assert alice.client.get("/").status_code == 200
+    station.reviewers_path.write_text("reviewers: []\n")
+    assert alice.client.get("/").status_code == 401
+
+
 def test_item_page_shows_rubric_values_judge_and_evidence(station: Station) -> None:
     alice = _reviewer(station, "alice")
     form = alice.open_next()
