@@ -135,8 +135,9 @@ class ChoiceGroup(_Frozen):
 class Question(_Frozen):
     """One exam question with its criteria, choice groups and bonus."""
 
-    id: Annotated[str, Field(pattern=r"^\d+(\.\d+)*$")]
-    """Numbered as in the exam ("1.1", "10.1"); submissions are matched to it."""
+    id: Identifier
+    """As the exam names it ("1.1", "Q1", "A.2", "os-q1": letters, digits, `.`, `-`, `_`); submission headings
+    are matched to it, letters in either case, and reports order ids naturally ("Q2" before "Q10")."""
     title: str = Field(min_length=1)
     prompt: str = Field(min_length=1)
     """The question as the candidate saw it."""
@@ -260,6 +261,12 @@ class Exam(_Frozen):
         duplicates = sorted({i for i in question_ids if question_ids.count(i) > 1})
         if duplicates:
             raise ValueError(f"duplicate question ids: {', '.join(duplicates)}")
+        folded = [i.casefold() for i in question_ids]
+        clashes = sorted({i for i in question_ids if folded.count(i.casefold()) > 1})
+        if clashes:
+            raise ValueError(
+                f"question ids that differ only in case: {', '.join(clashes)} (headings match either case)"
+            )
         task_ids = [t.id for t in self.code_tasks]
         if len(set(task_ids)) != len(task_ids):
             raise ValueError("duplicate code task ids")

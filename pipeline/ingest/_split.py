@@ -6,6 +6,7 @@ the rejection and goes on with the round.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterable
@@ -93,16 +94,29 @@ class SubmissionRejected(Exception):
         super().__init__(f"{source}: {reason}")
 
 
-# A question heading: optional markdown #'s or bold, an optional word (题目, Question, Q, 第),
-# the number, then an end, a space or a separator. "2.1倍" in prose does not match.
-_HEADING = re.compile(
-    r"""^\s{0,3}(?:\#{1,6}\s*)?(?:\*\*|__)?\s*
-    (?:(?:题目|问题|题|Question|Problem|Q)\s*[:：]?\s*)?(?:第\s*)?
-    (?P<id>\d{1,3}(?:\.\d{1,3})+)
-    \s*(?:题)?\s*(?:\*\*|__)?
-    (?=$|\s|[、:：.．)）\]\-—,，]|\*\*)""",
-    re.VERBOSE | re.IGNORECASE,
-)
+# A question heading: optional markdown #'s or bold, an optional word (题目, Question, Q, 第), one of the
+# exam's question ids (any case), then an end, a space or a separator. "2.1倍" in prose does not match, nor
+# does "1.1.1" (a sub-heading, not question 1.1) or "Q10" for question Q1.
+_HEADING_PREFIX = r"""^\s{0,3}(?P<hashes>\#{1,6}\s*)?(?P<bold>\*\*|__)?\s*
+    (?P<word>(?:题目|问题|题|Question|Problem|Q)\s*[:：]?\s*)??(?P<di>第\s*)?"""
+_HEADING_SUFFIX = r"""\s*(?:题)?\s*(?:\*\*|__)?
+    (?=$|\s|[、:：)）\]—,，]|\*\*|[.．\-](?![A-Za-z0-9]))"""
+
+
+@functools.lru_cache(maxsize=64)
+def _heading(question_ids: tuple[str, ...]) -> re.Pattern[str]:
+    """The heading pattern for one exam's ids, longest first so "Q10" is not read as "Q1"."""
+    ids = "|".join(re.escape(i) for i in sorted(question_ids, key=len, reverse=True))
+    return re.compile(f"{_HEADING_PREFIX}(?P<id>{ids}){_HEADING_SUFFIX}", re.VERBOSE | re.IGNORECASE)
+
+
+def _needs_marker(question_id: str) -> bool:
+    """A bare line may start with "1.1" or "Q1", but "1" or "A" only count after a #, bold or a word like
+    "Question": otherwise every numbered list and every sentence opening with "A" would be a heading.
+    """
+    return question_id.isdigit() or not any(ch.isdigit() for ch in question_id)
+
+
 _HEADING_TAIL = re.compile(r"\s*(?:\*\*|__|\s#+)?\s*$")
 """Closing bold or closing #'s at the end of a heading line."""
 _FENCE = re.compile(r"^\s{0,3}(?P<fence>`{3,}|~{3,})\s*(?P<lang>[\w+#.-]*)")
@@ -156,6 +170,8 @@ def _sections(text: str, question_ids: set[str]) -> tuple[str, list[tuple[str, s
     preamble: list[str] = []
     parts: list[tuple[str, list[str]]] = []
     in_fence: str | None = None
+    by_folded = {i.casefold(): i for i in question_ids}
+    pattern = _heading(tuple(sorted(question_ids)))
     for line in text.splitlines():
         fence = _FENCE.match(line)
         if fence and in_fence is None:
@@ -163,11 +179,13 @@ def _sections(text: str, question_ids: set[str]) -> tuple[str, list[tuple[str, s
         elif in_fence and line.strip().startswith(in_fence * 3):
             in_fence = None
         elif in_fence is None:
-            heading = _HEADING.match(line)
-            if heading and heading["id"] in question_ids:
+            heading = pattern.match(line) if question_ids else None
+            question_id = by_folded[heading["id"].casefold()] if heading else ""
+            marked = heading and (heading["hashes"] or heading["bold"] or heading["word"] or heading["di"])
+            if heading and (marked or not _needs_marker(question_id)):
                 # Separators go from the front only, so "1.1 用堆 O(n log k)" keeps its ")".
                 rest = _HEADING_TAIL.sub("", line[heading.end() :].lstrip(" \t、:：.．)）]-—,，*#"))
-                parts.append((heading["id"], [rest] if rest else []))
+                parts.append((question_id, [rest] if rest else []))
                 continue
         (parts[-1][1] if parts else preamble).append(line)
     return "\n".join(preamble).strip(), [(qid, "\n".join(body).strip()) for qid, body in parts]

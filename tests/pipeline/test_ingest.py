@@ -380,3 +380,41 @@ def test_round_passes_the_size_limit_on(tmp_path):
     submissions, rejected = split_round(tmp_path, IDS, max_bytes=100)
     assert [s.submission_id for s in submissions] == ["small"]
     assert "over the limit of 100" in rejected[0].reason
+
+
+# --- a user's own question ids (issue 13 item 5) -----------------------------------------------------
+
+OWN_IDS = ["Q1", "Q2", "Q10", "A.2", "os-q1", "1", "B"]
+
+
+@pytest.mark.parametrize(
+    ("heading", "question_id"),
+    [
+        ("## Q1", "Q1"),
+        ("Q1: heap", "Q1"),
+        ("## q10", "Q10"),
+        ("**A.2**", "A.2"),
+        ("A.2 用堆", "A.2"),
+        ("### OS-Q1 scheduling", "os-q1"),
+        ("## 1", "1"),
+        ("Question 1", "1"),
+        ("## B", "B"),
+        ("第1题", "1"),
+    ],
+)
+def test_headings_match_any_id_in_any_case(heading, question_id):
+    submission = split(f"{heading}\nthe answer", OWN_IDS)
+    assert list(submission.items) == [question_id]
+    assert submission.items[question_id].text.endswith("the answer")
+
+
+@pytest.mark.parametrize("line", ["1. first point", "B is the answer", "A.2.1 a sub-point", "Q1x", "Q100 text"])
+def test_list_items_and_words_are_not_headings_of_bare_ids(line):
+    submission = split(f"## Q2\nintro\n{line}\nmore", OWN_IDS)
+    assert list(submission.items) == ["Q2"]
+    assert submission.items["Q2"].text == f"intro\n{line}\nmore"
+
+
+def test_q10_is_not_read_as_q1():
+    submission = split("## Q10\nten\n## Q1\none", OWN_IDS)
+    assert submission.items["Q10"].text == "ten" and submission.items["Q1"].text == "one"

@@ -68,14 +68,14 @@ def test_json_schema_accepts_a_valid_rubric_file(rubric):
             lambda d: d["sections"][0]["questions"][0]["criteria"][0].update(answer_kind="video"),
             "answer_kind",
         ),
-        (lambda d: d["sections"][0]["questions"][0].update(id="Q1"), "id"),
+        (lambda d: d["sections"][0]["questions"][0].update(id="Q 1"), "id"),
         (lambda d: d["sections"][0].update(extra_field=1), "extra_field"),
     ],
     ids=[
         "no-sections",
         "points-not-a-number",
         "unknown-answer-kind",
-        "question-id-not-numbered",
+        "question-id-with-a-space",
         "extra-field",
     ],
 )
