@@ -113,7 +113,7 @@ def build_app(station: Station) -> Starlette:
         state = station.queue(session.reviewer, session.mode, **chosen)
         return page(request, session, "queue.html", queue=state, filters=chosen, agreement=station.agreement(),
                     saved=request.query_params.get("saved", ""), empty=bool(request.query_params.get("empty")),
-                    reviewers=sorted(station.reviewers()))
+                    reviewers=sorted(station.reviewers()), double_share=station.view.double_share)
 
     async def next_item(request: Request) -> Response:
         session = session_of(request)

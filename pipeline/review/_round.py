@@ -110,6 +110,7 @@ class RoundView:
     def __init__(self, round_out: str | Path, round_dir: str | Path, *, round_id: str | None = None,
                  double_share: float = 0.1):
         self.round_out = Path(round_out)
+        self.double_share = double_share
         loaded = load_round(round_dir)
         self.exam: Exam = loaded.exam
         self.round_id = round_id or loaded.config.round_id

@@ -1,8 +1,9 @@
 """Scored rounds to review, built without a model: a round directory and the tables real grading wrote.
 
 The rubric, submissions and round.yaml are written as files; ingest, scoring rules, `round_rows` and
-`write_partition` are the real ones; only the judge is a deterministic fake (a unit boundary), which
-quotes a phrase of each answer as evidence and flags items for review by a hash (or all of them).
+`write_partition` are the real ones; only the judge and the code runner are deterministic fakes (unit
+boundaries): the judge quotes a phrase of each answer as evidence and flags items for review by a hash
+(or all of them).
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ def coin(*parts: str) -> int:
 
 
 class FakeJudge:
-    """Full points unless a hash says half; evidence is the answer's first five words."""
+    """Full points unless a hash says half; evidence is the start of the answer's first line."""
 
     def __init__(self, flag_all: bool):
         self.flag_all = flag_all
@@ -64,7 +65,7 @@ class FakeJudge:
     def judge_items(self, pairs: list[tuple[Question, Item]], *, samples: int) -> list[Judgment]:
         verdicts = []
         for question, item in pairs:
-            quote = " ".join(item.text.split()[:5])
+            quote = item.text.strip().splitlines()[0][:24] if item.text.strip() else ""  # verbatim, so found
             awards = {}
             for c in question.all_criteria():
                 half = coin(item.submission_id, c.id) % 3 == 0
@@ -78,8 +79,36 @@ class FakeJudge:
         return verdicts
 
 
-def _no_code(task: CodeTask, code: str) -> Any:
-    raise AssertionError("these rounds have no code tasks")
+class Outcome(BaseModel):
+    """One test of a code run: the executor_runs columns."""
+
+    test_id: str
+    passed: bool
+    candidate_ms: float | None = None
+    reference_ms: float | None = None
+    speed_ratio: float | None = None
+    device: str = "cpu"
+
+
+@dataclass
+class Run:
+    """A code run in the shape grading takes from the executor."""
+
+    task_id: str
+    status: str
+    checks: dict[str, bool]
+    reason: str
+    tests: list[Outcome]
+    callable: str = ""
+
+
+def fake_execute(task: CodeTask, code: str) -> Run:
+    """Every check passes except speed for some answers, with timings, by a hash of the code."""
+    fast = coin(code) % 4 != 0
+    ratio = 1.0 + coin(code) % 40 / 10
+    return Run(task.id, "ok", {"correct": True, "complexity": True, "speed": fast}, "" if fast else "slow",
+               [Outcome(test_id=f"trial-{i}", passed=True, candidate_ms=round(4.0 * ratio, 2), reference_ms=4.0,
+                        speed_ratio=ratio) for i in range(2)])
 
 
 def rubric(n_questions: int) -> dict[str, Any]:
@@ -141,10 +170,16 @@ def build(root: Path, *, submissions: int, questions: int = 4, flag_all: bool = 
             f"Q{qid}\nCandidate {n} answers {qid}: a heap keeps the k largest, costing n log k time." for qid in ids
         )
         (round_dir / "submissions" / f"s{n:05d}.md").write_text(body + "\n", encoding="utf-8")
-    rnd = load_round(round_dir)
-    subs, rejected = split_round(rnd.submissions_dir, ids)
-    assert len(subs) == submissions and not rejected
-    results = grade_batch(rnd.exam, subs, judge=FakeJudge(flag_all), execute=_no_code)
-    for table, rows in round_rows(round_id, exam_sha(rnd.exam), results).items():
-        write_partition(out, table, round_id, rows)
+    score(round_dir, out, flag_all=flag_all)
     return ReviewRound(round_dir=round_dir, out=out, round_id=round_id, question_ids=ids)
+
+
+def score(round_dir: Path, out: Path, *, flag_all: bool = False) -> int:
+    """Score any round directory with the fake judge and executor; returns the number of submissions."""
+    rnd = load_round(round_dir)
+    subs, rejected = split_round(rnd.submissions_dir, [q.id for q in rnd.exam.questions])
+    assert not rejected
+    results = grade_batch(rnd.exam, subs, judge=FakeJudge(flag_all), execute=fake_execute)
+    for table, rows in round_rows(rnd.config.round_id, exam_sha(rnd.exam), results).items():
+        write_partition(out, table, rnd.config.round_id, rows)
+    return len(subs)
