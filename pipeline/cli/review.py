@@ -81,6 +81,32 @@ def serve(
     uvicorn.run(build_app(station), host=host, port=port, log_level="warning")
 
 
+@review_app.command("export")
+def export_command(
+    round_out: Annotated[Path, typer.Argument(help="Output folder of `gradeflow score`.", show_default=False)],
+    round_dir: Annotated[
+        Path, typer.Option("--round-dir", help="The round directory (answers and rubric).", show_default=False)
+    ],
+    round_id: Annotated[str | None, typer.Option("--round", help="Round id if not round.yaml's.")] = None,
+) -> None:
+    """Rewrite human_reviews and the final points from the review log (after re-scoring a round, say)."""
+    from pipeline.review import STORE_FILE, ReviewError, ReviewStore, RoundView, export
+    from pipeline.rounds import RoundError
+    from rubric_schema import RubricError
+
+    try:
+        view = RoundView(round_out, round_dir, round_id=round_id)
+    except (ReviewError, RoundError, RubricError) as error:
+        raise fail(str(error)) from None
+    summary = export(view, ReviewStore(round_out / STORE_FILE))
+    console.print(
+        f"round {view.round_id}: {summary.forms} grades ({summary.events} criterion events) exported, "
+        f"{summary.items_decided} items decided by reviewers, {summary.stale_forms} grades stale "
+        "(answer or question changed since)",
+        highlight=False,
+    )
+
+
 @review_app.command("add-reviewer")
 def add_reviewer_command(
     name: Annotated[str, typer.Argument(help="Reviewer name (letters, digits, '.', '_', '-').", show_default=False)],
