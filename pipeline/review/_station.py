@@ -88,11 +88,10 @@ class Exporter:
         self._view, self._store = view, store
         self._wanted = threading.Event()
         self.exported_seq = 0
-        self.last: ExportSummary | None = None
 
     def run_once(self) -> ExportSummary:
         summary = export(self._view, self._store)
-        self.exported_seq, self.last = summary.last_seq, summary
+        self.exported_seq = summary.last_seq
         return summary
 
     def start(self) -> None:

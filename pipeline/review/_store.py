@@ -169,11 +169,6 @@ class ReviewStore:
             )
             return True
 
-    def version(self, round_id: str, item: ItemKey, reviewer: str) -> int:
-        """The reviewer's last seq on the item (0 when never graded): a form carries it to detect staleness."""
-        with self._connect() as con:
-            return _version(con, round_id, item, reviewer)
-
     def events(self, round_id: str, item: ItemKey | None = None) -> list[GradeEvent]:
         """Every grade event of a round (or of one item), oldest first."""
         sql = "SELECT * FROM grades WHERE round_id = ?"

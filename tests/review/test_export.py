@@ -20,7 +20,7 @@ def _grade(view: RoundView, store: ReviewStore, item: tuple[str, str], reviewer:
         form_id=uuid.uuid4().hex, round_id=view.round_id, item=item, reviewer=reviewer,
         grades=[NewGrade(c, p) for c, p in points.items()], comment=f"{reviewer} on {item[1]}", mode=mode,
         answer_sha=current.answer_sha, question_sha=view.question_shas[item[1]],
-        expected_version=store.version(view.round_id, item, reviewer),
+        expected_version=max((e.seq for e in store.events(view.round_id, item) if e.reviewer == reviewer), default=0),
     )
 
 
