@@ -192,3 +192,27 @@ def test_a_judge_on_langchain_scores_caches_and_records_provider_and_model(quest
     assert first.awards == again.awards and all(c.cache_hit for c in again.calls)
     assert {c.model for c in first.calls} == {"openai:stub"}, "provider and model are the provenance"
     assert first.awards == reference.awards, "the same endpoint gives the same awards through either backend"
+
+
+def test_an_endpoint_outage_through_chat_openai_is_transient_for_the_judges_patience():
+    from pipeline.judge._outage import transient
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(503, json={"error": {"message": "loading model"}})
+
+    client = httpx.Client(transport=httpx.MockTransport(handler))
+    url = "http://judge.test/v1"
+    chat = LangChainChat(
+        "openai:m",
+        timeout_s=5,
+        max_retries=0,
+        base_url=url,
+        api_key="k",
+        factory=lambda **p: ChatOpenAI(model="m", base_url=url, api_key="k", http_client=client, **p),
+    )
+    with pytest.raises(ChatCallError, match="openai:m: .*503") as failed:
+        _complete(chat)
+    assert transient(failed.value), "a 503 is sent again until the outage budget, as with the openai backend"
+    with pytest.raises(ChatCallError) as bad:
+        _complete(_chat(fake=Raising))
+    assert not transient(bad.value), "a provider error the judge cannot classify is the item's own failure"
