@@ -87,6 +87,11 @@ class Results:
         return self.table("executor_runs")
 
     @property
+    def human_reviews(self) -> pd.DataFrame:
+        """One row per grade a reviewer gave in `gradeflow review` (the final points come from them)."""
+        return self.table("human_reviews")
+
+    @property
     def calibration_fits(self) -> pd.DataFrame:
         """One row per calibration and question: method and cross-validated agreement."""
         return self.table("calibration_fits")

@@ -58,6 +58,9 @@ def test_tables_are_typed_frames(scored):
     assert criteria.sort_values(["question_id", "criterion_id"])["question_id"].iloc[-1] == "10.1"
     assert list(results.calibration_fits.columns)[:2] == ["calibration_id", "question_id"]
     assert results.calibration_fits.empty, "a table no round wrote is an empty frame with its columns"
+    reviews = results.human_reviews
+    assert reviews.empty and str(reviews["graded_at"].dt.tz) == "UTC"
+    assert isinstance(reviews["reviewer"].dtype, pd.CategoricalDtype)
 
 
 def test_relations_and_sql_read_the_same_files(scored):
