@@ -1,7 +1,8 @@
-"""Executor figures for docs/BENCHMARKS.md: sandbox overhead, answers per second, speed-ratio
-repeatability, complexity-exponent accuracy. Ratios are taken within one run of this script.
+"""Executor figures for docs/BENCHMARKS.md: sandbox overhead, answers per second (measured wall rates),
+speed-ratio repeatability, complexity-exponent accuracy. Ratios are taken within one run of this script.
+On a GPU machine the repeatability rows time the attention answers on the device (CUDA events).
 
-    .venv/bin/python benchmarks/bench_executors.py [--answers 60] [--runs 5]
+    .venv/bin/python benchmarks/bench_executors.py [--answers 60] [--batches 3] [--runs 5]
 """
 
 from __future__ import annotations
@@ -94,16 +95,21 @@ def cpu_seconds() -> float:
     return total
 
 
-def throughput(n_answers: int) -> list[str]:
-    """Pure-Python answers per second on all cores, warm workers (their start counted apart)."""
+def throughput(n_answers: int, repeats: int) -> list[str]:
+    """Pure-Python answers per second on all cores, warm workers (their start counted apart): wall rates.
+
+    Each row is `repeats` batches of `n_answers` on one warm pool; the rate is answers over the wall time
+    of a batch (median, and the slowest and fastest batch), with the load average beside it, since the
+    machine may be shared. The CPU column is what each answer cost, not a rate.
+    """
     mixes = {
         "topk": ["topk_heap", "topk_sort", "topk_quickselect", "topk_wrong_distinct"],
         "lis": ["lis_bisect", "lis_tails_as_sequence", "lis_length_only"],
         "union_find": ["uf_rank_compression", "uf_wrong"],
     }
     rows = [
-        "| task (answers cycled) | answers | workers | wall | answers/s | CPU per answer "
-        "| answers/s on 2 idle cores |",
+        f"| task (answers cycled) | answers × batches | workers | wall per batch (median) "
+        f"| answers/s (median; min–max of {repeats}) | CPU per answer | load average |",
         "|---|---|---|---|---|---|---|",
     ]
     settings = ExecSettings()
@@ -113,32 +119,48 @@ def throughput(n_answers: int) -> list[str]:
         else:
             jobs = [(TASKS[task_id], code(n)) for n in names]
         jobs = (jobs * math.ceil(n_answers / len(jobs)))[:n_answers]
+        walls, cpus = [], []
         with ExecutorPool(settings, torch=False) as pool:
             pool.start()
-            cpu_before, started = cpu_seconds(), time.perf_counter()
-            results = pool.map(jobs)
-            wall, cpu = time.perf_counter() - started, cpu_seconds() - cpu_before
-        assert all(r.status in ("ok", "failed") for r in results), {r.status for r in results}
+            for _ in range(repeats):
+                cpu_before, started = cpu_seconds(), time.perf_counter()
+                results = pool.map(jobs)
+                walls.append(time.perf_counter() - started)
+                cpus.append(cpu_seconds() - cpu_before)
+                assert all(r.status in ("ok", "failed") for r in results), {r.reason for r in results}
+        rates = sorted(len(jobs) / wall for wall in walls)
         rows.append(
-            f"| {task_id} ({', '.join(names or ['mixed'])}) | {len(jobs)} | {settings.workers} | "
-            f"{wall:.2f} s | {len(jobs) / wall:.1f} | {cpu / len(jobs) * 1e3:.0f} ms "
-            f"| {2 * len(jobs) / cpu:.1f} |"
+            f"| {task_id} ({', '.join(names or ['mixed'])}) | {len(jobs)} × {repeats} | {settings.workers} | "
+            f"{statistics.median(walls):.2f} s | **{statistics.median(rates):.1f}** "
+            f"({rates[0]:.1f}–{rates[-1]:.1f}) | {statistics.median(cpus) / len(jobs) * 1e3:.0f} ms "
+            f"| {os.getloadavg()[0]:.1f} |"
         )
     return rows
 
 
-def repeatability(runs: int) -> list[str]:
-    """Speed ratio of the same answers over `runs` runs (each a fresh worker): spread around the median."""
-    rows = ["| answer | ratio per run (n=512) | median | max deviation from median |", "|---|---|---|---|"]
-    for name in ("attention_torch", "attention_numpy", "attention_slow_loops"):
-        ratios = []
+REPEATED = ("attention_torch", "attention_numpy", "attention_slow_loops")
+
+
+def repeatability(runs: int, names: tuple[str, ...] = REPEATED) -> list[str]:
+    """Speed ratio of the same answers over `runs` runs (each a fresh worker): spread around the median.
+
+    The ratio is the check's: the largest size timed (512 on the CPU, 2048 on a GPU).
+    """
+    rows = ["| answer | device, n | ratio per run | median | max deviation from median |", "|---|---|---|---|---|"]
+    for name in names:
+        ratios, where = [], ""
         for _ in range(runs):
             with ExecutorPool(ExecSettings(), torch=True, workers=1) as pool:
                 result = pool.run(TASKS["attention"], code(name))
-            ratios.append(next(t.speed_ratio for t in result.tests if t.test_id == "speed_n512"))
+            assert result.status == "ok", result.reason
+            largest = [t for t in result.tests if t.test_id.startswith("speed_")][-1]
+            ratios.append(largest.speed_ratio)
+            where = f"{result.device}, {largest.test_id.removeprefix('speed_n')}"
         middle = statistics.median(ratios)
         spread = max(abs(r - middle) for r in ratios) / middle
-        rows.append(f"| {name} | {', '.join(f'{r:.2f}' for r in ratios)} | {middle:.2f} | {spread:.1%} |")
+        rows.append(
+            f"| {name} | {where} | {', '.join(f'{r:.2f}' for r in ratios)} | {middle:.2f} | {spread:.1%} |"
+        )
     return rows
 
 
@@ -181,12 +203,56 @@ def accuracy(runs: int) -> list[str]:
     return rows
 
 
+GPU_PROBES = {
+    "runner memory as the kernel counts it": (
+        "def relu_backward(grad_y, x):\n"
+        "    rows = [l.split() for l in open('/proc/self/status') if l.startswith(('VmSize', 'VmData', 'VmRSS'))]\n"
+        "    raise RuntimeError(', '.join(f'{r[0]} {int(r[1]) >> 10} MiB' for r in rows))\n"
+    ),
+    "an answer that takes 32 GiB of the card (its limit: 16 GiB)": (
+        "import torch\n\ndef relu_backward(grad_y, x):\n"
+        "    hog = torch.empty(32 << 30, dtype=torch.uint8, device=x.device)\n    return grad_y * (x > 0)\n"
+    ),
+    "an answer that takes 8 GiB of host memory": (
+        "def relu_backward(grad_y, x):\n    hog = bytearray(8 << 30)\n    return grad_y * (x > 0)\n"
+    ),
+}
+
+
+def gpu(runs: int) -> list[str]:
+    """On a GPU: what one answer costs (a runner initialises CUDA after its fork), and the limits at work."""
+    rows = ["| what | device | result |", "|---|---|---|"]
+    with ExecutorPool(ExecSettings(), torch=True, workers=1) as pool:
+        pool.start()
+        probe = pool.run(TASKS["relu_backward"], code("relu_backward_torch"))
+        if probe.device != "cuda":
+            return [f"no GPU here (tensor answers ran on {probe.device}): nothing to measure"]
+        load_only = "raise SystemExit('stops at load')"
+        for task_id in ("relu_backward", "topk"):
+            pool.run(TASKS[task_id], load_only)
+            times = [pool.run(TASKS[task_id], load_only).elapsed_s for _ in range(runs)]
+            device = "cuda" if task_id == "relu_backward" else "cpu"
+            rows.append(
+                f"| per answer: fork, {'initialise CUDA, ' if device == 'cuda' else ''}load, report, clean up "
+                f"(median of {runs}) | {device} | {statistics.median(times) * 1e3:.0f} ms |"
+            )
+        for label, answer in GPU_PROBES.items():
+            result = pool.run(TASKS["relu_backward"], answer)
+            said = result.reason if not result.tests else next((t.error for t in result.tests if t.error), "")
+            rows.append(f"| {label} | {result.device} | {result.status}: {said[:160]} |")
+    return rows
+
+
 def main() -> None:
     """Print every table, with the machine and its load."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--answers", type=int, default=60, help="answers per throughput row")
+    parser.add_argument("--batches", type=int, default=3, help="batches per throughput row")
+    parser.add_argument("--repeat", nargs="*", default=list(REPEATED), help="answers timed for repeatability")
     parser.add_argument("--runs", type=int, default=5, help="runs for overhead medians and repeatability")
-    parser.add_argument("--only", nargs="*", choices=["overhead", "throughput", "repeatability", "accuracy"])
+    parser.add_argument(
+        "--only", nargs="*", choices=["overhead", "throughput", "repeatability", "accuracy", "gpu"]
+    )
     args = parser.parse_args()
     bwrap = subprocess.run([shutil.which("bwrap") or "bwrap", "--version"], capture_output=True, text=True)
     print(
@@ -195,9 +261,10 @@ def main() -> None:
     )
     sections = {
         "overhead": ("Sandbox overhead", lambda: overhead(args.runs)),
-        "throughput": ("Answers per second", lambda: throughput(args.answers)),
-        "repeatability": ("Speed-ratio repeatability", lambda: repeatability(args.runs)),
+        "throughput": ("Answers per second", lambda: throughput(args.answers, args.batches)),
+        "repeatability": ("Speed-ratio repeatability", lambda: repeatability(args.runs, tuple(args.repeat))),
         "accuracy": ("Complexity-exponent accuracy", lambda: accuracy(3)),
+        "gpu": ("GPU process model and limits", lambda: gpu(args.runs)),
     }
     for name in args.only or list(sections):
         title, measure = sections[name]

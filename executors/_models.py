@@ -8,7 +8,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from rubric_schema import CodeCheckName
 
-ExecStatus = Literal["ok", "failed", "error", "timeout", "killed", "no_code", "sandbox_unavailable"]
+ExecStatus = Literal["ok", "failed", "error", "timeout", "killed", "no_code", "needs_review", "sandbox_unavailable"]
+"""needs_review: the answer was not run because which of its callables is the answer could not be decided."""
 Device = Literal["cpu", "cuda"]
 
 
@@ -49,6 +50,8 @@ class ExecResult(_Frozen):
     speed_ratio: float | None = None
     """Candidate / reference time at the largest size."""
     device: Device = "cpu"
+    callable: str = ""
+    """The answer's function or class that was called (its declared name, an alias, or found by signature)."""
     tests: list[TestOutcome] = Field(default_factory=list)
     output_tail: str = ""
     """The end of what the answer printed (capped)."""

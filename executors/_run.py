@@ -75,6 +75,7 @@ def to_result(task: CodeTask, raw: dict[str, Any], elapsed_s: float) -> ExecResu
         complexity_exponent=exponent,
         speed_ratio=ratio,
         device=raw.get("device", "cpu"),
+        callable=raw.get("callable", ""),
         tests=[TestOutcome(**t) for t in raw["tests"]],
         output_tail=raw.get("output_tail", ""),
         notes=raw.get("notes", []),
@@ -87,7 +88,7 @@ def _request(task: CodeTask, code: str, settings: ExecSettings) -> dict[str, Any
         "op": "check",
         "code": code,
         "limits": settings.limits(),
-        "task": {"id": task.id, "entrypoint": task.entrypoint},
+        "task": {"id": task.id, "entrypoint": task.entrypoint, "aliases": list(task.aliases)},
     }
 
 

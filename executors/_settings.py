@@ -16,7 +16,10 @@ class ExecSettings(BaseSettings):
     cpu_seconds: int = Field(default=20, ge=1)
     """RLIMIT_CPU of one answer's process (SIGXCPU, then SIGKILL one second later)."""
     memory_mb: int = Field(default=2048, ge=64)
-    """Address space an answer may add on top of the warm worker's (RLIMIT_AS)."""
+    """Host memory an answer may add on top of the warm worker's: address space (RLIMIT_AS) on the CPU,
+    data (RLIMIT_DATA) on a GPU, where CUDA's address-space reservations rule RLIMIT_AS out."""
+    gpu_memory_mb: int = Field(default=16384, ge=256)
+    """Device memory one answer may take through torch's allocator (a fraction of the card per process)."""
     wall_timeout_s: float = Field(default=120.0, gt=0)
     """Wall-clock limit for one whole answer (load, trials, timing); the sandbox is killed after it."""
     call_timeout_s: float = Field(default=10.0, gt=0)
@@ -55,6 +58,7 @@ class ExecSettings(BaseSettings):
         return {
             "cpu_seconds": self.cpu_seconds,
             "memory_bytes": self.memory_mb << 20,
+            "gpu_memory_bytes": self.gpu_memory_mb << 20,
             "max_processes": self.max_processes,
             "max_file_bytes": self.max_file_bytes,
             "max_open_files": self.max_open_files,

@@ -16,6 +16,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -70,19 +71,60 @@ def _parents(target: str) -> list[str]:
     ]
 
 
+def _gpu_devices() -> list[Path]:
+    return sorted(Path("/dev").glob("nvidia*"))
+
+
 def _gpu_binds() -> list[str]:
-    """NVIDIA device nodes, and /sys read-only for NVML, only where a GPU is there (untested here: no GPU)."""
-    devices = sorted(Path("/dev").glob("nvidia*"))
+    """NVIDIA device nodes, /sys read-only for NVML and the loader cache, only where a GPU is there.
+
+    The cache because images may register the driver's libcuda only there.
+    """
+    devices = _gpu_devices()
+    if not devices:
+        return []
     binds = [arg for dev in devices for arg in ("--dev-bind", str(dev), str(dev))]
-    return [*binds, "--ro-bind", "/sys", "/sys"] if devices else []
+    return [*binds, "--ro-bind", "/sys", "/sys", "--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache"]
+
+
+def _gpu_env() -> dict[str, str]:
+    """Where a GPU is there, the host's library path: images put the driver's libraries on it."""
+    path = os.environ.get("LD_LIBRARY_PATH", "")
+    return {"LD_LIBRARY_PATH": path} if path and _gpu_devices() else {}
+
+
+SANDBOX_USER = "gradeflow"
+
+
+def identity_files(directory: Path, uid: int) -> tuple[Path, Path]:
+    """Write a minimal /etc/passwd and /etc/group for the sandbox: root, the runners' uids, nobody else.
+
+    Libraries look the user up (getpass.getuser(), pwd.getpwuid(): torch._dynamo does, for its cache
+    directory); without entries inside, they fail whatever the host's /etc holds.
+    """
+    users = [("root", 0), (SANDBOX_USER, uid), (f"{SANDBOX_USER}-reference", uid + 1)]
+    passwd, group = directory / "passwd", directory / "group"
+    passwd.write_text("".join(f"{n}:x:{i}:{i}:{n}:/tmp:/usr/sbin/nologin\n" for n, i in users), encoding="utf-8")
+    group.write_text("".join(f"{n}:x:{i}:\n" for n, i in users), encoding="utf-8")
+    return passwd, group
 
 
 def sandbox_env() -> dict[str, str]:
-    """Return the whole environment an answer sees: nothing from the host's."""
+    """Return the whole environment an answer sees: nothing from the host's.
+
+    USER/LOGNAME and every cache directory (torch's inductor and triton, CUDA's kernel cache, XDG) are
+    set and inside the private /tmp, so no library falls back to the host's user database or home.
+    """
     return {
         "PATH": "/usr/bin:/bin",
         "HOME": "/tmp",
+        "USER": SANDBOX_USER,
+        "LOGNAME": SANDBOX_USER,
         "TMPDIR": "/tmp",
+        "XDG_CACHE_HOME": "/tmp/.cache",
+        "TORCHINDUCTOR_CACHE_DIR": "/tmp/.cache/torchinductor",
+        "TRITON_CACHE_DIR": "/tmp/.cache/triton",
+        "CUDA_CACHE_PATH": "/tmp/.cache/nv",
         "LANG": "C.UTF-8",
         "PYTHONPATH": INSIDE_ROOT,
         "PYTHONHASHSEED": "0",
@@ -98,8 +140,13 @@ def sandbox_env() -> dict[str, str]:
     }
 
 
-def bwrap_command(settings: ExecSettings, *, uid: int, torch: bool) -> list[str]:
-    """Build the bubblewrap command line of one worker; raises SandboxUnavailable without bwrap."""
+def bwrap_command(
+    settings: ExecSettings, *, uid: int, torch: bool, identity: tuple[Path, Path] | None = None
+) -> list[str]:
+    """Build the bubblewrap command line of one worker; raises SandboxUnavailable without bwrap.
+
+    `identity`: the passwd and group files (see identity_files) bound as /etc/passwd and /etc/group.
+    """
     bwrap = shutil.which(settings.bwrap)
     if bwrap is None:
         raise SandboxUnavailable(
@@ -131,6 +178,8 @@ def bwrap_command(settings: ExecSettings, *, uid: int, torch: bool) -> list[str]
         command += _parents(target)
     for source, target in binds:
         command += ["--ro-bind", source, target]
+    if identity is not None:
+        command += ["--ro-bind", str(identity[0]), "/etc/passwd", "--ro-bind", str(identity[1]), "/etc/group"]
     command += [
         "--proc",
         "/proc",
@@ -145,7 +194,7 @@ def bwrap_command(settings: ExecSettings, *, uid: int, torch: bool) -> list[str]
         "/tmp",
         "--clearenv",
     ]
-    for key, value in sandbox_env().items():
+    for key, value in (sandbox_env() | _gpu_env()).items():
         command += ["--setenv", key, value]
     command += ["--chdir", "/tmp"]
     runner_uid: list[str] = []
@@ -187,6 +236,9 @@ class Worker:
         self.process: subprocess.Popen[bytes] | None = None
         self.stderr_tail = b""
         self.device = "cpu"
+        self.identity_dir: str | None = None
+        self.hello: dict[str, Any] = {}
+        """What the checker said when ready: device (and GPU name, or why CUDA does not work), torch version."""
 
     def start(self) -> None:
         """Start the sandbox and wait until the checker is ready; SandboxUnavailable when it cannot."""
@@ -195,7 +247,9 @@ class Worker:
             env = {**sandbox_env(), "PYTHONPATH": str(HARNESS_DIR.parent.parent)}
         else:
             uid = self.settings.uid_base + 2 * (self.slot + 16 * (os.getpid() % 4096))
-            command = bwrap_command(self.settings, uid=uid, torch=self.torch)
+            self.identity_dir = tempfile.mkdtemp(prefix="gradeflow-identity-")
+            identity = identity_files(Path(self.identity_dir), uid)
+            command = bwrap_command(self.settings, uid=uid, torch=self.torch, identity=identity)
             env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
         # bwrap's --die-with-parent is PR_SET_PDEATHSIG, which fires when the *thread* that started it ends:
         # start every sandbox from one thread that lives as long as this process.
@@ -223,6 +277,7 @@ class Worker:
                 f"the sandbox did not start ({error}): {detail or 'no output'}"
             ) from None
         self.device = hello.get("device", "cpu")
+        self.hello = hello
 
     def ensure_started(self) -> None:
         """(Re)start the sandbox when it is not running, e.g. after an answer killed it."""
@@ -267,6 +322,9 @@ class Worker:
 
     def close(self) -> None:
         """Kill the sandbox's whole process group."""
+        if self.identity_dir is not None:
+            shutil.rmtree(self.identity_dir, ignore_errors=True)
+            self.identity_dir = None
         if self.process is None:
             return
         try:

@@ -52,6 +52,7 @@ class ExecResultLike(Protocol):
     status: str
     checks: dict[str, bool]
     reason: str
+    callable: str
     tests: Sequence[Any]
 
 
@@ -154,13 +155,35 @@ def code_cache_key(task: CodeTask, code: str) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
+def _defined_name(code: str, task: CodeTask) -> str | None:
+    """The task's entrypoint or the first alias the code defines at top level, else None."""
+    return next((n for n in (task.entrypoint, *task.aliases) if defines(code, n)), None)
+
+
+def _defines_callables(code: str) -> bool:
+    """Whether the code defines a top-level class or a function taking arguments: something to call."""
+    return any(
+        isinstance(node, ast.ClassDef)
+        or (isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.args.args + node.args.posonlyargs)
+        for node in _top_level(code) or []
+    )
+
+
 def run_code_tasks(exam: Exam, item: Item, execute: Execute) -> list[ExecResultLike]:
-    """Run every code task of the item's question whose entrypoint the answer defines."""
+    """Run every code task of the item's question whose entrypoint (or an alias) the answer defines.
+
+    When the code defines none of them but does define functions or classes under other names, every task
+    of the question runs: the executors find the callable by its parameters, or send the item to review
+    naming the candidates (never a silent 0). Snippets that define nothing to call are not run.
+    """
     code = python_code(item)
     if not code.strip():
         return []
-    tasks = [t for t in exam.code_tasks if t.question_id == item.question_id and defines(code, t.entrypoint)]
-    return [execute(task, task_code(item, task.entrypoint)) for task in tasks]
+    own = [t for t in exam.code_tasks if t.question_id == item.question_id]
+    named = [(t, name) for t in own if (name := _defined_name(code, t)) is not None]
+    if not named and _defines_callables(code):
+        named = [(t, t.entrypoint) for t in own]
+    return [execute(task, task_code(item, name)) for task, name in named]
 
 
 def _review_reasons(
@@ -270,7 +293,8 @@ def final_points(raw: float | None, calibrated: float | None) -> dict[str, float
         judge_calls += [key | call.model_dump() for call in calls]
         for run in item_runs:
             executor_runs += [
-                key | {"task_id": run.task_id, "status": run.status} | test.model_dump() for test in run.tests
+                key | {"task_id": run.task_id, "status": run.status, "callable": run.callable} | test.model_dump()
+                for test in run.tests
             ]
             if not run.tests:
                 executor_runs.append(
@@ -279,6 +303,7 @@ def final_points(raw: float | None, calibrated: float | None) -> dict[str, float
                         "task_id": run.task_id,
                         "test_id": "-",
                         "status": run.status,
+                        "callable": run.callable,
                         "passed": False,
                         "error": run.reason,
                     }

@@ -195,6 +195,9 @@ class CodeTask(_Frozen):
     question_id: str
     entrypoint: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     """Name of the function or class the candidate's code must define."""
+    aliases: list[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]] = Field(default_factory=list)
+    """Other names the callable may have (`find_kth_largest`); without any of them, the executors look for
+    the one public function or class whose parameters fit the reference's."""
     signature: str = Field(min_length=1)
     """Shown to candidates, e.g. "def kth_largest(nums: list[int], k: int) -> int"."""
     description: str = ""

@@ -13,7 +13,7 @@ import sys
 import tempfile
 import traceback
 
-from . import _wire
+from . import _cuda, _wire
 from ._checker import Checker
 from ._runner import FRAME_LIMIT
 from ._tasks import TASKS
@@ -27,16 +27,18 @@ def _not_dumpable() -> None:
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
 
 
-def _device() -> str:
+def _device() -> dict[str, object]:
+    """CPU for pure-Python workers; with torch, what a forked probe found (this process never asks CUDA)."""
     if "torch" not in sys.modules:
-        return "cpu"
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"  # NVML check: does not initialise CUDA before fork
+        return {"device": "cpu"}
+    return _cuda.probe(sys.modules["torch"])
 
 
 def _warm_up() -> None:
-    """Run each torch task's reference once on CPU, so forked runners inherit torch's lazy set-up (≈1.5 s)."""
+    """Run each torch task's reference once on the CPU, so runners inherit torch's lazy set-up (≈1.5 s).
+
+    Always the CPU: CUDA initialised here would be unusable in every runner forked after it.
+    """
     for task in TASKS.values():
         if task.torch:
             trial = task.trials(random.Random(0), "torch")[0]
@@ -58,16 +60,16 @@ def main(argv: list[str]) -> int:
 
         torch.set_num_threads(1)
         torch.set_num_interop_threads(1)
+        _cuda.forbid(torch)
         _warm_up()
     sandboxed = "--sandboxed" in argv
     tmp_dir = "/tmp" if sandboxed else tempfile.mkdtemp(prefix="gradeflow-exec-")
     runner_uid = int(argv[argv.index("--runner-uid") + 1]) if "--runner-uid" in argv else None
-    checker = Checker(device=_device(), sandboxed=sandboxed, tmp_dir=tmp_dir, runner_uid=runner_uid)
+    found = _device()
+    checker = Checker(device=str(found["device"]), sandboxed=sandboxed, tmp_dir=tmp_dir, runner_uid=runner_uid)
     checker.clean_up()  # what imports and the warm-up left in /tmp is not the first answer's to see
     torch_version = sys.modules["torch"].__version__ if "torch" in sys.modules else None
-    _wire.write_fd(
-        channel_out, {"ready": True, "device": checker.device, "torch": torch_version, "pid": os.getpid()}
-    )
+    _wire.write_fd(channel_out, {"ready": True, **found, "torch": torch_version, "pid": os.getpid()})
     while True:
         try:
             request, _ = _wire.read_fd(channel_in, limit=FRAME_LIMIT)

@@ -47,6 +47,8 @@ class Checker:
         """Candidate runners run as this uid, the reference runner as the next one; None: as the checker."""
         self.helpers_seen = False
         self.reference: Runner | None = None
+        self.answer_device = "cpu"
+        """Where the answer being checked runs: the GPU for tensor tasks when there is one, else the CPU."""
 
     def _reference_runner(self) -> Runner:
         if self.reference is None:
@@ -66,6 +68,7 @@ class Checker:
         """Judge one answer; every outcome, hostile ones included, is a result dict, never an exception."""
         spec, code, limits = request["task"], request["code"], request["limits"]
         task = TASKS[spec["id"]]
+        self.answer_device = self.device if task.torch else "cpu"
         mode: ArrayMode = "numpy" if "numpy" in code and "torch" not in code else "torch"
         result: dict[str, Any] = {
             "status": "ok",
@@ -73,10 +76,11 @@ class Checker:
             "correct": False,
             "complexity_exponent": None,
             "speed_ratio": None,
-            "device": self.device,
+            "device": self.answer_device,
             "tests": [],
             "output_tail": "",
             "notes": [],
+            "callable": "",
         }
         self.helpers_seen = False
         output_path = os.path.join(self.tmp_dir, "answer.out")
@@ -84,17 +88,25 @@ class Checker:
             "candidate",
             code=code,
             entrypoint=spec["entrypoint"],
+            aliases=tuple(spec.get("aliases", ())),
+            task_id=task.id,
             mode=mode,
-            device=self.device,
+            device=self.answer_device,
             limits=limits,
             output_path=output_path,
             uid=self.runner_uid,
         )
         try:
             loaded = candidate.receive(limits["call_timeout_s"])
+            if loaded.get("undecided"):
+                result.update(status="needs_review", reason=f"not run: {loaded.get('error', '?')}"[:2000])
+                return result
             if not loaded.get("ok"):
                 result.update(status="error", reason=f"the answer does not load: {loaded.get('error', '?')}")
                 return result
+            result["callable"] = str(loaded.get("callable", ""))
+            if result["callable"] != spec["entrypoint"] or loaded.get("direct") is not True:
+                result["notes"].append(f"called {loaded.get('how', result['callable'])}")
             self._run(task, candidate, mode, limits, result)
         except RunnerGone as gone:
             status = {"timeout": "timeout", "killed": "killed"}.get(gone.kind, "error")
@@ -132,7 +144,7 @@ class Checker:
                 else:
                     result["notes"].append(f"{trial.test_id}: {note}")
             result["tests"].append(
-                _outcome(trial.test_id, verdict.passed, verdict.max_abs_err, error, self.device)
+                _outcome(trial.test_id, verdict.passed, verdict.max_abs_err, error, self.answer_device)
             )
             if not verdict.passed:
                 failures.append(f"{trial.test_id}: {error}")
@@ -241,7 +253,7 @@ class Checker:
         CPU time, read from the kernel, is immune to other load on the machine. An answer that hands
         work to helper processes would hide it there, so with helpers alive the wall clock counts.
         """
-        if self.device == "cuda":
+        if self.answer_device == "cuda":
             return _device_seconds(reply, cost.wall)
         if math.isnan(cost.cpu) or self._has_helpers(runner):
             return cost.wall
@@ -329,7 +341,7 @@ class Checker:
                     True,
                     None,
                     "",
-                    self.device,
+                    self.answer_device,
                     candidate_ms=raw[s] * 1e3,
                     complexity_exponent=exponent,
                 )
@@ -351,7 +363,7 @@ class Checker:
         assert task.timing_args is not None
         repeats = int(limits["speed_repeats"])
         ratio = None
-        for n in task.sizes:
+        for n in task.sizes_for(self.answer_device):
             self._timed(task, candidate, task.timing_args(rng, n), limits, reference_first=False, n=n)
             pairs = [
                 self._timed(
@@ -368,7 +380,7 @@ class Checker:
                     True,
                     None,
                     "",
-                    self.device,
+                    self.answer_device,
                     candidate_ms=cand_s * 1e3,
                     reference_ms=ref_s * 1e3,
                     speed_ratio=round(ratio, 3),

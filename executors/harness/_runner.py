@@ -18,7 +18,8 @@ import types
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from . import _limits, _wire
+from . import _cuda, _limits, _wire
+from ._entry import Resolved, Undecided, resolve
 from ._tasks import TASKS, Task
 from ._values import ArrayMode, decode, encode
 
@@ -26,8 +27,6 @@ Role = Literal["candidate", "reference"]
 FRAME_LIMIT = 64 << 20
 """Largest frame a runner may send: outputs here are at most a few MiB (attention at n = 512: 1 MiB)."""
 _IN, _OUT = 3, 4
-L2_FLUSH_BYTES = 256 << 20
-"""Written between timed CUDA calls so no call finds its inputs in L2 (KernelBench's flush)."""
 
 
 _CPUCLOCK_SCHED = 2
@@ -151,16 +150,19 @@ def spawn(
     *,
     code: str,
     entrypoint: str,
+    aliases: tuple[str, ...] = (),
     mode: ArrayMode,
     device: str,
     limits: dict[str, Any],
     output_path: str,
     uid: int | None,
+    task_id: str = "",
 ) -> Runner:
     """Fork a runner. The child keeps only its two pipe ends and an output file on fds 0-4.
 
     With `uid`, the runner drops to that uid: an answer then cannot signal the checker or the reference
-    runner (each has its own uid), so nothing it leaves behind can disturb the next answer.
+    runner (each has its own uid), so nothing it leaves behind can disturb the next answer. On a GPU the
+    runner initialises CUDA itself, after the fork and before its limits (the checker never has).
     """
     to_child_r, to_child_w = os.pipe()
     from_child_r, from_child_w = os.pipe()
@@ -170,8 +172,8 @@ def spawn(
     if pid == 0:  # pragma: no cover - runs in the child
         status = 0
         try:
-            _become_runner(to_child_r, from_child_w, output_path, role, limits, uid)
-            _serve(role, code, entrypoint, mode, device)
+            cuda = _become_runner(to_child_r, from_child_w, output_path, role, limits, uid, device)
+            _serve(role, code, entrypoint, aliases, task_id, mode, device, cuda)
         except BaseException:  # noqa: BLE001 - the child must never return into the checker's loop
             traceback.print_exc()
             status = 70
@@ -190,8 +192,14 @@ def _drop_to(uid: int) -> None:
 
 
 def _become_runner(
-    read_fd: int, write_fd: int, output_path: str, role: Role, limits: dict[str, Any], uid: int | None
-) -> None:
+    read_fd: int,
+    write_fd: int,
+    output_path: str,
+    role: Role,
+    limits: dict[str, Any],
+    uid: int | None,
+    device: str,
+) -> _cuda.RunnerCuda | None:
     os.setpgid(0, 0)
     high_read, high_write = fcntl.fcntl(read_fd, fcntl.F_DUPFD, 16), fcntl.fcntl(write_fd, fcntl.F_DUPFD, 16)
     null = os.open("/dev/null", os.O_RDONLY)
@@ -203,10 +211,18 @@ def _become_runner(
     os.dup2(high_write, _OUT)
     os.closerange(_OUT + 1, 1 << 16)
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        _cuda.allow(torch)
+    cuda = None
+    if device == "cuda":
+        gpu_limit = int(limits["gpu_memory_bytes"]) if role == "candidate" else None
+        cuda = _cuda.runner_setup(torch, gpu_limit)
     if role == "candidate":
-        _limits.apply(limits)
+        _limits.apply(limits, device)
     if uid is not None:
         _drop_to(uid)
+    return cuda
 
 
 def describe(error: BaseException) -> str:
@@ -222,40 +238,49 @@ def describe(error: BaseException) -> str:
     return text + (f" (answer.py {where[-1]})" if where else "")
 
 
-def _load(code: str, entrypoint: str) -> Any:
+def _load(code: str, entrypoint: str, aliases: tuple[str, ...], task: Task, device: str) -> Resolved:
+    """Run the answer's code as module `answer` and find the callable the task calls."""
     module = types.ModuleType("answer")
     module.__file__ = "answer.py"
     sys.modules["answer"] = module
     exec(compile(code, "answer.py", "exec"), module.__dict__)  # noqa: S102 - this is the sandboxed runner's job
-    if entrypoint not in module.__dict__:
-        defined = sorted(k for k, v in module.__dict__.items() if callable(v) and not k.startswith("_"))
-        raise LookupError(
-            f"the answer defines no `{entrypoint}` (it defines: {', '.join(defined) or 'nothing callable'})"
-        )
-    return module.__dict__[entrypoint]
+    return resolve(module.__dict__, "answer", entrypoint, aliases, task.contract, device)
 
 
-def _serve(role: Role, code: str, entrypoint: str, mode: ArrayMode, device: str) -> None:
+def _serve(
+    role: Role,
+    code: str,
+    entrypoint: str,
+    aliases: tuple[str, ...],
+    task_id: str,
+    mode: ArrayMode,
+    device: str,
+    cuda: _cuda.RunnerCuda | None,
+) -> None:
     entry: Any = None
     if role == "candidate":
         try:
-            entry = _load(code, entrypoint)
+            resolved = _load(code, entrypoint, aliases, TASKS[task_id], device)
+        except Undecided as undecided:
+            _wire.write_fd(
+                _OUT, {"ok": False, "undecided": True, "error": str(undecided), "candidates": undecided.candidates}
+            )
+            return
         except BaseException as error:  # noqa: BLE001 - any failure to load is the answer's, reported
             _wire.write_fd(_OUT, {"ok": False, "error": describe(error)})
             return
-        _wire.write_fd(_OUT, {"ok": True})
-    flush = None
+        entry = resolved.call
+        _wire.write_fd(
+            _OUT,
+            {"ok": True, "callable": resolved.name, "how": resolved.describe(), "direct": resolved.plan.direct},
+        )
     while True:
         header, blobs = _wire.read_fd(_IN, limit=FRAME_LIMIT)
         if header.get("op") != "call":
             return
         task = TASKS[header["task"]]
         fn = entry if role == "candidate" else task.reference
-        if device == "cuda" and flush is None:
-            import torch
-
-            flush = torch.empty(L2_FLUSH_BYTES // 4, dtype=torch.float32, device="cuda")
-        reply, out_blobs = _call(task, fn, decode(header["args"], blobs), mode, device, flush)
+        reply, out_blobs = _call(task, fn, decode(header["args"], blobs), mode, device, cuda)
         _wire.write_fd(_OUT, reply, out_blobs)
 
 
@@ -276,28 +301,22 @@ def _same(before: Any, after: Any) -> bool:
 
 
 def _call(
-    task: Task, fn: Any, args: dict[str, Any], mode: ArrayMode, device: str, flush: Any
+    task: Task, fn: Any, args: dict[str, Any], mode: ArrayMode, device: str, cuda: _cuda.RunnerCuda | None
 ) -> tuple[dict[str, Any], list[bytes]]:
     inputs = task.prepare(args, mode, device)
     before = {name: _snapshot(inputs[name]) for name in task.guarded}
     device_ms = None
     try:
-        if flush is not None:
-            import torch
-
-            flush.zero_()
-            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            torch.cuda.synchronize()
-            start.record()
-            out = task.invoke(fn, inputs)
-            end.record()
-            torch.cuda.synchronize()
-            device_ms = start.elapsed_time(end)
+        if cuda is not None and task.torch:
+            out, device_ms = cuda.timed(lambda: task.invoke(fn, inputs))
         else:
             out = task.invoke(fn, inputs)
         blobs: list[bytes] = []
         wire_out = encode(out, blobs)
     except BaseException as error:  # noqa: BLE001 - the answer's exception is its result
-        return {"ok": False, "error": describe(error)}, []
+        text = describe(error)
+        if type(error).__name__ == "OutOfMemoryError" and cuda is not None and cuda.memory_limit_bytes:
+            text = f"stopped at the GPU memory limit of {cuda.memory_limit_bytes >> 20} MiB per answer: {text}"
+        return {"ok": False, "error": text}, []
     mutated = [name for name in task.guarded if not _same(before[name], inputs[name])]
     return {"ok": True, "out": wire_out, "mutated": mutated, "device_ms": device_ms}, blobs

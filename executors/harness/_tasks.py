@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from ._entry import Contract, Param
 from ._values import ArrayMode, to_mode
 
 Timing = Literal["complexity", "speed"]
@@ -52,13 +53,21 @@ class Task:
     invoke: Callable[[Any, dict[str, Any]], Any]
     reference: Callable[..., Any]
     judge: Callable[[Trial, Any, Any], Verdict]
+    contract: Contract
+    """How `invoke` calls: the reference's parameters (required first, in its order), a class's methods."""
     guarded: tuple[str, ...] = ()
     """Inputs checked for mutation after each call."""
     mutation_fails: bool = False
     """Whether changing a guarded input fails the trial (tensors) or is only noted (in-place quickselect)."""
     timing: Timing | None = None
     sizes: tuple[int, ...] = ()
+    gpu_sizes: tuple[int, ...] = ()
+    """Sizes timed on a GPU, where the CPU's sizes take microseconds and launch overhead is all one times."""
     timing_args: Callable[[random.Random, int], dict[str, Any]] | None = None
+
+    def sizes_for(self, device: str) -> tuple[int, ...]:
+        """The sizes timed on this device."""
+        return self.gpu_sizes if device == "cuda" and self.gpu_sizes else self.sizes
 
 
 # ---------------------------------------------------------------- pure-Python tasks
@@ -532,6 +541,44 @@ def _attention_timing(rng: random.Random, n: int) -> dict[str, Any]:
     return _attention_args(rng, (2, 4, n, 64), False)
 
 
+_NUMS = Param("nums", ("arr", "array", "a", "values", "numbers", "lst", "xs", "data", "items", "seq", "sequence"))
+_GRAD_Y = Param("grad_y", ("dy", "dout", "grad_out", "grad_output", "grad", "upstream", "grad_outputs"))
+_X = Param("x", ("input", "inputs", "inp", "z", "h"))
+_GAMMA = Param("gamma", ("weight", "w", "scale"))
+_EPS = Param("eps", ("epsilon",), optional=True, default=1e-5)
+CONTRACTS = {
+    "topk": Contract((_NUMS, Param("k", ("kth", "rank")))),
+    "lis": Contract((_NUMS,)),
+    "union_find": Contract(
+        (Param("n", ("size", "num", "count", "num_nodes", "num_elements", "capacity", "length")),),
+        {"union": ("unite", "merge", "join", "union_sets", "link", "connect"),
+         "find": ("find_root", "root", "find_set", "get_root", "findset", "get")},
+    ),
+    "attention": Contract(
+        (
+            Param("q", ("query", "queries")),
+            Param("k", ("key", "keys")),
+            Param("v", ("value", "values")),
+            Param("causal", ("is_causal", "causal_mask", "use_causal_mask", "masked"), optional=True, default=False),
+        )
+    ),
+    "batchnorm_forward": Contract((_X, _GAMMA, Param("beta", ("bias", "b", "shift")), _EPS)),
+    "batchnorm_backward": Contract((_GRAD_Y, _X, _GAMMA, _EPS)),
+    "relu_backward": Contract((_GRAD_Y, _X)),
+    "train_loop": Contract(
+        (
+            Param("model", ("net", "network", "module")),
+            Param("dataloader", ("data_loader", "loader", "train_loader", "train_dataloader", "data", "batches")),
+            Param("optimizer", ("optim", "opt")),
+            Param("criterion", ("loss_fn", "loss_func", "loss_function", "loss", "lossfn")),
+            Param("num_epochs", ("epochs", "n_epochs", "epoch", "num_epoch")),
+            Param("max_norm", ("max_grad_norm", "clip", "grad_clip", "clip_norm", "clip_value", "max_norm_value"),
+                  optional=True, default=1.0),
+        )
+    ),
+}
+"""How each task calls an answer; other names are matched case-insensitively."""
+
 TASKS: dict[str, Task] = {
     "topk": Task(
         "topk",
@@ -541,6 +588,7 @@ TASKS: dict[str, Task] = {
         lambda fn, a: fn(a["nums"], a["k"]),
         _topk_reference,
         _topk_judge,
+        CONTRACTS["topk"],
         guarded=("nums",),
         timing="complexity",
         sizes=(512, 1024, 2048, 4096, 8192),
@@ -554,6 +602,7 @@ TASKS: dict[str, Task] = {
         lambda fn, a: fn(a["nums"]),
         _lis_reference,
         _lis_judge,
+        CONTRACTS["lis"],
         guarded=("nums",),
         timing="complexity",
         sizes=(512, 1024, 2048, 4096, 8192),
@@ -567,6 +616,7 @@ TASKS: dict[str, Task] = {
         _uf_invoke,
         _UnionFindReference,
         _uf_judge,
+        CONTRACTS["union_find"],
         timing="complexity",
         sizes=(256, 512, 1024, 2048, 4096),
         timing_args=_uf_timing,
@@ -579,10 +629,12 @@ TASKS: dict[str, Task] = {
         _attention_invoke,
         _attention_reference,
         _tensor_judge,
+        CONTRACTS["attention"],
         guarded=("q", "k", "v"),
         mutation_fails=True,
         timing="speed",
         sizes=(128, 256, 512),
+        gpu_sizes=(512, 1024, 2048),
         timing_args=_attention_timing,
     ),
     "batchnorm_forward": Task(
@@ -593,6 +645,7 @@ TASKS: dict[str, Task] = {
         _bn_forward_invoke,
         _bn_forward_reference,
         _tensor_judge,
+        CONTRACTS["batchnorm_forward"],
         guarded=("x", "gamma", "beta"),
         mutation_fails=True,
     ),
@@ -604,6 +657,7 @@ TASKS: dict[str, Task] = {
         _bn_backward_invoke,
         _bn_backward_reference,
         _tensor_judge,
+        CONTRACTS["batchnorm_backward"],
         guarded=("grad_y", "x", "gamma"),
         mutation_fails=True,
     ),
@@ -615,10 +669,18 @@ TASKS: dict[str, Task] = {
         _relu_invoke,
         _relu_reference,
         _tensor_judge,
+        CONTRACTS["relu_backward"],
         guarded=("grad_y", "x"),
         mutation_fails=True,
     ),
     "train_loop": Task(
-        "train_loop", True, _train_trials, _train_prepare, _train_invoke, _train_reference, _train_judge
+        "train_loop",
+        True,
+        _train_trials,
+        _train_prepare,
+        _train_invoke,
+        _train_reference,
+        _train_judge,
+        CONTRACTS["train_loop"],
     ),
 }

@@ -34,6 +34,8 @@ def _show(result: ExecResult) -> None:
         highlight=False,
     )
     console.print(f"  {result.reason}", highlight=False, soft_wrap=True)
+    if result.callable:
+        console.print(f"  called: {result.callable}", highlight=False)
     if result.complexity_exponent is not None:
         console.print(f"  complexity exponent {result.complexity_exponent:.3f}", highlight=False)
     if result.tests:

@@ -106,6 +106,7 @@ SCHEMAS: dict[str, pa.Schema] = {
             pa.field("task_id", pa.string(), nullable=False),
             pa.field("test_id", pa.string(), nullable=False),
             pa.field("status", pa.string()),
+            pa.field("callable", pa.string()),
             pa.field("passed", pa.bool_()),
             pa.field("max_abs_err", pa.float64()),
             pa.field("candidate_ms", pa.float64()),

@@ -7,7 +7,7 @@ import pytest
 
 from executors import ExecResult, ExecSettings, run_code_task, run_code_tasks
 from executors._run import shared_pool, to_result
-from executors.sandbox import bwrap_command, sandbox_env
+from executors.sandbox import bwrap_command, identity_files, sandbox_env
 
 from .conftest import TASKS, answer
 
@@ -134,3 +134,15 @@ def test_run_code_task_reuses_one_warm_pool_per_settings():
     assert shared_pool(settings, torch=False) is not shared_pool(
         settings.model_copy(update={"seed": 8}), torch=False
     )
+
+
+def test_the_sandbox_names_its_users_itself_and_keeps_caches_in_its_tmp(tmp_path):
+    passwd, group = identity_files(tmp_path, 300_000)
+    command = " ".join(bwrap_command(ExecSettings(), uid=300_000, torch=True, identity=(passwd, group)))
+    assert f"--ro-bind {passwd} /etc/passwd --ro-bind {group} /etc/group" in command
+    users = {line.split(":")[2]: line.split(":")[0] for line in passwd.read_text().splitlines()}
+    assert users == {"0": "root", "300000": "gradeflow", "300001": "gradeflow-reference"}
+    env = sandbox_env()
+    assert env["USER"] == env["LOGNAME"] == "gradeflow"
+    caches = ("TORCHINDUCTOR_CACHE_DIR", "TRITON_CACHE_DIR", "XDG_CACHE_HOME", "CUDA_CACHE_PATH", "HOME")
+    assert all(env[name].startswith("/tmp") for name in caches)

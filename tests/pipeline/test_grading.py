@@ -108,6 +108,7 @@ class Run:
     checks: dict[str, bool]
     reason: str = ""
     tests: list[Any] = field(default_factory=list)
+    callable: str = ""
 
 
 def _submission(**items: Item) -> Submission:

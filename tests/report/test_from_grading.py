@@ -107,6 +107,7 @@ class Run:
     checks: dict[str, bool]
     reason: str
     tests: list[Outcome]
+    callable: str = ""
 
 
 def fake_execute(task: CodeTask, code: str) -> Run:

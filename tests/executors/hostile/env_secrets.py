@@ -7,7 +7,12 @@ import os
 ALLOWED = {
     "PATH",
     "HOME",
+    "USER",
+    "LOGNAME",
     "TMPDIR",
+    "XDG_CACHE_HOME",
+    "TRITON_CACHE_DIR",
+    "CUDA_CACHE_PATH",
     "LANG",
     "PYTHONPATH",
     "PYTHONHASHSEED",
@@ -20,7 +25,7 @@ ALLOWED = {
     "TORCHINDUCTOR_CACHE_DIR",
     "MALLOC_MMAP_THRESHOLD_",
     "MALLOC_TRIM_THRESHOLD_",
-}  # bwrap sets PWD; torch sets its cache dir on import
+}  # bwrap sets PWD
 
 
 def kth_largest(nums, k):
