@@ -1,13 +1,15 @@
 """Judge quality and cost on the embedded model, against human grades.
 
-    .venv/bin/python benchmarks/bench_judge.py agreement --set mohler-cs-2011 --mode item --n 150
+    .venv/bin/python benchmarks/bench_judge.py agreement --set mohler-cs-2011 --mode distribution --n 150
     .venv/bin/python benchmarks/bench_judge.py prompt-cache --set ads-zh --n 24
     .venv/bin/python benchmarks/bench_judge.py injection
 
 `agreement` judges a fixed random sample (seed 0) of an eval set with a fresh judge cache, writes one
 row per answer to benchmarks/results/judge_<set>_<mode>.jsonl (for calibration) and prints Pearson and
 QWK against the human grades, seconds and tokens per judgment, then re-runs the sample on the warm
-cache to time a cache hit. `prompt-cache` times the same items with llama-server's prompt cache on
+cache to time a cache hit. Agreement is reported on a fair footing: the judge against each grader
+beside the graders against each other, and the judge against the graders' mean. In distribution mode
+the unsnapped expected points are reported too; explanations are off (they never change points). `prompt-cache` times the same items with llama-server's prompt cache on
 and off. `injection` judges the injection test set with screening off and on.
 """
 
@@ -82,7 +84,8 @@ def run_agreement(args: argparse.Namespace) -> None:
     chosen = sample(pairs, args.n, args.seed)
     with tempfile.TemporaryDirectory() as cache:
         settings = JudgeSettings(
-            cache_dir=Path(cache), mode=args.mode, concurrency=args.parallel, local_parallel=args.parallel
+            cache_dir=Path(cache), mode=args.mode, concurrency=args.parallel, local_parallel=args.parallel,
+            explain="never",
         )
         with open_judge(settings) as judge:
             started = time.perf_counter()
@@ -110,7 +113,9 @@ def run_agreement(args: argparse.Namespace) -> None:
         "unscored": len(rows) - len(scored),
         "needs_review": sum(r["needs_review"] for r in rows),
         "pearson": round(float(pearsonr(ratio_h, ratio_j).statistic), 3),
+        "pearson_ci95": pearson_ci(ratio_h, ratio_j),
         "qwk": round(qwk(human, judged, maxima), 3),
+        **fair_baselines(scored),
         "mean_judged_ratio": round(float(np.mean(ratio_j)), 3),
         "mean_human_ratio": round(float(np.mean(ratio_h)), 3),
         "seconds_per_item": round(wall / len(rows), 2),
@@ -128,6 +133,49 @@ def run_agreement(args: argparse.Namespace) -> None:
     print(json.dumps(summary, indent=2))
 
 
+def pearson_ci(x: list[float], y: list[float], resamples: int = 2000) -> list[float]:
+    """95 % percentile bootstrap interval of Pearson's r (answers resampled)."""
+    rng = np.random.default_rng(0)
+    a, b = np.asarray(x), np.asarray(y)
+    values = []
+    for _ in range(resamples):
+        pick = rng.integers(0, len(a), len(a))
+        if np.std(a[pick]) > 0 and np.std(b[pick]) > 0:
+            values.append(np.corrcoef(a[pick], b[pick])[0, 1])
+    return [round(float(np.percentile(values, 2.5)), 3), round(float(np.percentile(values, 97.5)), 3)]
+
+
+def fair_baselines(rows: list[dict]) -> dict[str, float]:
+    """The judge against one grader beside one grader against the other (same answers, same scale).
+
+    Comparing the judge with the graders' mean and a grader with the other grader favours the judge:
+    a mean of two is less noisy than either. With two graders the leave-one-grader-out mean is the other
+    grader, so `human_g2_vs_g1` is the human level a judge compared with one grader should be read against.
+    """
+    paired = [r for r in rows if len(r["human"]) >= 2]
+    if len(paired) < 3:
+        return {}
+    maxima = [r["max_points"] for r in paired]
+    g1 = [r["human"][0] / r["max_points"] for r in paired]
+    g2 = [r["human"][1] / r["max_points"] for r in paired]
+    judged = [r["raw_points"] / r["max_points"] for r in paired]
+    figures = {
+        "n_two_graders": len(paired),
+        "pearson_judge_vs_g1": round(float(pearsonr(judged, g1).statistic), 3),
+        "pearson_judge_vs_g2": round(float(pearsonr(judged, g2).statistic), 3),
+        "pearson_human_g2_vs_g1": round(float(pearsonr(g2, g1).statistic), 3),
+        "qwk_judge_vs_g1": round(qwk([r["human"][0] for r in paired], [r["raw_points"] for r in paired], maxima), 3),
+        "qwk_human_g2_vs_g1": round(qwk([r["human"][0] for r in paired], [r["human"][1] for r in paired], maxima), 3),
+    }
+    expected = [r.get("expected_points") for r in paired]
+    if all(e is not None for e in expected):
+        ratios = [e / r["max_points"] for e, r in zip(expected, paired, strict=True)]
+        mean = [(a + b) / 2 for a, b in zip(g1, g2, strict=True)]
+        figures["pearson_expected_vs_mean"] = round(float(pearsonr(ratios, mean).statistic), 3)
+        figures["pearson_expected_vs_g1"] = round(float(pearsonr(ratios, g1).statistic), 3)
+    return figures
+
+
 def _rows(
     chosen: list[tuple[Question, Item]],
     judgments: list[ItemJudgment],
@@ -141,6 +189,7 @@ def _rows(
                 "answer_id": item.submission_id,
                 "question_id": question.id,
                 "raw_points": score.raw_points,
+                "expected_points": _expected(judgment),
                 "max_points": question.points,
                 "human": grades[(item.submission_id, question.id)],
                 "confidence": judgment.confidence,
@@ -152,6 +201,14 @@ def _rows(
             }
         )
     return rows
+
+
+def _expected(judgment: ItemJudgment) -> float | None:
+    """The item's unsnapped expected points (distribution judge on single-criterion items), else None."""
+    awards = list(judgment.awards.values())
+    if len(awards) != 1 or awards[0].expected_points is None:
+        return None
+    return awards[0].expected_points
 
 
 def _timed(judge: Judge, pairs: list[tuple[Question, Item]]) -> tuple[float, int]:
@@ -250,7 +307,7 @@ def main() -> None:
         command.add_argument("--seed", type=int, default=0)
         command.add_argument("--parallel", type=int, default=2)
         if name == "agreement":
-            command.add_argument("--mode", choices=["item", "criterion"], default="item")
+            command.add_argument("--mode", choices=["distribution", "item", "criterion"], default="distribution")
     commands.add_parser("injection")
     args = parser.parse_args()
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -43,9 +43,12 @@ def _pairs(exam: Exam, submission: Path, question_id: str | None) -> list[tuple[
     ]
 
 
-def _settings(samples: int | None) -> JudgeSettings:
+def _settings(samples: int | None, explain: bool) -> JudgeSettings:
+    overrides: dict[str, object] = {"samples": samples} if samples else {}
+    if explain:
+        overrides["explain"] = "always"
     try:
-        return JudgeSettings(**({"samples": samples} if samples else {}))
+        return JudgeSettings(**overrides)
     except ValidationError as error:
         for e in error.errors():
             errors.print(
@@ -63,6 +66,8 @@ def _show(question: Question, judgment: ItemJudgment) -> None:
     for criterion in judged_criteria(question):
         award = judgment.awards[criterion.id]
         points = "unscored" if award.points is None else f"{award.points:g}/{criterion.points:g}"
+        if award.expected_points is not None:
+            points += f" (expected {award.expected_points:.2f})"
         mark = "" if award.evidence_verified or not award.evidence else " [red](not in answer)[/]"
         table.add_row(criterion.id, points, award.evidence + mark, award.rationale or award.reason)
     console.print(table)
@@ -82,6 +87,10 @@ def judge(
             "--samples", min=1, max=15, help="Judgments per item; their agreement is the confidence."
         ),
     ] = None,
+    explain: Annotated[
+        bool,
+        typer.Option("--explain", help="Add a quoted piece of evidence and a rationale to every criterion."),
+    ] = False,
 ) -> None:
     """Judge the free-text items of one submission; print per-criterion points, evidence and rationale."""
     exam = load_or_exit(rubric)
@@ -90,7 +99,7 @@ def judge(
         raise fail(
             f"{submission}: no free-text item to judge" + (f" for question {question}" if question else "")
         )
-    settings = _settings(samples)
+    settings = _settings(samples, explain)
     try:
         with open_judge(settings) as judge_:
             judgments = judge_.judge_items(pairs, samples=samples)
@@ -100,6 +109,7 @@ def judge(
     summary = (
         f"{len(judgments)} item(s) judged; {stats.calls} model call(s), {stats.cache_hits} cache hit(s), "
         f"{stats.failures} failure(s)"
+        + (f"; generated verdicts instead of score distributions: {stats.fallback}" if stats.fallback else "")
     )
     if as_json:
         typer.echo(json.dumps([j.model_dump(mode="json") for j in judgments], indent=2, ensure_ascii=False))

@@ -4,7 +4,7 @@ One OpenAI-compatible path for every model; with no endpoint configured, the emb
 Qwen2.5-Coder-1.5B served by llama.cpp's llama-server on loopback.
 """
 
-from pipeline.judge._backend import ChatBackend, ChatCallError, ChatReply, OpenAIChat
+from pipeline.judge._backend import ChatBackend, ChatCallError, ChatReply, LabelReply, NoLogprobsError, OpenAIChat
 from pipeline.judge._cache import CachedReply, JudgeCache, cache_key
 from pipeline.judge._injection import Screening, screen
 from pipeline.judge._judge import (
@@ -34,6 +34,8 @@ __all__ = [
     "JudgeConfigError",
     "JudgeSettings",
     "JudgeStats",
+    "LabelReply",
+    "NoLogprobsError",
     "LocalChat",
     "LocalModelError",
     "OpenAIChat",

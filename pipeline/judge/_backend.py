@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import threading
 import time
+import math
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 import httpx
@@ -29,8 +31,56 @@ class ChatReply(BaseModel):
     latency_ms: float = 0.0
 
 
+class LabelReply(BaseModel):
+    """One decoded token read as a distribution over the allowed labels, and what it cost."""
+
+    model_config = ConfigDict(frozen=True)
+
+    probabilities: dict[str, float]
+    """Every allowed label's probability, renormalised over the allowed labels (they add up to 1)."""
+    coverage: float
+    """The allowed labels' share of the probability mass the endpoint reported, before renormalising."""
+    decoded: str = ""
+    tokens_in: int = 0
+    cached_tokens: int | None = None
+    latency_ms: float = 0.0
+
+
 class ChatCallError(RuntimeError):
     """A call failed after the retries; the message says how (HTTP status, timeout, connection)."""
+
+
+class NoLogprobsError(ChatCallError):
+    """The endpoint does not return token log-probabilities: only the generated-verdict path can use it."""
+
+
+TOP_LOGPROBS = 20
+"""llama-server's and OpenAI's upper bound on top_logprobs."""
+
+
+def label_grammar(labels: Sequence[str]) -> str:
+    """A GBNF grammar whose only sentences are the labels."""
+    return "root ::= " + " | ".join(f'"{label}"' for label in labels)
+
+
+def renormalise(top: list[tuple[str, float]], labels: Sequence[str]) -> tuple[dict[str, float] | None, float]:
+    """Probabilities of `labels` from (token, logprob) pairs, renormalised; None when no label is there.
+
+    A token counts for a label when it is the label up to surrounding whitespace (" 3" and "3" are two
+    tokens for one label): their probabilities add up. Labels absent from the list get 0.
+    """
+    mass = dict.fromkeys(labels, 0.0)
+    total = 0.0
+    for token, logprob in top:
+        probability = math.exp(logprob) if math.isfinite(logprob) else 0.0
+        total += probability
+        label = token.strip()
+        if label in mass:
+            mass[label] += probability
+    kept = sum(mass.values())
+    if kept <= 0:
+        return None, 0.0
+    return {label: p / kept for label, p in mass.items()}, kept / total if total > 0 else 0.0
 
 
 class ChatBackend(Protocol):
@@ -49,6 +99,10 @@ class ChatBackend(Protocol):
         max_tokens: int,
     ) -> ChatReply:
         """Return a reply constrained to `schema`, or raise ChatCallError."""
+        ...
+
+    def distribution(self, messages: list[dict[str, str]], *, labels: Sequence[str], seed: int) -> LabelReply:
+        """Return one token's distribution over `labels`; NoLogprobsError where the endpoint has none."""
         ...
 
 
@@ -108,9 +162,12 @@ class OpenAIChat:
         extra_body: dict[str, Any] | None = None,
         http_client: httpx.Client | None = None,
         max_in_flight: int = 2,
+        grammar: bool = False,
     ):
         self.model = model
         self.extra_body = extra_body
+        self.grammar = grammar
+        """The endpoint is llama-server: GBNF grammars, cache_prompt and /tokenize."""
         self._slots = endpoint_slots(base_url, max_in_flight)
         if http_client is not None:
             self._client = openai.OpenAI(
@@ -119,33 +176,14 @@ class OpenAIChat:
         else:
             self._client = shared_client(base_url, api_key, timeout_s, max_retries)
 
-    def complete(
-        self,
-        messages: list[dict[str, str]],
-        *,
-        schema: dict[str, Any],
-        schema_name: str,
-        temperature: float,
-        seed: int,
-        max_tokens: int,
-    ) -> ChatReply:
-        """One chat completion held to `schema`."""
-        started = time.perf_counter()
-        # The SDK's low-level post: its transport, retries and error types, without the typed layer of
-        # chat.completions.create, which walked every request through a TypedDict transform and every
-        # reply through pydantic models (a third of the client's CPU per call with an instant server).
-        request = {
-            "model": self.model,
-            "messages": messages,
-            "temperature": temperature,
-            "seed": seed,
-            "max_tokens": max_tokens,
-            "response_format": {
-                "type": "json_schema",
-                "json_schema": {"name": schema_name, "schema": schema, "strict": True},
-            },
-            **(self.extra_body or {}),
-        }
+    def _post(self, request: dict[str, Any]) -> dict[str, Any]:
+        """POST one chat completion; the parsed JSON body, or ChatCallError saying what went wrong.
+
+        The SDK's low-level post: its transport, retries and error types, without the typed layer of
+        chat.completions.create, which walked every request through a TypedDict transform and every
+        reply through pydantic models (a third of the client's CPU per call with an instant server).
+        """
+        request = {"model": self.model, **request, **(self.extra_body or {})}
         try:
             with self._slots:
                 response = self._client.post("/chat/completions", body=request, cast_to=httpx.Response)
@@ -162,11 +200,36 @@ class OpenAIChat:
             raise ChatCallError(f"cannot reach {self._client.base_url}: {error}") from None
         except ValueError:
             raise ChatCallError(f"the endpoint answered with no JSON: {response.text[:120]!r}") from None
-        latency_ms = (time.perf_counter() - started) * 1000
-        choices = body.get("choices") if isinstance(body, dict) else None
-        if not choices:
+        if not isinstance(body, dict) or not body.get("choices"):
             raise ChatCallError("the endpoint returned no choices")
-        choice = choices[0]
+        return body
+
+    def complete(
+        self,
+        messages: list[dict[str, str]],
+        *,
+        schema: dict[str, Any],
+        schema_name: str,
+        temperature: float,
+        seed: int,
+        max_tokens: int,
+    ) -> ChatReply:
+        """One chat completion held to `schema`."""
+        started = time.perf_counter()
+        body = self._post(
+            {
+                "messages": messages,
+                "temperature": temperature,
+                "seed": seed,
+                "max_tokens": max_tokens,
+                "response_format": {
+                    "type": "json_schema",
+                    "json_schema": {"name": schema_name, "schema": schema, "strict": True},
+                },
+            }
+        )
+        latency_ms = (time.perf_counter() - started) * 1000
+        choice = body["choices"][0]
         content = (choice.get("message") or {}).get("content") or ""
         if choice.get("finish_reason") == "length":
             raise ChatCallError(f"reply cut off at max_tokens={max_tokens}: {content[-80:]!r}")
@@ -178,3 +241,66 @@ class OpenAIChat:
             cached_tokens=_cached_tokens(body),
             latency_ms=latency_ms,
         )
+
+    def distribution(self, messages: list[dict[str, str]], *, labels: Sequence[str], seed: int) -> LabelReply:
+        """One decoded token over `labels`; its probabilities read back from `top_logprobs`.
+
+        A loopback llama-server also gets a GBNF grammar of the labels, so the decoded token is one of
+        them; its reported probabilities are the softmax before the grammar, renormalised here. A remote
+        endpoint gets no grammar (OpenAI has none): the labels' share of the top log-probabilities is
+        renormalised the same way, and `coverage` says how much of the mass they held.
+        """
+        started = time.perf_counter()
+        request: dict[str, Any] = {
+            "messages": messages,
+            "temperature": 0.0,
+            "seed": seed,
+            "max_tokens": 1,
+            "logprobs": True,
+            "top_logprobs": TOP_LOGPROBS,
+        }
+        if self.grammar:
+            request["grammar"] = label_grammar(labels)
+            request["cache_prompt"] = True
+        body = self._post(request)
+        latency_ms = (time.perf_counter() - started) * 1000
+        choice = body["choices"][0]
+        content = ((choice.get("message") or {}).get("content") or "").strip()
+        top = ((choice.get("logprobs") or {}).get("content") or [{}])[0].get("top_logprobs")
+        if not top:
+            raise NoLogprobsError(f"{self._client.base_url} returned no top_logprobs: it cannot be read as a distribution")
+        probabilities, coverage = renormalise(
+            [(str(entry.get("token", "")), float(entry.get("logprob", -math.inf))) for entry in top], labels
+        )
+        if probabilities is None:
+            raise ChatCallError(
+                f"none of the labels {', '.join(labels)} among the top {len(top)} tokens (decoded {content!r})"
+            )
+        usage = body.get("usage") or {}
+        return LabelReply(
+            probabilities=probabilities,
+            coverage=coverage,
+            decoded=content,
+            tokens_in=int(usage.get("prompt_tokens") or 0),
+            cached_tokens=_cached_tokens(body),
+            latency_ms=latency_ms,
+        )
+
+    def single_tokens(self, labels: Sequence[str]) -> list[str] | None:
+        """The labels that llama-server's /tokenize splits into more than one token; None where it has none.
+
+        The distribution is read off one decoded token, so a label of two tokens could never be read.
+        """
+        if not self.grammar:
+            return None
+        root = str(self._client.base_url).rstrip("/").removesuffix("/v1")
+        split = []
+        for label in labels:
+            try:
+                reply = httpx.post(f"{root}/tokenize", json={"content": label}, timeout=10.0)
+                tokens = reply.json().get("tokens")
+            except (httpx.HTTPError, ValueError, AttributeError):
+                return None
+            if not isinstance(tokens, list) or len(tokens) != 1:
+                split.append(label)
+        return split

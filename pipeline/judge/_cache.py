@@ -27,11 +27,23 @@ class CachedReply(BaseModel):
 
 
 def cache_key(
-    *, model: str, prompt_sha: str, rubric_sha: str, answer: str, sample: int, temperature: float
+    *,
+    model: str,
+    prompt_sha: str,
+    rubric_sha: str,
+    answer: str,
+    raw_answer: str,
+    sample: int,
+    temperature: float,
 ) -> str:
-    """sha256 over what the reply depends on."""
+    """sha256 over what the reply depends on.
+
+    The raw answer is part of the key beside the text judged: two answers the injection screen reduces
+    to one text are still two answers (an injection variant is judged, not served from its clean twin).
+    """
     answer_sha = hashlib.sha256(answer.encode()).hexdigest()
-    parts = [model, prompt_sha, rubric_sha, answer_sha, str(sample), f"{temperature:g}"]
+    raw_sha = hashlib.sha256(raw_answer.encode()).hexdigest()
+    parts = [model, prompt_sha, rubric_sha, answer_sha, raw_sha, str(sample), f"{temperature:g}"]
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
 

@@ -1,14 +1,18 @@
 """Prompt-injection screening: find text in an answer that addresses the grader, and cut it out.
 
-The judge scores the answer without the injected parts, so an injection cannot add points: at best
-it is inert, and the item is flagged for review either way. Patterns aim at text that speaks to the
-grader (asks for marks, overrides instructions, forges roles, JSON verdicts or delimiters), not at
-answers that discuss those topics in the abstract.
+The judge scores the answer without the parts found here, and the item is flagged for review. A list of
+patterns only finds the wordings it was written for: what it misses reaches the judge, whose prompt marks
+the answer as data (docs/BENCHMARKS.md "Injection" measures recall on held-out wordings and the points
+an injection still adds). Patterns aim at text that speaks to the grader (asks for marks, overrides
+instructions, forges roles, JSON verdicts or delimiters), not at answers that discuss those topics in the
+abstract; they are matched on a folded copy (NFKC, Cyrillic look-alikes made Latin) with invisible
+characters removed, so a zero-width space or a homoglyph does not hide a phrase.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from pydantic import BaseModel, ConfigDict
 
@@ -65,6 +69,10 @@ _VERDICT_KEY = re.compile(
     r"[\"'](points|score|scores|evidence|rationale|verdict|mentions|grade|marks|分数|得分|评分)[\"']\s*:", _I
 )
 _JUDGE_KEY = re.compile(r"[\"'](evidence|rationale|verdict|criteria)[\"']\s*:", _I)
+_INVISIBLE = re.compile("[\u200b-\u200f\u2060-\u2064\ufeff\u00ad]")
+"""Zero-width and other invisible characters: they split a phrase for a regex but not for a model."""
+_LOOKALIKES = str.maketrans("асеорхуіјѕԁһАВЕКМНОРСТХІЈЅ", "aceopxyijsdhABEKMHOPCTXIJS")
+"""Cyrillic letters drawn like Latin ones, folded for detection only (the judged text keeps them)."""
 _SENTENCE = re.compile(r"(?<=[。！？!?；;])|(?<=\.)(?=\s)")
 
 
@@ -135,7 +143,7 @@ def _cut_role_blocks(text: str, findings: list[str]) -> str:
 
 def _clean_line(line: str, findings: list[str]) -> str | None:
     """Drop the sentences addressed to the grader from a line; None when nothing is left of it."""
-    if _ROLE_LINE.match(line) or _FAKE_TAG.search(line):
+    if _ROLE_LINE.match(_fold(line)) or _FAKE_TAG.search(_fold(line)):
         findings.append(_snippet(line))
         return None
     sentences = [s for s in _SENTENCE.split(line) if s]
@@ -153,6 +161,7 @@ def _clean_line(line: str, findings: list[str]) -> str | None:
 
 def canonical(answer: str) -> str:
     """Collapse runs of spaces inside lines (indentation kept); drop trailing spaces and extra blank lines."""
+    answer = _INVISIBLE.sub("", answer)
     lines = [re.sub(r"(?<=\S)[ \t]{2,}", " ", line).rstrip() for line in answer.strip().splitlines()]
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines))
 
@@ -161,13 +170,18 @@ def _sentences(line: str) -> list[str]:
     return [s.strip() for s in _SENTENCE.split(line) if s.strip()]
 
 
+def _fold(text: str) -> str:
+    """What a reader sees: compatibility forms unified (full-width letters), look-alike letters made Latin."""
+    return unicodedata.normalize("NFKC", text).translate(_LOOKALIKES)
+
+
 def _addresses_grader(sentence: str) -> bool:
-    return _ADDRESSING.search(sentence) is not None
+    return _ADDRESSING.search(_fold(sentence)) is not None
 
 
 def _suspicious(text: str) -> bool:
     return any(
-        _ROLE_LINE.match(line) or _FAKE_TAG.search(line) or any(map(_addresses_grader, _sentences(line)))
+        _ROLE_LINE.match(_fold(line)) or _FAKE_TAG.search(_fold(line)) or any(map(_addresses_grader, _sentences(line)))
         for line in text.splitlines()
     )
 

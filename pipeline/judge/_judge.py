@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import threading
 import time
 from collections import deque
@@ -21,8 +22,9 @@ from urllib.parse import urlparse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from pipeline.ingest import Item
-from pipeline.judge._backend import ChatBackend, ChatCallError, OpenAIChat
+from pipeline.judge._backend import ChatBackend, ChatCallError, NoLogprobsError, OpenAIChat
 from pipeline.judge._cache import CachedReply, JudgeCache, cache_key
+from pipeline.judge._distribution import Scale, criterion_scale, read
 from pipeline.judge._checks import agreement, combine, confidence, distinct_mentions, quote_in, two_sentences
 from pipeline.judge._injection import Screening, canonical, screen
 from pipeline.judge._local import LocalChat, sigterm_as_exit
@@ -89,6 +91,10 @@ class JudgeStats:
     tokens_in: int = 0
     tokens_out: int = 0
     cached_tokens: int = 0
+    explained: int = 0
+    """Items given the generated evidence-and-rationale pass (routed to review, or asked for)."""
+    fallback: str = ""
+    """Why the distribution judge fell back to generated verdicts (an endpoint without log-probabilities)."""
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add(self, **counts: int) -> None:
@@ -107,6 +113,8 @@ class _Spec:
     schema: dict[str, Any]
     schema_name: str
     max_tokens: int
+    scale: Scale | None = None
+    """The labels of a one-token reply (distribution mode); None for a generated JSON verdict."""
 
 
 @dataclass(frozen=True)
@@ -119,6 +127,10 @@ class _Verdict:
     evidence: str = ""
     verified: bool = False
     rationale: str = ""
+    expected_points: float | None = None
+    distribution: dict[str, float] | None = None
+    confidence: float = 1.0
+    """A distribution's own confidence (its spread); 1 for a generated verdict, whose samples say it."""
 
 
 @dataclass
@@ -203,8 +215,11 @@ def _combine(criterion: Criterion, verdicts: list[_Verdict], samples: int) -> tu
         evidence_verified=chosen.verified,
         rationale=chosen.rationale,
         reason=chosen.reason,
+        expected_points=chosen.expected_points,
+        distribution=chosen.distribution,
     )
-    return award, agreement(criterion, [v.points for v in scored if v.points is not None], samples)
+    agreed = agreement(criterion, [v.points for v in scored if v.points is not None], samples)
+    return award, agreed * chosen.confidence
 
 
 class Judge:
@@ -218,6 +233,7 @@ class Judge:
         self._specs: dict[tuple[str, str | None], _Spec] = {}
         self._specs_lock = threading.Lock()
         self._shas: dict[int, tuple[Question, str]] = {}
+        self._checked_labels: set[tuple[str, ...]] = set()
 
     def _question_sha(self, question: Question) -> str:
         """question_sha once per question object: it serialises the whole question (4 % of the client CPU per call)."""
@@ -229,14 +245,37 @@ class Judge:
 
     @property
     def mode(self) -> Mode:
-        """One call per item, or one per criterion."""
+        """The configured mode, or a generated verdict once the endpoint showed it has no log-probabilities."""
+        if self.settings.mode == "distribution" and self.stats.fallback:
+            return "criterion"
         return self.settings.mode
 
-    def _spec(self, question: Question, criterion: Criterion | None) -> _Spec:
-        key = (self._question_sha(question) + self.mode, criterion.id if criterion else None)
+    def _spec(self, question: Question, criterion: Criterion | None, mode: Mode | None = None) -> _Spec:
+        mode = mode or self.mode
+        key = (self._question_sha(question) + mode, criterion.id if criterion else None)
         with self._specs_lock:
             if key in self._specs:
                 return self._specs[key]
+        if mode == "distribution":
+            assert criterion is not None
+            spec = self._distribution_spec(question, criterion)
+        else:
+            spec = self._verdict_spec(question, criterion, mode)
+        with self._specs_lock:
+            self._specs[key] = spec
+        return spec
+
+    def _distribution_spec(self, question: Question, criterion: Criterion) -> _Spec:
+        scale = criterion_scale(criterion)
+        prompt = build_prompt(
+            question, [(criterion, None)], mode="distribution", schema=list(scale.labels),
+            directory=self.settings.prompts_dir,
+            user_template="distribution_count" if scale.counts else None,
+            extra={"max_count": scale.labels[-1]} if scale.counts else None,
+        )  # fmt: skip
+        return _Spec(prompt=prompt, reply=BaseModel, schema={}, schema_name="", max_tokens=1, scale=scale)
+
+    def _verdict_spec(self, question: Question, criterion: Criterion | None, mode: Mode) -> _Spec:
         budget = self.settings.max_tokens_per_criterion
         if criterion is None:
             criteria = judged_criteria(question)
@@ -250,16 +289,72 @@ class Judge:
         schema = response_schema(reply)
         if self.settings.base_url is None or _is_loopback(self.settings.base_url):
             schema = local_grammar(schema, max_chars=self.settings.local_text_max_chars)
-        prompt = build_prompt(
-            question, entries, mode=self.mode, schema=schema, directory=self.settings.prompts_dir
+        prompt = build_prompt(question, entries, mode=mode, schema=schema, directory=self.settings.prompts_dir)
+        return _Spec(prompt=prompt, reply=reply, schema=schema, schema_name="judgment", max_tokens=max_tokens)
+
+    def _labels_checked(self, scale: Scale) -> None:
+        """Each label must be one token of the model's vocabulary (asked once per label set, where it can be)."""
+        if scale.labels in self._checked_labels:
+            return
+        probe = getattr(self.backend, "single_tokens", None)
+        split = probe(scale.labels) if probe is not None else None
+        if split:
+            raise JudgeConfigError(
+                f"the judge model splits the label(s) {', '.join(split)} into several tokens: "
+                "a one-token distribution cannot be read; set GRADEFLOW_JUDGE_MODE=criterion"
+            )
+        self._checked_labels.add(scale.labels)
+
+    def _call_distribution(
+        self, spec: _Spec, *, rubric_sha: str, answer: str, raw_answer: str, sample: int, record: _Record
+    ) -> dict[str, float] | None:
+        """The labels' probabilities for one answer: from the cache, else from one decoded token."""
+        assert spec.scale is not None
+        record.prompt_shas.append(spec.prompt.sha)
+        key = cache_key(
+            model=self.backend.model, prompt_sha=spec.prompt.sha, rubric_sha=rubric_sha,
+            answer=answer, raw_answer=raw_answer, sample=sample, temperature=0.0,
+        )  # fmt: skip
+        cached = self.cache.get(key)
+        if cached is not None:
+            with contextlib.suppress(ValueError, TypeError):
+                probabilities = {str(k): float(v) for k, v in json.loads(cached.content).items()}
+                if set(probabilities) == set(spec.scale.labels):
+                    self.stats.add(cache_hits=1)
+                    return probabilities
+        record.cache_hit = False
+        self._labels_checked(spec.scale)
+        started = time.perf_counter()
+        try:
+            reply = self.backend.distribution(spec.prompt.messages(answer), labels=spec.scale.labels, seed=sample)
+        except NoLogprobsError:
+            raise
+        except ChatCallError as error:
+            record.latency_ms += (time.perf_counter() - started) * 1000
+            record.errors.append(f"call failed: {error}")
+            self.stats.add(calls=1, failures=1)
+            return None
+        record.latency_ms += (time.perf_counter() - started) * 1000
+        record.tokens_in += reply.tokens_in
+        record.tokens_out += 1
+        self.stats.add(calls=1, tokens_in=reply.tokens_in, tokens_out=1, cached_tokens=reply.cached_tokens or 0)
+        content = json.dumps(reply.probabilities, sort_keys=True)
+        self.cache.put(
+            key,
+            CachedReply(content=content, tokens_in=reply.tokens_in, tokens_out=1, latency_ms=reply.latency_ms),
         )
-        spec = _Spec(prompt=prompt, reply=reply, schema=schema, schema_name="judgment", max_tokens=max_tokens)
-        with self._specs_lock:
-            self._specs[key] = spec
-        return spec
+        return reply.probabilities
 
     def _call(
-        self, spec: _Spec, *, rubric_sha: str, answer: str, sample: int, temperature: float, record: _Record
+        self,
+        spec: _Spec,
+        *,
+        rubric_sha: str,
+        answer: str,
+        raw_answer: str,
+        sample: int,
+        temperature: float,
+        record: _Record,
     ) -> BaseModel | None:
         """One reply for one prompt: from the cache, else from the model; None (with the error) on failure."""
         record.prompt_shas.append(spec.prompt.sha)
@@ -268,6 +363,7 @@ class Judge:
             prompt_sha=spec.prompt.sha,
             rubric_sha=rubric_sha,
             answer=answer,
+            raw_answer=raw_answer,
             sample=sample,
             temperature=temperature,
         )
@@ -320,21 +416,35 @@ class Judge:
         return parsed
 
     def _sample(
-        self, question: Question, criteria: list[Criterion], answer: str, sample: int, temperature: float
+        self,
+        question: Question,
+        criteria: list[Criterion],
+        answer: str,
+        raw_answer: str,
+        sample: int,
+        temperature: float,
+        mode: Mode,
     ) -> tuple[dict[str, _Verdict], JudgeCall]:
         rubric_sha = self._question_sha(question)
         record = _Record()
         verdicts: dict[str, _Verdict] = {}
-        if self.mode == "item":
-            spec = self._spec(question, None)
-            parsed = self._call(
-                spec,
-                rubric_sha=rubric_sha,
-                answer=answer,
-                sample=sample,
-                temperature=temperature,
-                record=record,
-            )
+        common = {"rubric_sha": rubric_sha, "answer": answer, "raw_answer": raw_answer, "sample": sample}
+        if mode == "distribution":
+            for criterion in criteria:
+                spec = self._spec(question, criterion, mode)
+                probabilities = self._call_distribution(spec, record=record, **common)
+                if probabilities is None:
+                    verdicts[criterion.id] = _Verdict(points=None, reason=record.errors[-1])
+                    continue
+                assert spec.scale is not None
+                reading = read(criterion, spec.scale, probabilities)
+                verdicts[criterion.id] = _Verdict(
+                    points=reading.points, expected_points=reading.expected_points,
+                    distribution=reading.distribution, confidence=reading.confidence,
+                )  # fmt: skip
+        elif mode == "item":
+            spec = self._spec(question, None, mode)
+            parsed = self._call(spec, temperature=temperature, record=record, **common)
             for index, criterion in enumerate(criteria):
                 verdicts[criterion.id] = (
                     check_verdict(criterion, getattr(parsed, f"c{index}"), answer)
@@ -343,15 +453,8 @@ class Judge:
                 )
         else:
             for criterion in criteria:
-                spec = self._spec(question, criterion)
-                parsed = self._call(
-                    spec,
-                    rubric_sha=rubric_sha,
-                    answer=answer,
-                    sample=sample,
-                    temperature=temperature,
-                    record=record,
-                )
+                spec = self._spec(question, criterion, mode)
+                parsed = self._call(spec, temperature=temperature, record=record, **common)
                 verdicts[criterion.id] = (
                     check_verdict(criterion, parsed, answer)
                     if parsed is not None
@@ -373,42 +476,73 @@ class Judge:
         )
         return verdicts, call
 
+    def _judge_text(
+        self, question: Question, criteria: list[Criterion], text: str, raw_answer: str, samples: int
+    ) -> tuple[dict[str, CriterionAward], list[float], list[JudgeCall]]:
+        """Awards for one text of an answer, the per-criterion agreement, and the calls made."""
+        mode = self.mode
+        if mode == "distribution":
+            samples = 1  # one decoded token at temperature 0: another sample would be the same token
+        temperature = self.settings.temperature if samples == 1 else self.settings.sample_temperature
+        try:
+            per_sample = [
+                self._sample(question, criteria, text, raw_answer, s, temperature, mode) for s in range(samples)
+            ]
+        except NoLogprobsError as error:
+            with self.stats._lock:
+                self.stats.fallback = self.stats.fallback or str(error)
+            return self._judge_text(question, criteria, text, raw_answer, self.settings.samples)
+        awards: dict[str, CriterionAward] = {}
+        agreements: list[float] = []
+        for criterion in criteria:
+            award, agreed = _combine(criterion, [verdicts[criterion.id] for verdicts, _ in per_sample], samples)
+            awards[criterion.id] = award
+            agreements.append(agreed)
+        return awards, agreements, [call for _, call in per_sample]
+
     def judge_item(self, question: Question, item: Item, *, samples: int | None = None) -> ItemJudgment:
-        """Judge one item; `samples` > 1 draws that many judgments (temperature > 0) and takes the median."""
+        """Judge one item; `samples` > 1 draws that many generated verdicts and takes the median.
+
+        Text the screen takes for an injection is cut before judging. Where the screen removed most of
+        the answer, the full text is judged too and the item goes to review at low confidence with both
+        scores: the lower stands (a drop means the removed text carried points). Where the screen left
+        nothing, the item is unscored with both scores in its reason: the screen is a heuristic and must
+        never zero an honest answer, and the full text may be nothing but an injection.
+        """
         samples = samples or self.settings.samples
         criteria = judged_criteria(question)
         base = {"submission_id": item.submission_id, "question_id": question.id}
         if not criteria:
             return ItemJudgment(**base, awards={}, confidence=1.0, needs_review=False)
-        screening = (
-            screen(item.answer)
-            if self.settings.screen_injections
-            else Screening(text=canonical(item.answer), findings=[])
-        )
+        full_text = canonical(item.answer)
+        if not full_text:
+            awards = {c.id: CriterionAward(points=0.0, reason="empty answer") for c in criteria}
+            return ItemJudgment(**base, awards=awards, confidence=1.0, needs_review=False)
+        screening = screen(item.answer) if self.settings.screen_injections else Screening(text=full_text, findings=[])
         reasons: list[str] = []
         if screening.suspected:
             reasons.append(
                 "possible prompt injection, removed before judging: " + " | ".join(screening.findings[:3])
             )
-        if not screening.text.strip():
-            reason = "nothing left to judge after removing text addressed to the grader"
-            awards = {c.id: CriterionAward(points=0.0, reason=reason) for c in criteria}
-            return ItemJudgment(
-                **base, awards=awards, confidence=1.0, needs_review=True, review_reasons=[*reasons, reason],
-                injection_suspected=True,
-            )  # fmt: skip
-        temperature = self.settings.temperature if samples == 1 else self.settings.sample_temperature
-        per_sample = [
-            self._sample(question, criteria, screening.text, s, temperature) for s in range(samples)
-        ]
-        awards: dict[str, CriterionAward] = {}
-        agreements: list[float] = []
-        for criterion in criteria:
-            award, agreed = _combine(
-                criterion, [verdicts[criterion.id] for verdicts, _ in per_sample], samples
+        removed = 1.0 - len(screening.text.strip()) / max(len(full_text.strip()), 1)
+        awards, agreements, calls = self._judge_text(question, criteria, screening.text, item.answer, samples)
+        if screening.suspected and removed >= MOST_OF_THE_ANSWER:
+            screened = awards
+            full, full_agreements, more_calls = self._judge_text(question, criteria, full_text, item.answer, samples)
+            calls += more_calls
+            both = (
+                f"the screen removed {removed:.0%} of the answer; full text {_points_text(_total(full))} point(s), "
+                f"without the removed text {_points_text(_total(screened))}"
             )
-            awards[criterion.id] = award
-            agreements.append(agreed)
+            if not screening.text.strip():
+                # Nothing of the answer is left to score, and the full text may be the injection: a person decides.
+                awards = {c.id: CriterionAward(points=None, reason=both + ": a person decides") for c in criteria}
+            elif _lower(full, screened):
+                awards, agreements = full, full_agreements
+            agreements = [min(a, LOW_CONFIDENCE) for a in agreements]
+            reasons.append(both + ("" if not screening.text.strip() else ": the lower stands"))
+        for criterion in criteria:
+            award = awards[criterion.id]
             if award.points is None:
                 reasons.append(f"{criterion.id}: unscored: {award.reason}")
             elif award.reason:
@@ -416,15 +550,45 @@ class Judge:
         score_confidence = confidence([c.points for c in criteria], agreements)
         if score_confidence < self.settings.review_threshold:
             reasons.append(f"confidence {score_confidence:.2f} below {self.settings.review_threshold:g}")
-        return ItemJudgment(
+        judgment = ItemJudgment(
             **base,
             awards=awards,
             confidence=score_confidence,
             needs_review=bool(reasons),
             review_reasons=reasons,
             injection_suspected=screening.suspected,
-            calls=[call for _, call in per_sample],
+            calls=calls,
         )
+        explain = self.settings.explain == "always" or (self.settings.explain == "review" and judgment.needs_review)
+        return self.explain(question, item, judgment) if explain and self.mode == "distribution" else judgment
+
+    def explain(self, question: Question, item: Item, judgment: ItemJudgment) -> ItemJudgment:
+        """Add a quoted piece of evidence and a short rationale to each judged award, for the person reading it.
+
+        A generated verdict per criterion (the criterion mode's prompt), asked only for its evidence and
+        rationale: the points stay those of the distribution. A failed call leaves the award as it was.
+        """
+        text = screen(item.answer).text if self.settings.screen_injections else canonical(item.answer)
+        rubric_sha = self._question_sha(question)
+        awards = dict(judgment.awards)
+        for criterion in judged_criteria(question):
+            award = awards.get(criterion.id)
+            if award is None or award.points is None:
+                continue
+            record = _Record()
+            spec = self._spec(question, criterion, "criterion")
+            parsed = self._call(
+                spec, rubric_sha=rubric_sha, answer=text, raw_answer=item.answer, sample=0,
+                temperature=self.settings.temperature, record=record,
+            )  # fmt: skip
+            if parsed is None:
+                continue
+            checked = check_verdict(criterion, parsed, text)
+            awards[criterion.id] = award.model_copy(
+                update={"evidence": checked.evidence, "evidence_verified": checked.verified, "rationale": checked.rationale}
+            )
+        self.stats.add(explained=1)
+        return judgment.model_copy(update={"awards": awards})
 
     def judge_items(
         self, pairs: list[tuple[Question, Item]], *, samples: int | None = None
@@ -459,6 +623,27 @@ class Judge:
             for future in [pool.submit(lane) for _ in range(min(lanes, len(chunks)))]:
                 future.result()
         return [r for r in results if r is not None]
+
+
+MOST_OF_THE_ANSWER = 0.5
+"""Share of an answer the screen may remove before the full text is judged as well (a paired check)."""
+LOW_CONFIDENCE = 0.25
+"""The confidence of an item whose screened and full texts were both judged: a person decides."""
+
+
+def _lower(first: dict[str, CriterionAward], second: dict[str, CriterionAward]) -> bool:
+    """Whether `first` totals fewer points than `second` (an unscored set is never the lower)."""
+    a, b = _total(first), _total(second)
+    return a is not None and (b is None or a < b)
+
+
+def _total(awards: dict[str, CriterionAward]) -> float | None:
+    points = [a.points for a in awards.values()]
+    return None if any(p is None for p in points) else sum(p for p in points if p is not None)
+
+
+def _points_text(points: float | None) -> str:
+    return "unscored" if points is None else f"{points:g}"
 
 
 def _joined_sha(shas: list[str]) -> str:

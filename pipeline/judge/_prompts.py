@@ -19,7 +19,9 @@ from typing import Any, Literal
 
 from rubric_schema import Criterion, Question
 
-Mode = Literal["item", "criterion"]
+Mode = Literal["distribution", "item", "criterion"]
+"""distribution: one decoded token per criterion read as a score distribution; item and criterion: a
+generated JSON verdict per item or per criterion (evidence, rationale, points)."""
 PROMPTS_DIR = Path(__file__).resolve().parents[2] / "prompts"
 ANSWER_SLOT = "${answer}"
 
@@ -65,9 +67,9 @@ def _number(points: float) -> str:
     return f"{points:g}"
 
 
-def rubric_entry(criterion: Criterion, allowed: list[float] | None) -> dict[str, str]:
-    """Give the slot values describing one criterion."""
-    mention = criterion.per_mention
+def rubric_entry(criterion: Criterion, allowed: list[float] | None, *, mentions: bool = True) -> dict[str, str]:
+    """Give the slot values describing one criterion; `mentions` False drops the verdict's mention-list lines."""
+    mention = criterion.per_mention if mentions else None
     return {
         "criterion_id": criterion.id,
         "criterion_title": criterion.title,
@@ -100,23 +102,32 @@ def build_prompt(
     criteria: list[tuple[Criterion, list[float] | None]],
     *,
     mode: Mode,
-    schema: dict[str, Any],
+    schema: dict[str, Any] | list[str],
     directory: Path | None = None,
+    user_template: str | None = None,
+    extra: dict[str, str] | None = None,
 ) -> Prompt:
-    """Render the system and user templates of `mode` in the question's language."""
+    """Render the system and user templates of `mode` in the question's language.
+
+    `schema` is what the reply is held to: a JSON Schema, or the labels of a one-token reply.
+    `user_template` replaces the mode's user template (the count prompt of per-mention criteria).
+    """
     directory = directory or PROMPTS_DIR
     language = question.language
     entry_name = f"rubric_entry.{language}.md"
     entries = [
-        render(_read(directory, entry_name), rubric_entry(c, a), source=entry_name) for c, a in criteria
+        render(_read(directory, entry_name), rubric_entry(c, a, mentions=mode != "distribution"), source=entry_name)
+        for c, a in criteria
     ]
     values = {
         "question_id": question.id,
         "question_title": question.title,
         "question_prompt": question.prompt,
         "criteria": "\n".join(entries).strip(),
+        **(extra or {}),
     }
-    system_name, user_name = f"{mode}.system.{language}.md", f"{mode}.user.{language}.md"
+    system_name = f"{mode}.system.{language}.md"
+    user_name = f"{user_template or mode}.user.{language}.md"
     system = render(_read(directory, system_name), values, source=system_name)
     user = render(_read(directory, user_name), values, source=user_name)
     if ANSWER_SLOT not in user:

@@ -23,10 +23,14 @@ class JudgeSettings(BaseSettings):
     api_key: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("GRADEFLOW_JUDGE_API_KEY", "OPENAI_API_KEY")
     )
-    mode: Literal["item", "criterion"] = "criterion"
-    """One short yes/partial/no call per criterion (default: the better raw agreement of the two on the eval
-    sets, docs/BENCHMARKS.md "Judge"), or one structured call per item with points for every criterion
-    (one call however many criteria: faster on rubrics with many criteria)."""
+    mode: Literal["distribution", "item", "criterion"] = "distribution"
+    """distribution (default): per criterion one decoded token over its grade labels, read back as a
+    distribution from the top log-probabilities (needs an endpoint that returns them; one that does not
+    falls back to `criterion`, said in the summary). criterion: a generated yes/partial/no verdict with
+    evidence per criterion. item: one generated verdict with points for every criterion of an item."""
+    explain: Literal["review", "always", "never"] = "review"
+    """When the distribution judge adds the generated evidence and rationale (never deciding points): for
+    items routed to review (default), for every item, or never."""
     concurrency: int = Field(default=2, ge=1, le=64)
     """Calls in flight at once; match the local server's slots (LOCAL_PARALLEL)."""
     timeout_s: float = Field(default=120.0, gt=0)

@@ -33,6 +33,10 @@ class CriterionAward(_Frozen):
     rationale: str = ""
     reason: str = ""
     """Why points were withheld or the criterion is unscored."""
+    expected_points: float | None = None
+    """A distribution judge's expected points before snapping to the step (None for a generated verdict)."""
+    distribution: dict[str, float] | None = None
+    """A distribution judge's probability of each points value (keys: the points as text)."""
 
 
 class CriterionScore(_Frozen):
@@ -45,6 +49,8 @@ class CriterionScore(_Frozen):
     evidence: str = ""
     evidence_verified: bool = False
     rationale: str = ""
+    expected_points: float | None = None
+    distribution: dict[str, float] | None = None
 
 
 class QuestionScore(_Frozen):
@@ -134,6 +140,8 @@ def criterion_score(
         evidence=award.evidence,
         evidence_verified=award.evidence_verified,
         rationale=award.rationale,
+        expected_points=award.expected_points,
+        distribution=award.distribution,
     )
     return row, None
 

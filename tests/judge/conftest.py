@@ -66,7 +66,7 @@ def make_judge(tmp_path):
 
     def build(respond: Responder, **settings: Any) -> tuple[Judge, FakeChat]:
         delay = settings.pop("delay_s", 0.0)
-        fake = FakeChat(respond, delay_s=delay)
+        fake = FakeChat(respond, delay_s=delay, distribute=settings.pop("distribute", None))
         settings.setdefault("mode", "item")
         config = JudgeSettings(cache_dir=tmp_path / "cache", **settings)
         return Judge(fake, config, cache=JudgeCache(config.cache_dir)), fake

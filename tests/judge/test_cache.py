@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from pipeline.judge import CachedReply, JudgeCache, cache_key
 
-BASE = dict(model="m", prompt_sha="p", rubric_sha="r", answer="a", sample=0, temperature=0.0)
+BASE = dict(model="m", prompt_sha="p", rubric_sha="r", answer="a", raw_answer="a!", sample=0, temperature=0.0)
 
 
 def test_key_changes_with_everything_a_reply_depends_on():
     keys = {cache_key(**BASE)}
     for field, value in [("model", "m2"), ("prompt_sha", "p2"), ("rubric_sha", "r2"), ("answer", "a2"),
-                         ("sample", 1), ("temperature", 0.7)]:  # fmt: skip
+                         ("raw_answer", "a2"), ("sample", 1), ("temperature", 0.7)]:  # fmt: skip
         keys.add(cache_key(**{**BASE, field: value}))
-    assert len(keys) == 7
+    assert len(keys) == 8
     assert cache_key(**BASE) == cache_key(**dict(BASE))
 
 

@@ -7,7 +7,7 @@ import json
 
 import pytest
 import yaml
-from judge_fakes import FakeChat, verdicts
+from judge_fakes import FakeChat, peaked, verdicts
 from typer.testing import CliRunner
 
 from pipeline.cli import app
@@ -53,7 +53,8 @@ def fake_judge(monkeypatch, tmp_path):
             )
         return verdicts({"how": {"evidence": "top index", "rationale": "Partly.", "points": 1}})
 
-    fake = FakeChat(respond)
+    fake = FakeChat(respond, distribute=peaked("5", 0.98))
+    monkeypatch.setenv("GRADEFLOW_JUDGE_MODE", "item")
 
     @contextlib.contextmanager
     def fake_open(settings):
@@ -112,3 +113,22 @@ def test_unreadable_submission_and_server_errors_are_reported(files, fake_judge,
     monkeypatch.setattr(judge_command, "open_judge", broken)
     result = CliRunner().invoke(app, ["judge", str(files[0]), str(files[1])])
     assert result.exit_code == 1 and "part 3 of 22" in result.output
+
+
+def test_distribution_mode_prints_expected_points_and_explains_on_request(files, fake_judge, monkeypatch):
+    monkeypatch.setenv("GRADEFLOW_JUDGE_MODE", "distribution")
+    result = CliRunner().invoke(app, ["judge", str(files[0]), str(files[1]), "--question", "1.1"])
+    assert result.exit_code == 0, result.output
+    assert "5/5 (expected 4.94)" in result.output and "Insertions need no shifting" not in result.output
+    assert {tuple(c.get("labels", ())) for c in fake_judge.calls} == {("0", "1", "2", "3", "4", "5")}
+    explained = CliRunner().invoke(app, ["judge", str(files[0]), str(files[1]), "--question", "1.1", "--explain"])
+    assert explained.exit_code == 0, explained.output
+    assert "5/5 (expected 4.94)" in explained.output and "Insertions need no shifting" in explained.output
+
+
+def test_an_endpoint_without_logprobs_is_named_in_the_summary(files, fake_judge, monkeypatch):
+    monkeypatch.setenv("GRADEFLOW_JUDGE_MODE", "distribution")
+    fake_judge.distribute = None
+    result = CliRunner().invoke(app, ["judge", str(files[0]), str(files[1]), "--question", "1.1"])
+    assert result.exit_code == 0, result.output
+    assert "generated verdicts instead of score distributions" in result.output and "5/5" in result.output

@@ -47,7 +47,6 @@ def test_base_answers_are_not_flagged(base):
         '```python\nmetrics = {"score": f1, "points": n}\nreturn metrics\n```',
         "快速选择算法返回第k大的元素，可以跳过前面已访问的节点。",
         "迁移学习把模型用于新的任务，评估时给出最高分的候选。",
-        "User: the person who calls the API. System: the whole service.",
     ],
     ids=[
         "attention-model",
@@ -57,12 +56,9 @@ def test_base_answers_are_not_flagged(base):
         "dict-in-code",
         "zh-skip",
         "zh-new-task",
-        "glossary-role-words",
     ],  # fmt: skip
 )
 def test_honest_answers_on_nearby_topics_are_left_alone(answer):
-    if answer.startswith("User:"):
-        pytest.xfail("a line opening with a role name reads as a forged turn: flagged for review, by design")
     assert not screen(answer).suspected, screen(answer).findings
 
 

@@ -2,7 +2,8 @@
 
 It stands in for the judge model where a test or benchmark measures everything *but* the model:
 orchestration overhead, the flow, resume. It reads `response_format.json_schema.schema` from each request
-and fills it deterministically (numbers at their maximum, strings from the last user message).
+and fills it deterministically (numbers at their maximum, strings from the last user message). A request
+for `logprobs` gets one digit with the digits' top log-probabilities, the highest digit most likely.
 """
 
 from __future__ import annotations
@@ -77,7 +78,12 @@ class _Handler(BaseHTTPRequestHandler):
         if isinstance(text, list):
             text = " ".join(part.get("text", "") for part in text)
         fmt = request.get("response_format") or {}
-        if fmt.get("type") == "json_schema":
+        logprobs = None
+        if request.get("logprobs"):
+            top = [{"token": str(d), "logprob": -0.5 * (9 - d)} for d in range(9, -1, -1)]
+            content = "9"
+            logprobs = {"content": [{"token": content, "logprob": top[0]["logprob"], "top_logprobs": top}]}
+        elif fmt.get("type") == "json_schema":
             schema = fmt["json_schema"]["schema"]
             content = json.dumps(instance(schema, schema.get("$defs", {}), text), ensure_ascii=False)
         else:
@@ -94,6 +100,7 @@ class _Handler(BaseHTTPRequestHandler):
                         "index": 0,
                         "finish_reason": "stop",
                         "message": {"role": "assistant", "content": content},
+                        "logprobs": logprobs,
                     }
                 ],
                 "usage": {
