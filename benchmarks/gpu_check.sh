@@ -47,6 +47,15 @@ export PYTHONPATH=/tmp/site:$PWD GRADEFLOW_EXEC_BWRAP=/tmp/bwrap/bwrap PYTHONUNB
     nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
     python3 -c 'import sys, torch; print("python", sys.version.split()[0], "torch", torch.__version__)'
     /tmp/bwrap/bwrap --version
+    python3 - <<'PY'
+from executors import ExecSettings
+from executors.sandbox import Worker
+
+worker = Worker(ExecSettings(), slot=0, torch=True)
+worker.start()  # the warm checker: warm-up on the CPU, GPU probed by a forked child
+print("sandboxed checker says:", worker.hello)
+worker.close()
+PY
 } 2>&1 | tee "$OUT/machine.txt"
 
 echo "== answer tests and process model on the GPU"
@@ -61,7 +70,7 @@ bench_rc=${PIPESTATUS[0]}
 
 echo
 echo "== summary ($(($(date +%s) - started)) s)"
-head -1 "$OUT/machine.txt"
+grep -E "^NVIDIA|^[A-Z].*H[0-9]|sandboxed checker says" "$OUT/machine.txt"
 echo "tests (exit $tests_rc): $(grep -E '[0-9]+ (passed|failed)' "$OUT/pytest.txt" | tail -1)"
 echo "bench (exit $bench_rc):"
 grep -E '^\| (per answer|runner memory|an answer|attention_)' "$OUT/bench.txt"

@@ -10,7 +10,9 @@ from typer.testing import CliRunner
 
 from pipeline.cli import app
 
-from .conftest import ANSWERS
+from .conftest import ANSWERS, HERE
+
+VARIANTS = HERE / "variants"
 
 RUBRIC = Path(__file__).resolve().parents[2] / "eval_sets" / "ai-engineer-mid" / "rubric.yaml"
 runner = CliRunner()
@@ -62,3 +64,17 @@ def test_exec_without_bubblewrap_says_how_to_get_it(monkeypatch):
     monkeypatch.setenv("GRADEFLOW_EXEC_BWRAP", "/nonexistent/bwrap")
     outcome = runner.invoke(app, ["exec", str(RUBRIC), "1.1", str(ANSWERS / "topk_sort.py")])
     assert outcome.exit_code == 1 and "apt-get install bubblewrap" in outcome.output
+
+
+@pytest.mark.e2e
+def test_exec_says_which_callable_it_called(tmp_path):
+    renamed = tmp_path / "answer.py"
+    renamed.write_text((VARIANTS / "relu_backward_swapped.py").read_text(encoding="utf-8"), encoding="utf-8")
+    outcome = runner.invoke(app, ["exec", str(RUBRIC), "4.1", str(renamed), "--json"])
+    assert outcome.exit_code == 0, outcome.output
+    results = {r["task_id"]: r for r in json.loads(outcome.output)}
+    assert results["relu_backward"]["callable"] == "relu_grad" and results["relu_backward"]["checks"]["correct"]
+    assert results["batchnorm_forward"]["status"] == "needs_review"  # relu_grad(x, grad_output) fits no BN task
+    assert "relu_grad(x, grad_output)" in results["batchnorm_forward"]["reason"]
+    shown = runner.invoke(app, ["exec", str(RUBRIC), "4.1", str(renamed)])
+    assert "called: relu_grad (signature; keyword arguments)" in shown.output
