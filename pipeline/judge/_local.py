@@ -19,14 +19,14 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
 
-from pipeline.judge._backend import ChatCallError, ChatReply, OpenAIChat
+from pipeline.judge._backend import ChatCallError, ChatReply, LabelReply, OpenAIChat
 from pipeline.judge._outage import JudgeUnavailable, transient
 from pipeline.judge._settings import JudgeSettings
 
@@ -395,7 +395,7 @@ class LocalChat:
                 self._chat = OpenAIChat(
                     base_url=server.base_url, model=server.model, api_key="local",
                     timeout_s=self.settings.local_timeout_s, max_retries=self.settings.max_retries,
-                    extra_body=self.extra_body, max_in_flight=self.settings.concurrency,
+                    extra_body=self.extra_body, max_in_flight=self.settings.concurrency, grammar=True,
                 )  # fmt: skip
             return self._chat
 
@@ -433,6 +433,14 @@ class LocalChat:
                 max_tokens=max_tokens,
             )
         )
+
+    def distribution(self, messages: list[dict[str, str]], *, labels: Sequence[str], seed: int) -> LabelReply:
+        """Start the server if this is the first call, then read one token's distribution over `labels`."""
+        return self._supervised(lambda chat: chat.distribution(messages, labels=labels, seed=seed))
+
+    def single_tokens(self, labels: Sequence[str]) -> list[str] | None:
+        """The labels the embedded model's tokenizer splits (see OpenAIChat.single_tokens)."""
+        return self._supervised(lambda chat: chat.single_tokens(labels))
 
     def close(self) -> None:
         """Stop the server (if it was started) and wait for it to exit."""
