@@ -17,6 +17,8 @@ from typing import Any
 
 FILLS = ("device",)
 """Parameters a candidate may add whose value is obvious: the device the inputs live on."""
+SHOWN = 20
+"""Candidates named in a needs_review reason at most (an answer may define thousands)."""
 
 
 @dataclass(frozen=True)
@@ -310,12 +312,12 @@ def resolve(
         ((name, (value, fitted)),) = fits.items()
         return Resolved(name, "signature", fitted, bind(value, contract, fitted, device))
     if fits:
-        shown = [_shown(n, v) for n, (v, _) in fits.items()]
+        shown = [_shown(n, v) for n, (v, _) in fits.items()][:SHOWN]
         raise Undecided(
-            f"the answer defines no {wanted}, and {len(shown)} callables fit the task's parameters: {'; '.join(shown)}",
+            f"the answer defines no {wanted}, and {len(fits)} callables fit the task's parameters: {'; '.join(shown)}",
             shown,
         )
-    shown = [_shown(n, v) for n, v in public]
+    shown = [_shown(n, v) for n, v in public][:SHOWN]
     if not shown:
         kind = "class" if contract.methods else "function"
         raise LookupError(f"the answer defines no {wanted} and no public top-level {kind} at all")
