@@ -27,6 +27,8 @@ from pipeline.judge._backend import (
     label_grammar,
     renormalise,
 )
+from pipeline.judge._local import LocalChat, LocalServer
+from pipeline.judge._settings import JudgeSettings
 
 try:
     from langchain.chat_models import init_chat_model
@@ -168,3 +170,28 @@ class LangChainChat:
             cached_tokens=(usage.get("input_token_details") or {}).get("cache_read"),
             latency_ms=latency_ms,
         )
+
+    def single_tokens(self, labels: Sequence[str]) -> None:
+        """LangChain has no tokenizer call, so the judge cannot check that each label is one token here."""
+        return None
+
+
+class EmbeddedLangChain(LocalChat):
+    """The embedded llama-server (started on the first call, supervised and restarted as for the local
+    judge) asked through LangChain's ChatOpenAI instead of the openai SDK: `--judge langchain` offline.
+    """
+
+    def __init__(self, settings: JudgeSettings):
+        super().__init__(settings)
+        self.model = f"openai:{self.model}"
+        self._langchain: LangChainChat | None = None
+
+    def _client(self, server: LocalServer) -> LangChainChat:  # type: ignore[override]
+        with self._lock:
+            if self._langchain is None:  # the URL survives restarts: one client for the life of the chat
+                self._langchain = LangChainChat(
+                    f"openai:{server.model}", base_url=server.base_url, api_key="local",
+                    timeout_s=self.settings.local_timeout_s, max_retries=self.settings.max_retries,
+                    max_in_flight=self.settings.concurrency, grammar=True,
+                )  # fmt: skip
+            return self._langchain

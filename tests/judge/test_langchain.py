@@ -19,9 +19,10 @@ from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage  # noqa: E402
 from langchain_openai import ChatOpenAI  # noqa: E402
 
-from pipeline.judge import ChatCallError, Judge, JudgeSettings, OpenAIChat  # noqa: E402
+from pipeline.judge import MODEL_NAME, ChatCallError, Judge, JudgeSettings, LocalChat, OpenAIChat  # noqa: E402
 from pipeline.judge._backend import NoLogprobsError  # noqa: E402
-from pipeline.judge._langchain import LangChainChat  # noqa: E402
+from pipeline.judge._langchain import EmbeddedLangChain, LangChainChat  # noqa: E402
+from pipeline.judge._outage import transient  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "support"))
 from stub_judge import StubJudgeServer  # noqa: E402
@@ -195,8 +196,6 @@ def test_a_judge_on_langchain_scores_caches_and_records_provider_and_model(quest
 
 
 def test_an_endpoint_outage_through_chat_openai_is_transient_for_the_judges_patience():
-    from pipeline.judge._outage import transient
-
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(503, json={"error": {"message": "loading model"}})
 
@@ -216,3 +215,30 @@ def test_an_endpoint_outage_through_chat_openai_is_transient_for_the_judges_pati
     with pytest.raises(ChatCallError) as bad:
         _complete(_chat(fake=Raising))
     assert not transient(bad.value), "a provider error the judge cannot classify is the item's own failure"
+
+
+def test_the_embedded_server_through_langchain_starts_on_first_call_and_gives_the_local_judges_awards(
+    question, tmp_path
+):
+    """llama-server is tests/support/fake_llama_server.py here (the stub's answers, a process of its own)."""
+    wrapper = tmp_path / "llama-server"
+    fake = Path(__file__).parents[1] / "support" / "fake_llama_server.py"
+    wrapper.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{fake}" "$@"\n')
+    wrapper.chmod(0o755)
+    (tmp_path / "model.gguf").write_bytes(b"GGUF")
+    settings = JudgeSettings(base_url=None, mode="item", local_server_binary=wrapper,
+                             local_model_file=tmp_path / "model.gguf")  # fmt: skip
+    item = make_item(question, "Keep a min-heap of size k: O(n log k). Metrics: recall, MRR, nDCG.")
+    judged = {}
+    for name, backend in (("langchain", EmbeddedLangChain(settings)), ("local", LocalChat(settings))):
+        try:
+            assert backend.server is None, "nothing starts before the first call"
+            judge = Judge(backend, settings.model_copy(update={"cache_dir": tmp_path / name}))
+            [judged[name]] = judge.judge_items([(question, item)])
+            process = backend.server.process
+        finally:
+            backend.close()
+        assert process.poll() is not None, "the server stops with the judge"
+    assert judged["langchain"].awards == judged["local"].awards
+    assert {c.model for c in judged["langchain"].calls} == {f"openai:{MODEL_NAME}"}
+    assert {c.model for c in judged["local"].calls} == {MODEL_NAME}
