@@ -77,4 +77,5 @@ def test_exec_says_which_callable_it_called(tmp_path):
     assert results["batchnorm_forward"]["status"] == "needs_review"  # relu_grad(x, grad_output) fits no BN task
     assert "relu_grad(x, grad_output)" in results["batchnorm_forward"]["reason"]
     shown = runner.invoke(app, ["exec", str(RUBRIC), "4.1", str(renamed)])
-    assert "called: relu_grad (signature; keyword arguments)" in shown.output
+    assert "  called: relu_grad\n" in shown.output
+    assert "note: called relu_grad (signature; keyword arguments)" in shown.output
