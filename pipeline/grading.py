@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from pipeline import __version__
 from pipeline.ingest import Item, RejectedFile, Submission
+from pipeline.reasons import ReviewKind, classify, kinds_of
 from pipeline.scoring import CriterionAward, QuestionScore, score_exam, score_missing, score_question
 from rubric_schema import CodeTask, Exam, Question
 
@@ -221,6 +222,7 @@ def grade_submission(
     executor_runs: list[dict[str, Any]] = []
     question_scores: dict[str, QuestionScore] = {}
     calibrated_total = 0.0
+    waiting = 0
     for question in exam.questions:
         key = {"submission_id": submission.submission_id, "question_id": question.id}
         item = submission.items.get(question.id)
@@ -272,6 +274,8 @@ def final_points(raw: float | None, calibrated: float | None) -> dict[str, float
             if reason:
                 reasons.append(reason)
         calibrated_total += calibrated or 0.0
+        kinds = kinds_of([classify(r) for r in reasons])
+        waiting += ReviewKind.JUDGE_UNAVAILABLE in kinds
         calls = list(judgment.calls) if judgment is not None else []
         items.append(
             key
@@ -284,6 +288,8 @@ def final_points(raw: float | None, calibrated: float | None) -> dict[str, float
                 "confidence": judgment.confidence if judgment is not None else 1.0,
                 "needs_review": bool(reasons),
                 "review_reason": "; ".join(reasons),
+                "review_kind": kinds[0].value if kinds else None,
+                "review_kinds": [k.value for k in kinds],
                 "injection_suspected": bool(judgment and judgment.injection_suspected),
                 "model": calls[0].model if calls else None,
                 "prompt_sha": calls[0].prompt_sha if calls else None,
@@ -316,6 +322,8 @@ def final_points(raw: float | None, calibrated: float | None) -> dict[str, float
         notes.append(f"{len(submission.unmatched_text)} characters matched no question")
     if exam_score.unscored:
         notes.append(f"unscored: {', '.join(exam_score.unscored)}")
+    if waiting:
+        notes.append(f"{waiting} item(s) wait for the judge (unavailable): the next run scores them")
     row = {
         "submission_id": submission.submission_id,
         "candidate_id": submission.candidate_id,
@@ -327,7 +335,7 @@ def final_points(raw: float | None, calibrated: float | None) -> dict[str, float
         "raw_total": exam_score.raw_total,
         "calibrated_total": round(calibrated_total, 2) if calibrator is not None else None,
         "max_total": exam.total_points,
-        "status": "needs_review" if (n_review or exam_score.unscored) else "scored",
+        "status": "incomplete" if waiting else "needs_review" if (n_review or exam_score.unscored) else "scored",
         "status_reason": "; ".join(notes),
         "calibration_id": calibrator.calibration_id if calibrator is not None else None,
     }

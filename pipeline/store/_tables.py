@@ -60,6 +60,8 @@ SCHEMAS: dict[str, pa.Schema] = {
             pa.field("confidence", pa.float64()),
             pa.field("needs_review", pa.bool_()),
             pa.field("review_reason", pa.string()),
+            pa.field("review_kind", pa.string()),
+            pa.field("review_kinds", pa.list_(pa.string())),
             pa.field("injection_suspected", pa.bool_()),
             pa.field("model", pa.string()),
             pa.field("prompt_sha", pa.string()),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import resource
 import subprocess
 import sys
@@ -21,6 +22,8 @@ import torch
 
 from executors import ExecSettings
 from executors.harness import _cuda, _limits
+from executors.harness._runner import _call
+from executors.harness._tasks import TASKS as HARNESS_TASKS
 
 from .conftest import TASKS, answer
 
@@ -208,3 +211,20 @@ def test_the_data_limit_stops_a_large_host_allocation_in_a_gpu_runner():
     os.close(write)
     os.waitpid(pid, 0)
     assert os.read(read, 64) == b"stopped"
+
+
+def test_an_answer_past_its_gpu_memory_cap_is_stopped_with_a_reason_that_says_so():
+    """At the per-process fraction torch raises OutOfMemoryError; the runner names the cap in the error."""
+
+    class OutOfMemoryError(RuntimeError):
+        pass
+
+    class Capped(_cuda.RunnerCuda):
+        def timed(self, call):
+            raise OutOfMemoryError("CUDA out of memory. Tried to allocate 32.00 GiB")
+
+    task = HARNESS_TASKS["relu_backward"]
+    trial = task.trials(random.Random(0), "torch")[0]
+    reply, blobs = _call(task, lambda g, x: g, trial.args, "torch", "cpu", Capped(torch, None, 16 << 30))
+    assert reply["ok"] is False and blobs == []
+    assert reply["error"].startswith("stopped at the GPU memory limit of 16384 MiB per answer: OutOfMemoryError")
