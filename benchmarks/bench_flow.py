@@ -1,5 +1,8 @@
 """Orchestration overhead of the scoring flow with an instant judge (issue 5 item 7).
 
+Two rates, apart: items/s counts every item row written (missing answers too), judged answers/s only the
+answers the judge had to judge. A run with any failed judge call or unscored item exits non-zero.
+
 A stub OpenAI-compatible server (tests/support/stub_judge.py, in its own process) answers schema-valid
 JSON at once, so what is measured is gradeflow + Prefect: ingest, judge client, checks, caches, scoring,
 table writes. Submissions are the panel round's prose (code removed, so no sandbox runs), each made unique
@@ -96,19 +99,41 @@ def run_one(n: int, batch_size: int, workers: int) -> dict:
         started = time.perf_counter()
         summary = run_round(tmp_path / "round", tmp_path / "out", judge="openai")
         wall_s = time.perf_counter() - started
+        items, judged, unscored = _counts(tmp_path / "round", tmp_path / "out")
     stub.terminate()
-    items = n * 18
+    if summary.judge_errors or unscored or not summary.complete:
+        raise SystemExit(
+            f"the judge failed: {summary.judge_errors} failed call(s), {unscored} unscored item(s); "
+            "a rate with failures in it measures nothing"
+        )
     return {
         "submissions": n,
         "batch_size": batch_size,
         "workers": workers,
         "items": items,
+        "judged_answers": judged,
         "judge_calls": summary.judge_calls,
         "server_start_s": round(server_start_s, 2),
         "wall_s": round(wall_s, 2),
         "items_per_s": round(items / wall_s, 1),
+        "judged_answers_per_s": round(judged / wall_s, 1),
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
+
+
+def _counts(round_dir: Path, out: Path) -> tuple[int, int, int]:
+    """Items written, answers the judge had to judge (present, on a question with prose criteria), and
+    items without points (a failed judge call), read back from the tables.
+    """
+    from pipeline.grading import judged_questions
+    from pipeline.rounds import load_round
+    from pipeline.store import read_table
+
+    judged_ids = judged_questions(load_round(round_dir).exam)
+    rows = read_table(out, "item_scores").to_pylist()
+    judged = sum(1 for r in rows if r["kind"] != "missing" and r["question_id"] in judged_ids)
+    unscored = sum(1 for r in rows if r["kind"] != "missing" and r["raw_points"] is None)
+    return len(rows), judged, unscored
 
 
 def main() -> None:
@@ -126,6 +151,7 @@ def main() -> None:
     print(
         f"# {args.submissions} submissions x 18 items, {os.cpu_count()} cores, stub judge in another process"
     )
+    failed = False
     for batch_size in args.batch_sizes:
         out = subprocess.run(
             [sys.executable, __file__, "--one", "--submissions", str(args.submissions),
@@ -134,8 +160,11 @@ def main() -> None:
         )  # fmt: skip
         if out.returncode != 0:
             print(f"batch size {batch_size}: failed\n{out.stderr[-2000:]}")
+            failed = True
             continue
         print(out.stdout.strip().splitlines()[-1])
+    if failed:
+        raise SystemExit(1)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from prefect import flow, get_run_logger, task
 from prefect.context import FlowRunContext
+from prefect.states import Completed, Failed, State
 from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.utilities.annotations import quote
 
@@ -16,7 +17,8 @@ from flows import progress
 from pipeline.grading import SubmissionResult, cached_execute, grade_batch, rejected_result, round_rows
 from pipeline.ingest import DEFAULT_MAX_BYTES, RejectedFile, Submission, split_round
 from pipeline.judge import JudgeSettings, local_server, open_judge, shared_local_judge
-from pipeline.rounds import Round, load_round
+from pipeline.judge._outage import PatientChat, patience_for, reset_outages
+from pipeline.rounds import Round, load_round, round_lock
 from pipeline.settings import ScoreSettings
 from pipeline.store import write_partition
 from pipeline.summary import RoundSummary, summarize
@@ -51,7 +53,10 @@ def score_batch(
 
     calibrator = load_calibration(calibration) if calibration else None
     execute = cached_execute(run_code_task, settings.cache_dir / "exec")
-    with open_judge(judge_settings) as judge:
+    with open_judge(judge_settings) as judge, progress.watch(judge.stats):
+        if judge_settings.base_url:  # the embedded server's own calls are supervised inside LocalChat
+            patience = patience_for(judge_settings.base_url, judge_settings.outage_budget_s)
+            judge.backend = PatientChat(judge.backend, patience)
         results = grade_batch(
             exam,
             submissions,
@@ -60,7 +65,8 @@ def score_batch(
             samples=samples,
             calibrator=calibrator,
         )
-    progress.advance(len(submissions))
+    unscored = sum(1 for r in results for i in r.items if i["raw_points"] is None and i["kind"] != "missing")
+    progress.advance(len(submissions), sum(len(s.items) for s in submissions), unscored)
     return results
 
 
@@ -107,6 +113,15 @@ def task_runner(settings: ScoreSettings) -> Any:
     return ThreadPoolTaskRunner(max_workers=settings.workers)
 
 
+def outcome(summary: RoundSummary) -> State:
+    """The flow run's final state: Completed, or Failed named "Incomplete" with the summary's one line
+    when items wait for the judge (the CLI exits with EXIT_INCOMPLETE; the summary is the state's data).
+    """
+    if summary.complete:
+        return Completed(data=summary)
+    return Failed(name="Incomplete", message=summary.incomplete_line(), data=summary)
+
+
 @flow(
     name="score-round",
     log_prints=False,
@@ -119,13 +134,26 @@ def score_round(
     judge: Literal["local", "openai"] = "local",
     calibration: str | None = None,
     samples: int | None = None,
+) -> State:
+    """Score every submission of a round directory and write its tables under out_dir.
+
+    The final state carries the RoundSummary: Completed, or Failed "Incomplete" when the judge was
+    unavailable and items wait for the next run. A second run of the same round into the same folder
+    meanwhile fails at once with RoundBusy (pipeline.rounds.round_lock).
+    """
+    rnd = load(round_dir)
+    with round_lock(out_dir, rnd.config.round_id):
+        return outcome(_score_locked(rnd, out_dir, judge, calibration, samples))
+
+
+def _score_locked(
+    rnd: Round, out_dir: str, judge: Literal["local", "openai"], calibration: str | None, samples: int | None
 ) -> RoundSummary:
-    """Score every submission of a round directory and write its tables under out_dir."""
     logger = get_run_logger()
     settings = ScoreSettings()
-    rnd = load(round_dir)
+    reset_outages()
     submissions, rejected = ingest(rnd)
-    progress.start(len(submissions))
+    progress.start(len(submissions), sum(len(s.items) for s in submissions))
     logger.info(
         "round %s: %d submissions, %d rejected files", rnd.config.round_id, len(submissions), len(rejected)
     )
@@ -162,7 +190,20 @@ def run_round(
     samples: int | None = None,
     settings: ScoreSettings | None = None,
 ) -> RoundSummary:
-    """Run the flow with the task runner the settings ask for."""
+    """Run the flow with the task runner the settings ask for; the summary says whether it is complete."""
     settings = settings or ScoreSettings()
     configured = score_round.with_options(task_runner=task_runner(settings))
-    return configured(str(round_dir), str(out_dir), judge=judge, calibration=calibration, samples=samples)
+    state = configured(
+        str(round_dir), str(out_dir), judge=judge, calibration=calibration, samples=samples, return_state=True
+    )
+    return summary_of(state)
+
+
+def summary_of(state: State) -> RoundSummary:
+    """The RoundSummary a score-round run ended with, complete or not; its exception if it crashed."""
+    result = state.result(raise_on_failure=False)
+    if isinstance(result, BaseException):
+        raise result
+    if not isinstance(result, RoundSummary):
+        raise RuntimeError(f"score-round ended {state.name} without a summary: {state.message}")
+    return result

@@ -7,9 +7,10 @@ from pathlib import Path
 from typing import Literal
 
 from prefect import flow, get_run_logger
+from prefect.states import Completed, Failed, State
 
-from flows.score_round import score_round
-from pipeline.rounds import load_round
+from flows.score_round import score_round, summary_of
+from pipeline.rounds import RoundBusy, load_round
 
 DEFAULT_CRON = "0 2 * * *"
 FINGERPRINT = ".submissions.sha256"
@@ -33,10 +34,15 @@ def fingerprint(round_dir: Path) -> str:
 @flow(name="score-new-rounds", log_prints=False)
 def score_new_rounds(
     rounds_root: str, out_root: str, judge: Literal["local", "openai"] = "local"
-) -> list[str]:
-    """Score each round whose inputs changed since its last scoring; returns the round ids scored."""
+) -> State:
+    """Score each round whose inputs changed since its last scoring; the data is the round ids scored.
+
+    A round left incomplete (the judge unavailable) keeps its old fingerprint, so the next tick scores it
+    again, and this run ends Failed "Incomplete"; a round another run is scoring right now is skipped.
+    """
     logger = get_run_logger()
-    scored = []
+    scored: list[str] = []
+    waiting: list[str] = []
     for round_dir in find_rounds(Path(rounds_root)):
         round_id = load_round(round_dir).config.round_id
         out_dir = Path(out_root) / round_id
@@ -45,11 +51,21 @@ def score_new_rounds(
         if marker.exists() and marker.read_text().strip() == current:
             logger.info("round %s unchanged since its last scoring", round_id)
             continue
-        score_round(str(round_dir), str(out_dir), judge=judge)
+        try:
+            summary = summary_of(score_round(str(round_dir), str(out_dir), judge=judge, return_state=True))
+        except RoundBusy as error:
+            logger.warning("%s", error)
+            continue
+        if not summary.complete:
+            logger.warning("%s", summary.incomplete_line())
+            waiting.append(summary.incomplete_line())
+            continue
         out_dir.mkdir(parents=True, exist_ok=True)
         marker.write_text(current)
         scored.append(round_id)
-    return scored
+    if waiting:
+        return Failed(name="Incomplete", message=" | ".join(waiting), data=scored)
+    return Completed(data=scored)
 
 
 def serve_rounds(

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pipeline import __version__
 from pipeline.ingest import Item, RejectedFile, Submission
 from pipeline.reasons import ReviewKind, classify, kinds_of
-from pipeline.scoring import CriterionAward, QuestionScore, score_exam, score_missing, score_question
+from pipeline.scoring import CriterionAward, CriterionScore, QuestionScore, score_exam, score_missing, score_question
 from rubric_schema import CodeTask, Exam, Question
 
 PYTHON_FENCES = {"", "python", "py", "python3", "pytorch"}
@@ -58,6 +58,15 @@ class ExecResultLike(Protocol):
 
 
 Execute = Callable[[CodeTask, str], ExecResultLike]
+
+
+def criterion_row(row: CriterionScore) -> dict[str, Any]:
+    """A criterion_scores row: the judge's distribution as JSON text, with its largest probability beside it."""
+    values = row.model_dump()
+    distribution = values.pop("distribution")
+    values["distribution"] = json.dumps(distribution, sort_keys=True) if distribution is not None else None
+    values["p_max"] = max(distribution.values()) if distribution else None
+    return values
 
 
 class CalibratorLike(Protocol):
@@ -207,6 +216,13 @@ def _review_reasons(
     return list(dict.fromkeys(reasons))
 
 
+def final_points(raw: float | None, calibrated: float | None) -> dict[str, float | str | None]:
+    """An item's final points before any human review: calibrated, else raw (the review station overrides)."""
+    if calibrated is not None:
+        return {"final_points": calibrated, "decided_by": "calibration"}
+    return {"final_points": raw, "decided_by": "judge" if raw is not None else None}
+
+
 def grade_submission(
     exam: Exam,
     submission: Submission,
@@ -230,25 +246,20 @@ def grade_submission(
             score = score_missing(question)
             question_scores[question.id] = score
             items.append(
-def final_points(raw: float | None, calibrated: float | None) -> dict[str, float | str | None]:
-    """An item's final points before any human review: calibrated, else raw (the review station overrides)."""
-    if calibrated is not None:
-        return {"final_points": calibrated, "decided_by": "calibration"}
-    return {"final_points": raw, "decided_by": "judge" if raw is not None else None}
-
-
                 key
                 | {
                     "kind": "missing",
                     "max_points": question.points,
                     "raw_points": 0.0,
                     "calibrated_points": 0.0 if calibrator is not None else None,
+                    "final_points": 0.0,
+                    "decided_by": "rule",
                     "confidence": 1.0,
                     "needs_review": False,
                     "review_reason": "no answer",
                 }
             )
-            criteria += [key | row.model_dump() for row in score.rows]
+            criteria += [key | criterion_row(row) for row in score.rows]
             continue
         judgment = judgments.get(question.id)
         item_runs = runs.get(question.id, [])
@@ -266,8 +277,6 @@ def final_points(raw: float | None, calibrated: float | None) -> dict[str, float
                 score.raw_points,
                 question.points,
                 confidence=judgment.confidence if judgment else None,
-                    "final_points": 0.0,
-                    "decided_by": "rule",
                 answer=item.answer,
             )
             reason = calibrator.review_reason(expected_error, question.points) if expected_error is not None else None
@@ -284,6 +293,7 @@ def final_points(raw: float | None, calibrated: float | None) -> dict[str, float
                 "max_points": question.points,
                 "raw_points": score.raw_points,
                 "calibrated_points": calibrated,
+                **final_points(score.raw_points, calibrated),
                 "expected_error": expected_error,
                 "confidence": judgment.confidence if judgment is not None else 1.0,
                 "needs_review": bool(reasons),
@@ -295,7 +305,7 @@ def final_points(raw: float | None, calibrated: float | None) -> dict[str, float
                 "prompt_sha": calls[0].prompt_sha if calls else None,
             }
         )
-        criteria += [key | row.model_dump() for row in score.rows]
+        criteria += [key | criterion_row(row) for row in score.rows]
         judge_calls += [key | call.model_dump() for call in calls]
         for run in item_runs:
             executor_runs += [
@@ -313,7 +323,6 @@ def final_points(raw: float | None, calibrated: float | None) -> dict[str, float
                         "passed": False,
                         "error": run.reason,
                     }
-                **final_points(score.raw_points, calibrated),
                 )
     exam_score = score_exam(exam, question_scores)
     n_review = sum(1 for row in items if row["needs_review"] and row["kind"] != "missing")
@@ -334,6 +343,8 @@ def final_points(raw: float | None, calibrated: float | None) -> dict[str, float
         "n_needs_review": n_review,
         "raw_total": exam_score.raw_total,
         "calibrated_total": round(calibrated_total, 2) if calibrator is not None else None,
+        "final_total": round(calibrated_total, 2) if calibrator is not None else exam_score.raw_total,
+        "decided_by": "calibration" if calibrator is not None else "judge",
         "max_total": exam.total_points,
         "status": "incomplete" if waiting else "needs_review" if (n_review or exam_score.unscored) else "scored",
         "status_reason": "; ".join(notes),
@@ -365,8 +376,6 @@ def rejected_result(exam: Exam, rejected: RejectedFile) -> SubmissionResult:
 def round_rows(
     round_id: str, rubric_sha: str, results: Sequence[SubmissionResult], *, scored_at: datetime | None = None
 ) -> dict[str, list[dict[str, Any]]]:
-        "final_total": round(calibrated_total, 2) if calibrator is not None else exam_score.raw_total,
-        "decided_by": "calibration" if calibrator is not None else "judge",
     """All rows of a round, per table, with round id and provenance stamped on."""
     scored_at = scored_at or datetime.now(UTC)
     stamp = {"round_id": round_id, "rubric_sha": rubric_sha, "gradeflow_version": __version__}

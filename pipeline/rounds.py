@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import yaml
@@ -72,3 +78,42 @@ def load_round(round_dir: str | Path) -> Round:
     return Round(
         config=config, exam=load_exam(rubric_path), rubric_path=rubric_path, submissions_dir=submissions_dir
     )
+
+
+LOCK_FILE = ".gradeflow.lock"
+
+
+class RoundBusy(Exception):
+    """Another run is scoring the same round into the same folder; the message says which and since when."""
+
+
+@contextmanager
+def round_lock(out_dir: str | Path, round_id: str) -> Iterator[None]:
+    """Hold the round's output folder for one run: a second run of the same round (a cron tick while a
+    manual run goes on) is refused with RoundBusy instead of interleaving its writes.
+
+    A flock on `OUT/.gradeflow.lock`: the kernel drops it when the holder dies, however it dies, so a
+    killed run never leaves a stale lock behind. The file records who holds it, for the refusal message.
+    """
+    path = Path(out_dir) / LOCK_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a+", encoding="utf-8") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise RoundBusy(
+                f"round {round_id} is being scored into {out_dir} by {holder}; this run stops without writing "
+                f"(lock {path}: it is released when that run ends)"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()} on {socket.gethostname()} since {datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC")
+        handle.flush()
+        try:
+            yield
+        finally:
+            handle.seek(0)
+            handle.truncate()
+            fcntl.flock(handle, fcntl.LOCK_UN)

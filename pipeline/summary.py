@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from pipeline.reasons import ReviewKind
 from rubric_schema import Exam
 
 
@@ -39,13 +40,29 @@ class RoundSummary(BaseModel):
     """Raw totals of the scored submissions, sorted."""
     max_total: float
     n_items_review: int
-    review_reasons: dict[str, int]
-    """The most frequent review reasons (their first clause), with counts."""
+    review_kinds: dict[str, int]
+    """Items in review per kind of reason (an item with reasons of two kinds counts under both)."""
     failures: list[str]
-    """Rejected files and unscored items, one line each."""
+    """Rejected files and unscored items, one line each (items waiting for the judge are one line below)."""
+    waiting_items: int = 0
+    """Items left unscored because the judge was unavailable: the next run judges them."""
+    waiting_reason: str = ""
+    """What made the judge unavailable, as the first waiting item recorded it."""
     judge_calls: int
     judge_cache_hits: int
     judge_errors: int
+
+    @property
+    def complete(self) -> bool:
+        """Whether every item got what it could: nothing waits for the judge."""
+        return self.waiting_items == 0
+
+    def incomplete_line(self) -> str:
+        """One line for an incomplete round: what failed and how many items wait."""
+        return (
+            f"round {self.round_id} incomplete: {self.waiting_items} item(s) wait for the next run; "
+            f"{self.waiting_reason}"
+        )
 
     def total_quantiles(self) -> dict[str, float]:
         """Min, quartiles and max of the totals (empty when nothing was scored)."""
@@ -78,13 +95,10 @@ def summarize(
                 n_review=sum(1 for r in mine if r["needs_review"]),
             )
         )
-    reasons = Counter(
-        reason.split(":")[0].strip()
-        for r in items
-        if r["needs_review"]
-        for reason in r["review_reason"].split("; ")
-        if reason
+    review_kinds: Counter[str] = Counter(
+        kind for r in items if r["needs_review"] for kind in r.get("review_kinds") or ["other"]
     )
+    waiting = [r for r in items if ReviewKind.JUDGE_UNAVAILABLE.value in (r.get("review_kinds") or [])]
     failures = [
         f"{s['source_file']}: rejected: {s['status_reason']}"
         for s in submissions
@@ -93,7 +107,7 @@ def summarize(
     failures += [
         f"{r['submission_id']} {r['question_id']}: {r['review_reason']}"
         for r in items
-        if r["raw_points"] is None
+        if r["raw_points"] is None and r not in waiting
     ]
     calls = rows["judge_calls"]
     return RoundSummary(
@@ -105,9 +119,18 @@ def summarize(
         totals=sorted(s["raw_total"] for s in submissions if s["raw_total"] is not None),
         max_total=exam.total_points,
         n_items_review=sum(1 for r in items if r["needs_review"]),
-        review_reasons=dict(reasons.most_common(8)),
+        review_kinds=dict(review_kinds.most_common()),
         failures=failures,
+        waiting_items=len(waiting),
+        waiting_reason=_unavailable(waiting[0]["review_reason"]) if waiting else "",
         judge_calls=len(calls),
         judge_cache_hits=sum(1 for c in calls if c.get("cache_hit")),
         judge_errors=sum(1 for c in calls if c.get("error")),
     )
+
+
+def _unavailable(review_reason: str) -> str:
+    """The judge-unavailable clause of an item's review reason (its criterion and call prefixes dropped)."""
+    start = review_reason.find("judge unavailable")
+    clause = review_reason[start:] if start >= 0 else review_reason
+    return clause.split("; ")[0]

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from types import ModuleType
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from pipeline.cli._app import app, console, fail
+from pipeline.cli._app import app, console, errors, fail
 from pipeline.rounds import RoundError, load_round
 from rubric_schema import RubricError
 
@@ -22,6 +26,13 @@ PREFECT_DEFAULTS = {
     "PREFECT_SERVER_LOGGING_LEVEL": "WARNING",
     "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
 }
+
+EXIT_INCOMPLETE = 3
+"""`gradeflow score`: the round was written, but items wait for the judge (it was unavailable); run it again."""
+EXIT_BUSY = 4
+"""`gradeflow score`: another run is scoring the same round into the same folder; nothing was written."""
+PROGRESS_EVERY_S = float(os.environ.get("GRADEFLOW_PROGRESS_EVERY_S", "10"))
+"""Seconds between progress lines when stdout is no terminal (a log, a cron job)."""
 
 JudgeChoice = Annotated[
     str, typer.Option("--judge", help="local: the embedded model; openai: GRADEFLOW_JUDGE_BASE_URL.")
@@ -61,11 +72,13 @@ def _print_summary(summary) -> None:  # noqa: ANN001 (flows import is deferred)
         f"items needing review: {summary.n_items_review}",
         highlight=False,
     )
-    for reason, count in summary.review_reasons.items():
-        console.print(f"  review: {count} × {reason}", highlight=False)
+    for kind, count in summary.review_kinds.items():
+        console.print(f"  review: {count} item(s) × {kind}", highlight=False)
     for failure in summary.failures:
-        console.print(f"[yellow]failure:[/] {failure}", highlight=False)
+        console.print(f"[yellow]failure:[/] {escape(failure)}", highlight=False)
     console.print(f"tables: {summary.out_dir}/<table>/round_id={summary.round_id}/", highlight=False, soft_wrap=True)
+    if not summary.complete:
+        console.print(f"[bold red]{escape(summary.incomplete_line())}[/]", highlight=False)
 
 
 @app.command()
@@ -91,12 +104,44 @@ def score(
         raise fail(str(error)) from None
     if calibration is not None and not calibration.is_file():
         raise fail(f"{calibration}: no such calibration file")
+    if judge == "openai":
+        from pipeline.judge import JudgeSettings
+
+        endpoint = JudgeSettings()
+        if not endpoint.base_url or not endpoint.model:
+            raise fail("--judge openai needs GRADEFLOW_JUDGE_BASE_URL and GRADEFLOW_JUDGE_MODEL in the environment")
     out_dir = out or Path("out") / rnd.config.round_id
     _quiet_prefect()
     from flows import progress
     from flows.score_round import run_round
+    from pipeline.rounds import RoundBusy
 
-    columns = (TextColumn("scoring"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    try:
+        with _progress(progress):
+            summary = run_round(
+                round_dir,
+                out_dir,
+                judge=judge,  # type: ignore[arg-type]
+                calibration=str(calibration) if calibration else None,
+                samples=samples,
+            )
+    except RoundBusy as error:
+        errors.print(f"[bold red]busy:[/] {escape(str(error))}", highlight=False)
+        raise typer.Exit(code=EXIT_BUSY) from None
+    _print_summary(summary)
+    if not summary.complete:
+        raise typer.Exit(code=EXIT_INCOMPLETE)
+
+
+@contextmanager
+def _progress(progress: ModuleType) -> Iterator[None]:
+    """A rich bar on a terminal; on anything else (a log) a plain line every PROGRESS_EVERY_S seconds."""
+    if not console.is_terminal:
+        with progress.lines(lambda line: console.print(line, highlight=False, markup=False), PROGRESS_EVERY_S):
+            yield
+        console.print(progress.snapshot().line(), highlight=False, markup=False)
+        return
+    columns = (TextColumn("scoring items"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True) as bar:
         task_id = bar.add_task("scoring", total=None)
 
@@ -107,14 +152,7 @@ def score(
                 bar.advance(task_id, n)
 
         with progress.listen(on_event):
-            summary = run_round(
-                round_dir,
-                out_dir,
-                judge=judge,  # type: ignore[arg-type]
-                calibration=str(calibration) if calibration else None,
-                samples=samples,
-            )
-    _print_summary(summary)
+            yield
 
 
 @app.command()

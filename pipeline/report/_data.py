@@ -16,6 +16,7 @@ import duckdb
 from pydantic import BaseModel, ConfigDict
 
 from pipeline import __version__
+from pipeline.reasons import ReviewKind
 from pipeline.store import connect, partition_dir
 
 ROUND_TABLES = ("submissions", "item_scores", "criterion_scores", "judge_calls", "executor_runs")
@@ -124,6 +125,8 @@ class ReviewItem(_Row):
     max_points: float | None
     confidence: float | None
     injection_suspected: bool
+    review_kind: str
+    """The most urgent kind among the item's reasons (pipeline.reasons.ReviewKind)."""
     reasons: list[str]
     evidence: list[EvidenceRow]
 
@@ -165,9 +168,6 @@ class Provenance(_Row):
     """The gradeflow version that wrote this report."""
 
 
-class ReportData(_Row):
-    """Everything the report shows about one round."""
-
 class HumanChange(_Row):
     """An item whose final points a reviewer decided, beside what the pipeline had given it."""
 
@@ -203,6 +203,9 @@ def human_changes(con: duckdb.DuckDBPyConnection, round_id: str) -> list[HumanCh
                                           natural_key(c.question_id)))
 
 
+class ReportData(_Row):
+    """Everything the report shows about one round."""
+
     round_id: str
     generated_at: datetime
     summary: RoundSummary
@@ -211,11 +214,11 @@ def human_changes(con: duckdb.DuckDBPyConnection, round_id: str) -> list[HumanCh
     code: list[CodeTaskStat]
     review: list[ReviewItem]
     provenance: Provenance
+    human: list[HumanChange] = []
+    """What reviewers changed (the review station)."""
 
 
 def natural_key(text: str) -> tuple[tuple[int, int | str], ...]:
-    human: list[HumanChange] = []
-    """What reviewers changed (the review station)."""
     """Sort key that puts question 2.1 before 10.1 (digit runs compare as numbers)."""
     return tuple((0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", text) if part)
 
@@ -363,12 +366,26 @@ def code_stats(con: duckdb.DuckDBPyConnection, round_id: str) -> list[CodeTaskSt
     return sorted(stats, key=lambda s: (natural_key(s.question_id), s.task_id))
 
 
+_KIND_ORDER = {kind.value: index for index, kind in enumerate(ReviewKind)}
+
+
+def review_counts(queue: list[ReviewItem]) -> dict[str, int]:
+    """Items in the review queue per kind, in the queue's order."""
+    counts: dict[str, int] = {}
+    for item in queue:
+        counts[item.review_kind] = counts.get(item.review_kind, 0) + 1
+    return counts
+
+
 def review_queue(con: duckdb.DuckDBPyConnection, round_id: str) -> list[ReviewItem]:
-    """Items needing review: suspected injections first, then unscored, then by rising confidence."""
+    """Items needing review, grouped by their most urgent kind of reason (items waiting for the judge
+    first), then suspected injections, unscored items, and rising confidence.
+    """
     items = _records(
         con,
         "SELECT submission_id, question_id, kind, raw_points, max_points, confidence,"
-        " coalesce(injection_suspected, false) AS injection_suspected, review_reason"
+        " coalesce(injection_suspected, false) AS injection_suspected,"
+        " coalesce(review_kind, 'other') AS review_kind, review_reason"
         " FROM item_scores WHERE round_id = ? AND needs_review",
         [round_id],
     )
@@ -397,6 +414,7 @@ def review_queue(con: duckdb.DuckDBPyConnection, round_id: str) -> list[ReviewIt
     return sorted(
         queue,
         key=lambda q: (
+            _KIND_ORDER.get(q.review_kind, len(_KIND_ORDER)),
             not q.injection_suspected,
             q.raw_points is not None,
             q.confidence if q.confidence is not None else float("inf"),
@@ -472,7 +490,7 @@ def load_report_data(out_dir: str | Path, round_id: str) -> ReportData:
             code=code_stats(con, round_id),
             review=review_queue(con, round_id),
             provenance=provenance(con, round_id),
+            human=human_changes(con, round_id),
         )
     finally:
         con.close()
-            human=human_changes(con, round_id),

@@ -13,7 +13,7 @@ from pathlib import Path
 import jinja2
 
 from pipeline.report import _plots
-from pipeline.report._data import ReportData, load_report_data, pick_round
+from pipeline.report._data import ReportData, load_report_data, pick_round, review_counts
 
 _TEMPLATES = Path(__file__).parent / "templates"
 
@@ -36,7 +36,7 @@ _ENV = jinja2.Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-_ENV.filters |= {"num": _num, "pct": _pct}
+_ENV.filters |= {"num": _num, "pct": _pct, "review_counts": lambda queue: review_counts(queue).items()}
 
 
 def render_html(data: ReportData) -> str:

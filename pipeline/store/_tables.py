@@ -80,6 +80,9 @@ SCHEMAS: dict[str, pa.Schema] = {
             pa.field("evidence_verified", pa.bool_()),
             pa.field("rationale", pa.string()),
             pa.field("source", pa.string()),
+            pa.field("expected_points", pa.float64()),
+            pa.field("distribution", pa.string()),
+            pa.field("p_max", pa.float64()),
             *_PROVENANCE,
         ]
     ),
@@ -120,12 +123,6 @@ SCHEMAS: dict[str, pa.Schema] = {
             pa.field("gradeflow_version", pa.string()),
         ]
     ),
-    "calibration_fits": pa.schema(
-        [
-            pa.field("calibration_id", pa.string(), nullable=False),
-            pa.field("question_id", pa.string(), nullable=False),
-            pa.field("method", pa.string()),
-            pa.field("n", pa.int64()),
     "human_reviews": pa.schema(
         [
             pa.field("round_id", pa.string(), nullable=False),
@@ -147,6 +144,12 @@ SCHEMAS: dict[str, pa.Schema] = {
             pa.field("gradeflow_version", pa.string()),
         ]
     ),
+    "calibration_fits": pa.schema(
+        [
+            pa.field("calibration_id", pa.string(), nullable=False),
+            pa.field("question_id", pa.string(), nullable=False),
+            pa.field("method", pa.string()),
+            pa.field("n", pa.int64()),
             pa.field("pearson", pa.float64()),
             pa.field("spearman", pa.float64()),
             pa.field("qwk", pa.float64()),

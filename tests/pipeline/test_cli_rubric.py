@@ -145,3 +145,18 @@ def test_split_with_a_broken_rubric_exits_1(runner, rubric, tmp_path):
     result = runner.invoke(app, ["split", str(path), str(sheet)], env=WIDE)
     assert result.exit_code == 1
     assert "is not a valid rubric" in result.stderr
+
+
+def test_validate_errors_are_never_hard_wrapped_on_a_narrow_terminal(runner, rubric):
+    """Issue 13 item 5: each problem stays on one line, path and reason whole, whatever the width."""
+    c = rubric.criterion
+    exam = rubric.exam(rubric.question("os-q1", 8, criteria=[c("a", 2)]))
+    path = rubric.write(exam, name="a-long-name-" * 4 + ".yaml")
+    result = runner.invoke(app, ["validate", str(path)], env={"COLUMNS": "40"})
+    assert result.exit_code == 1
+    line = (
+        f"{path}: sections[0](id=s1).questions[0](id=os-q1): Value error, criteria give at most 2 points but "
+        "the question is worth 8"
+    )
+    assert line in result.stdout.splitlines()
+    assert f"error: {path} is not a valid rubric (1 problem(s))" in result.stderr.splitlines()

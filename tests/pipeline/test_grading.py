@@ -300,3 +300,43 @@ def test_task_code_keeps_everything_when_the_entrypoint_is_not_in_a_clean_block(
     from pipeline.grading import task_code
 
     assert "print(lis([1]))" in task_code(item, "lis")
+
+
+def test_review_kinds_are_recorded_most_urgent_first(exam: Exam) -> None:
+    """Issue 13 item 4: item_scores carries the kind of every reason, not only the joined text."""
+    item = Item(submission_id="s1", question_id="1.2", text="because")
+    judgment = Judgment(
+        "s1",
+        "1.2",
+        {"why": CriterionAward(points=0.0, reason="no evidence quoted; 2 point(s) withheld")},
+        confidence=0.5,
+        needs_review=True,
+        review_reasons=["why: no evidence quoted; 2 point(s) withheld", "confidence 0.50 below 0.75"],
+    )
+    result = grade_submission(exam, _submission(**{"1.2": item}), {"1.2": judgment}, {})
+    row = next(r for r in result.items if r["question_id"] == "1.2")
+    assert row["review_kind"] == "evidence"
+    assert row["review_kinds"] == ["evidence", "low_confidence"]
+    missing = next(r for r in result.items if r["question_id"] == "1.1")
+    assert missing.get("review_kind") is None and not missing["needs_review"]
+
+
+def test_an_item_whose_judge_was_unavailable_makes_the_submission_incomplete(exam: Exam) -> None:
+    """Never a silent zero, never 'scored': the item is unscored and the submission waits for the next run."""
+    reason = "call failed: judge unavailable: no answer from http://judge/v1 for 5 s (cannot reach it)"
+    item = Item(submission_id="s1", question_id="1.2", text="because")
+    judgment = Judgment(
+        "s1",
+        "1.2",
+        {"why": CriterionAward(points=None, reason=reason)},
+        confidence=0.0,
+        needs_review=True,
+        review_reasons=[f"why: unscored: {reason}"],
+        calls=[Call(error=reason)],
+    )
+    result = grade_submission(exam, _submission(**{"1.2": item}), {"1.2": judgment}, {})
+    row = next(r for r in result.items if r["question_id"] == "1.2")
+    assert row["raw_points"] is None
+    assert row["review_kind"] == "judge_unavailable"
+    assert result.submission["status"] == "incomplete"
+    assert "1 item(s) wait for the judge" in result.submission["status_reason"]

@@ -22,7 +22,9 @@ from typer.testing import CliRunner
 from pipeline.cli import app
 from pipeline.grading import grade_batch, round_rows
 from pipeline.ingest import split_round
+from pipeline.reasons import ReviewKind
 from pipeline.report import load_report_data, render_html
+from pipeline.report._data import review_counts
 from pipeline.rounds import load_round
 from pipeline.scoring import CriterionAward
 from pipeline.store import write_partition
@@ -83,8 +85,10 @@ class FakeJudge:
             }
             confidence = 0.3 + (_coin(item.submission_id, question.id) % 70) / 100
             low = confidence < 0.4
-            reasons = ["low judge confidence"] if low else []
-            verdicts.append(Judgment(item.submission_id, question.id, awards, confidence, low, reasons,
+            reasons = [f"confidence {confidence:.2f} below 0.4"] if low else []  # as the judge words it
+            if _coin(item.submission_id, question.id, "quote") % 7 == 0:
+                reasons.insert(0, f"{next(iter(awards), 'c')}: no evidence quoted; 1 point(s) withheld")
+            verdicts.append(Judgment(item.submission_id, question.id, awards, confidence, bool(reasons), reasons,
                                      calls=[Call(rubric_sha=self.rubric_sha)]))
         return verdicts
 
@@ -175,3 +179,19 @@ def test_documented_queries_run_as_written_from_the_repository_root(graded, monk
     assert disagreement, "the panel grade sheet should join the panel items"
     assert all(r["human_points"] <= r["max_points"] for r in disagreement)
     assert len(queue) == sum(1 for r in rows["item_scores"] if r["needs_review"])
+
+
+def test_review_queue_is_grouped_by_the_kind_grading_recorded(graded):
+    """Issue 13 item 4: the report groups by review_kind, the most urgent kind first, and counts each."""
+    out, rows = graded
+    data = load_report_data(out, "panel")
+    flagged = [r for r in rows["item_scores"] if r["needs_review"]]
+    recorded = {(r["submission_id"], r["question_id"]): r["review_kind"] for r in flagged}
+    assert {(q.submission_id, q.question_id): q.review_kind for q in data.review} == recorded
+    assert "other" not in recorded.values()  # every sentence grading writes here has a kind
+    order = [kind.value for kind in ReviewKind]
+    positions = [order.index(q.review_kind) for q in data.review]
+    assert positions == sorted(positions) and len(set(positions)) >= 2
+    html = render_html(data)
+    for kind, count in review_counts(data.review).items():
+        assert f"<tr><td>{kind}</td><td class=\"num\">{count}</td></tr>" in html

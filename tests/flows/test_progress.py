@@ -1,0 +1,55 @@
+"""Progress lines for a log (issue 13 item 3): items done/total, rate, ETA and errors, every few seconds."""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+
+from flows import progress
+
+
+@dataclass
+class Stats:
+    calls: int = 0
+    cache_hits: int = 0
+    failures: int = 0
+
+
+def test_the_line_says_items_rate_eta_and_errors_so_far():
+    progress.start(submissions=4, items=40)
+    stats = Stats(calls=12, cache_hits=3, failures=2)
+    with progress.watch(stats):
+        line = progress.snapshot().line()
+        assert "0/40 items (0%), 0/4 submissions; rate: after the first batch" in line
+        assert "2 of 15 judge request(s) failed" in line  # counted live, before any batch ends
+        progress.advance(submissions=2, items=20, unscored=1)
+        snap = progress.snapshot()
+    assert snap.items_done == 20 and snap.unscored == 1
+    assert snap.rate is not None and snap.eta_s is not None
+    assert abs(snap.eta_s - 20 / snap.rate) < 1e-6
+    line = snap.line()
+    assert re.search(r"20/40 items \(50%\), 2/4 submissions; [\d.]+ items/s, ETA \d+m\d\ds", line)
+    assert "errors so far: 1 unscored item(s)" in line
+    stats.calls += 5  # a judge that is closed no longer counts live, but what it did is kept
+    assert progress.snapshot().judge_calls == 15
+
+
+def test_lines_are_written_every_interval_until_the_block_ends():
+    progress.start(submissions=1, items=3)
+    written: list[str] = []
+    with progress.lines(written.append, every_s=0.05):
+        time.sleep(0.28)
+    count = len(written)
+    assert 3 <= count <= 6 and all(line.startswith("scoring: 0/3 items") for line in written)
+    time.sleep(0.1)
+    assert len(written) == count  # the writer stopped with the block
+
+
+def test_listeners_get_the_item_totals_for_the_bar():
+    events: list[tuple[str, int]] = []
+    with progress.listen(lambda event, n: events.append((event, n))):
+        progress.start(submissions=2, items=30)
+        progress.advance(submissions=1, items=18, unscored=0)
+    progress.advance(submissions=1, items=12, unscored=0)  # after the block: not heard
+    assert events == [("start", 30), ("advance", 18)]

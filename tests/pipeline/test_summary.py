@@ -1,0 +1,80 @@
+"""The closing summary: review grouped by kind, and a round the judge left incomplete said in one line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pipeline.summary import summarize
+from rubric_schema import parse_exam
+
+EXAM = {
+    "id": "mini",
+    "title": "mini",
+    "total_points": 4,
+    "sections": [
+        {
+            "id": "s1",
+            "title": "all",
+            "points": 4,
+            "questions": [
+                {
+                    "id": f"Q{n}",
+                    "title": f"q{n}",
+                    "prompt": "p",
+                    "points": 2,
+                    "criteria": [{"id": "c", "title": "c", "points": 2, "earns_points_for": "x"}],
+                }
+                for n in (1, 2)
+            ],
+        }
+    ],
+}
+GONE = "c: unscored: call failed: judge unavailable: no answer from http://judge/v1 for 300 s (cannot reach it)"
+
+
+def _item(submission: str, question: str, points: float | None, kinds: list[str], reason: str = "") -> dict:
+    return {
+        "submission_id": submission,
+        "question_id": question,
+        "kind": "text",
+        "raw_points": points,
+        "needs_review": bool(kinds),
+        "review_reason": reason,
+        "review_kind": kinds[0] if kinds else None,
+        "review_kinds": kinds,
+    }
+
+
+def _summary(items: list[dict]):
+    submissions = [
+        {"submission_id": s, "source_file": f"{s}.md", "status": "incomplete", "status_reason": "", "raw_total": None}
+        for s in sorted({i["submission_id"] for i in items})
+    ]
+    rows = {"submissions": submissions, "item_scores": items, "judge_calls": []}
+    return summarize(parse_exam(EXAM, source=Path("mini.yaml")), "r1", rows, out_dir=Path("out"))
+
+
+def test_review_is_counted_per_kind_not_per_fragment_of_text():
+    summary = _summary(
+        [
+            _item("s1", "Q1", 1.0, ["evidence", "low_confidence"], "c: no evidence quoted; 1 point(s) withheld"),
+            _item("s1", "Q2", 0.0, ["evidence"], "c: evidence not found in the answer ('x'); 1.5 point(s) withheld"),
+            _item("s2", "Q1", 2.0, []),
+        ]
+    )
+    assert summary.review_kinds == {"evidence": 2, "low_confidence": 1}
+    assert summary.complete
+
+
+def test_items_waiting_for_the_judge_are_one_line_not_one_per_item():
+    summary = _summary(
+        [_item(s, q, None, ["judge_unavailable"], GONE) for s in ("s1", "s2", "s3") for q in ("Q1", "Q2")]
+        + [_item("s4", "Q1", None, ["judge_error"], "c: unscored: call failed: HTTP 400 from judge")]
+    )
+    assert not summary.complete
+    assert summary.waiting_items == 6
+    assert summary.incomplete_line() == (
+        "round r1 incomplete: 6 item(s) wait for the next run; "
+        "judge unavailable: no answer from http://judge/v1 for 300 s (cannot reach it)"
+    )
+    assert summary.failures == ["s4 Q1: c: unscored: call failed: HTTP 400 from judge"]
