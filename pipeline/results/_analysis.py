@@ -80,6 +80,12 @@ def _pearson(x: np.ndarray, y: np.ndarray) -> float:
     return float(np.corrcoef(x, y)[0, 1])
 
 
+_ITEM_COLUMNS = (
+    "question_id", "max_points", "n", "n_missing", "n_unscored", "mean_fraction", "sd_fraction", "item_total",
+    "item_rest",
+)  # fmt: skip
+
+
 def item_analysis(items: pd.DataFrame, points: Points) -> pd.DataFrame:
     """Classical test theory per question: difficulty and discrimination.
 
@@ -114,12 +120,6 @@ def item_analysis(items: pd.DataFrame, points: Points) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows, columns=list(_ITEM_COLUMNS)).set_index("question_id")
-
-
-_ITEM_COLUMNS = (
-    "question_id", "max_points", "n", "n_missing", "n_unscored", "mean_fraction", "sd_fraction", "item_total",
-    "item_rest",
-)  # fmt: skip
 
 
 def agreement_by_question(
