@@ -32,6 +32,8 @@ def _percentiles(samples: list[float]) -> dict[str, float]:
         "n": len(ordered),
         "p50_ms": round(statistics.median(ordered) * 1000, 1),
         "p95_ms": round(ordered[int(0.95 * (len(ordered) - 1))] * 1000, 1),
+        "p99_ms": round(ordered[int(0.99 * (len(ordered) - 1))] * 1000, 1),
+        "over_100_ms": sum(1 for s in ordered if s > 0.1),
         "max_ms": round(ordered[-1] * 1000, 1),
     }
 
