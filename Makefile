@@ -46,9 +46,9 @@ demo: setup
 	  $(BIN)/gradeflow score $(DEMO_ROUND) --out $(DEMO_OUT) --judge local
 	$(BIN)/gradeflow report $(DEMO_OUT) --out $(DEMO_OUT)/report.html
 	@echo "tables: $(DEMO_OUT)/<table>/round_id=demo/part-0.parquet"
-	@echo "review: $(BIN)/gradeflow review add-reviewer me --out $(DEMO_OUT)  (prints a login link), then $(BIN)/gradeflow review $(DEMO_OUT) --round-dir $(DEMO_ROUND)"
 	@echo "query:  $(BIN)/gradeflow query \"select question_id, avg(raw_points) from item_scores group by 1\" --data $(DEMO_OUT)"
 	@echo "report: $(DEMO_OUT)/report.html"
+	@echo "review: $(BIN)/gradeflow review add-reviewer me --out $(DEMO_OUT)  (prints a login link), then $(BIN)/gradeflow review $(DEMO_OUT) --round-dir $(DEMO_ROUND)"
 
 # pytest exits 5 when it collected no test: that is a failure of this project, said plainly.
 test: setup

@@ -26,7 +26,8 @@ class _ServeByDefault(TyperGroup):
 
 review_app = typer.Typer(
     cls=_ServeByDefault,
-    help="The review station: grade, override and double-grade a scored round in the browser.",
+    help="The review station: grade, override and double-grade a scored round in the browser. "
+    "`gradeflow review ROUND_OUT --round-dir DIR` is `gradeflow review serve ROUND_OUT --round-dir DIR`.",
     no_args_is_help=True,
 )
 app.add_typer(review_app, name="review")
