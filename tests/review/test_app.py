@@ -161,3 +161,15 @@ def test_highlight_marks_each_quote_once_and_keeps_all_text() -> None:
     segments = highlight(answer, {"c1": "a heap", "c2": "k largest", "c3": "not there", "c4": "heap keeps"})
     assert "".join(text for text, _ in segments) == answer
     assert [(t, c) for t, c in segments if c] == [("a heap", "c1"), ("k largest", "c2")]
+
+
+def test_candidate_text_is_shown_as_text_never_as_markup(flagged_round: ReviewRound) -> None:
+    path = flagged_round.round_dir / "submissions" / "s00003.md"
+    hostile = '<script>alert("owned")</script><img src=x onerror=alert(1)>'
+    path.write_text(path.read_text().replace("Candidate 3 answers 1.1:", f"Candidate 3 answers 1.1: {hostile}"))
+    station = Station(flagged_round.out, flagged_round.round_dir)
+    alice = _reviewer(station, "alice")
+    response = alice.client.get("/item/s00003/1.1")
+    assert "&lt;script&gt;alert(&#34;owned&#34;)&lt;/script&gt;" in response.text
+    assert "<script>alert" not in response.text and "<img src=x" not in response.text
+    assert "script-src 'self'" in response.headers["content-security-policy"]
