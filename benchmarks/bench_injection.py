@@ -90,7 +90,8 @@ def inject(answer: str, template: Template, max_points: float) -> str:
 
 def twins(n: int, seed: int) -> list[tuple[Question, Item]]:
     """Clean answers with room to gain: human grade between 20 % and 80 % of the points (eval sets), or the
-    panel round's average and weak candidates' free-text items (seed exam)."""
+    panel round's average and weak candidates' free-text items (seed exam).
+    """
     rng = random.Random(seed)
     chosen: list[tuple[Question, Item]] = []
     per_set = n * 2 // 5

@@ -9,7 +9,8 @@ row per answer to benchmarks/results/judge_<set>_<mode>.jsonl (for calibration) 
 QWK against the human grades, seconds and tokens per judgment, then re-runs the sample on the warm
 cache to time a cache hit. Agreement is reported on a fair footing: the judge against each grader
 beside the graders against each other, and the judge against the graders' mean. In distribution mode
-the unsnapped expected points are reported too; explanations are off (they never change points). `prompt-cache` times the same items with llama-server's prompt cache on
+the unsnapped expected points are reported too; explanations are off (they never change points).
+`prompt-cache` times the same items with llama-server's prompt cache on
 and off. `injection` judges the injection test set with screening off and on.
 """
 
@@ -65,9 +66,25 @@ def load_set(name: str) -> tuple[Exam, list[tuple[Question, Item]], dict[tuple[s
     return exam, [(q, i) for q, i in pairs if (i.submission_id, q.id) in grades], grades
 
 
-def sample(pairs: list[tuple[Question, Item]], n: int, seed: int) -> list[tuple[Question, Item]]:
-    """Draw a fixed random sample in set order (a question's items stay together for the prompt cache)."""
-    chosen = set(random.Random(seed).sample(range(len(pairs)), min(n, len(pairs))))
+def sample(
+    pairs: list[tuple[Question, Item]], n: int, seed: int, questions: int | None = None
+) -> list[tuple[Question, Item]]:
+    """Draw a fixed random sample in set order (a question's items stay together for the prompt cache).
+
+    With `questions`, the sample is shaped like a round: that many random questions, n / questions random
+    answers of each (a round judges many answers per question, so the prompt prefix is shared).
+    """
+    rng = random.Random(seed)
+    if questions is None:
+        chosen = set(rng.sample(range(len(pairs)), min(n, len(pairs))))
+        return [p for i, p in enumerate(pairs) if i in chosen]
+    by_question: dict[str, list[int]] = defaultdict(list)
+    for i, (question, _) in enumerate(pairs):
+        by_question[question.id].append(i)
+    picked_questions = rng.sample(sorted(by_question), min(questions, len(by_question)))
+    chosen = set()
+    for qid in picked_questions:
+        chosen.update(rng.sample(by_question[qid], min(n // len(picked_questions), len(by_question[qid]))))
     return [p for i, p in enumerate(pairs) if i in chosen]
 
 
@@ -81,7 +98,7 @@ def qwk(human: list[float], judged: list[float], maxima: list[float]) -> float:
 def run_agreement(args: argparse.Namespace) -> None:
     """Judge a fixed sample of the set on a fresh cache, then again on the warm one; print the summary."""
     exam, pairs, grades = load_set(args.set)
-    chosen = sample(pairs, args.n, args.seed)
+    chosen = sample(pairs, args.n, args.seed, args.questions)
     with tempfile.TemporaryDirectory() as cache:
         settings = JudgeSettings(
             cache_dir=Path(cache), mode=args.mode, concurrency=args.parallel, local_parallel=args.parallel,
@@ -98,7 +115,7 @@ def run_agreement(args: argparse.Namespace) -> None:
             warm = time.perf_counter() - started
             warm_calls = judge.stats.calls - calls_before
     rows = _rows(chosen, judgments, grades)
-    out = RESULTS / f"judge_{args.set}_{args.mode}.jsonl"
+    out = RESULTS / f"judge_{args.set}_{args.mode}{args.tag}.jsonl"
     out.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     scored = [r for r in rows if r["raw_points"] is not None]
     human = [statistics.mean(r["human"]) for r in scored]
@@ -127,9 +144,11 @@ def run_agreement(args: argparse.Namespace) -> None:
         "warm_cache_seconds_total": round(warm, 3),
         "warm_cache_calls": warm_calls,
         "parallel": args.parallel,
+        "questions": len({q.id for q, _ in chosen}),
+        "load_average_1min_at_end": round(psutil.getloadavg()[0], 2),
         "machine": machine(),
     }
-    (RESULTS / f"judge_{args.set}_{args.mode}.summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    (RESULTS / f"judge_{args.set}_{args.mode}{args.tag}.summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     print(json.dumps(summary, indent=2))
 
 
@@ -221,7 +240,7 @@ def _timed(judge: Judge, pairs: list[tuple[Question, Item]]) -> tuple[float, int
 def run_prompt_cache(args: argparse.Namespace) -> None:
     """Time the same items with the server's prompt cache off, then on (fresh judge caches)."""
     _, pairs, _ = load_set(args.set)
-    chosen = sample(pairs, args.n, args.seed)
+    chosen = sample(pairs, args.n, args.seed, args.questions)
     figures = {}
     for label, extra in (("prompt_cache_off", {"cache_prompt": False}), ("prompt_cache_on", None)):
         with tempfile.TemporaryDirectory() as cache:
@@ -306,8 +325,12 @@ def main() -> None:
         command.add_argument("--n", type=int, default=150)
         command.add_argument("--seed", type=int, default=0)
         command.add_argument("--parallel", type=int, default=2)
+        command.add_argument(
+            "--questions", type=int, default=None, help="Shape the sample like a round: this many questions."
+        )
         if name == "agreement":
             command.add_argument("--mode", choices=["distribution", "item", "criterion"], default="distribution")
+            command.add_argument("--tag", default="", help="Suffix of the result files (a variant being compared).")
     commands.add_parser("injection")
     args = parser.parse_args()
     RESULTS.mkdir(parents=True, exist_ok=True)

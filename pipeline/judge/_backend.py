@@ -7,9 +7,9 @@ so the checking logic is tested with a fake and the transport with a fake HTTP s
 
 from __future__ import annotations
 
+import math
 import threading
 import time
-import math
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -268,7 +268,9 @@ class OpenAIChat:
         content = ((choice.get("message") or {}).get("content") or "").strip()
         top = ((choice.get("logprobs") or {}).get("content") or [{}])[0].get("top_logprobs")
         if not top:
-            raise NoLogprobsError(f"{self._client.base_url} returned no top_logprobs: it cannot be read as a distribution")
+            raise NoLogprobsError(
+                f"{self._client.base_url} returned no top_logprobs: it cannot be read as a distribution"
+            )
         probabilities, coverage = renormalise(
             [(str(entry.get("token", "")), float(entry.get("logprob", -math.inf))) for entry in top], labels
         )

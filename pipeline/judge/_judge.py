@@ -24,8 +24,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pipeline.ingest import Item
 from pipeline.judge._backend import ChatBackend, ChatCallError, NoLogprobsError, OpenAIChat
 from pipeline.judge._cache import CachedReply, JudgeCache, cache_key
-from pipeline.judge._distribution import Scale, criterion_scale, read
 from pipeline.judge._checks import agreement, combine, confidence, distinct_mentions, quote_in, two_sentences
+from pipeline.judge._distribution import Scale, criterion_scale, read
 from pipeline.judge._injection import Screening, canonical, screen
 from pipeline.judge._local import LocalChat, sigterm_as_exit
 from pipeline.judge._prompts import Mode, Prompt, build_prompt
@@ -585,7 +585,11 @@ class Judge:
                 continue
             checked = check_verdict(criterion, parsed, text)
             awards[criterion.id] = award.model_copy(
-                update={"evidence": checked.evidence, "evidence_verified": checked.verified, "rationale": checked.rationale}
+                update={
+                    "evidence": checked.evidence,
+                    "evidence_verified": checked.verified,
+                    "rationale": checked.rationale,
+                }
             )
         self.stats.add(explained=1)
         return judgment.model_copy(update={"awards": awards})
@@ -662,6 +666,9 @@ def open_judge(
     cache miss, stopped on exit).
     """
     settings = settings or JudgeSettings()
+    if settings.provider and settings.provider != "local":
+        yield Judge(_langchain_backend(settings), settings)
+        return
     if settings.base_url:
         if not settings.model:
             raise JudgeConfigError(
@@ -683,12 +690,38 @@ def open_judge(
     if shared is not None:
         yield Judge(shared, settings)
         return
-    backend = LocalChat(settings, extra_body=extra_body)
+    backend = _local_backend(settings, extra_body)
     with sigterm_as_exit():
         try:
             yield Judge(backend, settings)
         finally:
             backend.close()
+
+
+def _langchain_backend(settings: JudgeSettings) -> ChatBackend:
+    """A provider's chat model through LangChain (GRADEFLOW_JUDGE_PROVIDER=provider:model)."""
+    from pipeline.judge._langchain import LangChainChat  # an optional extra: imported only when asked for
+
+    key = settings.api_key.get_secret_value() if settings.api_key else None
+    loopback = bool(settings.base_url) and _is_loopback(settings.base_url or "")
+    assert settings.provider is not None
+    try:
+        return LangChainChat(
+            settings.provider, base_url=settings.base_url, api_key=key or ("none" if loopback else None),
+            timeout_s=settings.timeout_s, max_retries=settings.max_retries, max_in_flight=settings.concurrency,
+            grammar=loopback,
+        )  # fmt: skip
+    except ValueError as error:
+        raise JudgeConfigError(f"GRADEFLOW_JUDGE_PROVIDER: {error}") from None
+
+
+def _local_backend(settings: JudgeSettings, extra_body: dict[str, Any] | None = None) -> LocalChat:
+    """The embedded server, asked through the openai SDK, or through LangChain when the provider is "local"."""
+    if settings.provider == "local":
+        from pipeline.judge._langchain import EmbeddedLangChain
+
+        return EmbeddedLangChain(settings)
+    return LocalChat(settings, extra_body=extra_body)
 
 
 _SHARED_LOCAL: dict[str, LocalChat] = {}
@@ -702,7 +735,7 @@ def shared_local_judge(settings: JudgeSettings) -> Iterator[None]:
     starts it (the 15-55 s of loading the model on 2 cores), and stops when the block ends.
     """
     key = settings.model_dump_json()
-    backend = LocalChat(settings)
+    backend = _local_backend(settings)
     _SHARED_LOCAL[key] = backend
     with sigterm_as_exit():
         try:

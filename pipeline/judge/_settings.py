@@ -20,6 +20,10 @@ class JudgeSettings(BaseSettings):
     """OpenAI-compatible endpoint (e.g. https://api.openai.com/v1); unset starts the embedded llama-server."""
     model: str | None = None
     """Model name sent to the endpoint; the local model names itself after its GGUF checksum."""
+    provider: str | None = None
+    """A LangChain `provider:model` (e.g. anthropic:claude-3-5-haiku-latest; needs gradeflow[langchain] and the
+    provider's extra): the judge speaks through LangChain's chat models. "local": the embedded model through
+    LangChain. Unset: the openai SDK (BASE_URL) or the embedded model."""
     api_key: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("GRADEFLOW_JUDGE_API_KEY", "OPENAI_API_KEY")
     )

@@ -91,7 +91,8 @@ def make_item(question: Question, text: str, submission_id: str = "s1") -> Item:
 
 def peaked(label: str, p: float = 1.0) -> Distributor:
     """A distributor putting `p` on one label (the top one where the scale has no such label) and the rest
-    spread evenly over the others."""
+    spread evenly over the others.
+    """
 
     def distribute(messages, labels):
         chosen = label if label in labels else labels[-1]

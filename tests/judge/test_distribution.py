@@ -117,7 +117,8 @@ def test_points_come_from_the_distribution_and_are_cached(make_judge, question):
     judge, fake = make_judge(_never, mode="distribution", explain="never", distribute=peaked("5"))
     item = make_item(question, "A min-heap of size k; O(n log k). Streaming works too. Metrics: recall, MAP.")
     first = judge.judge_item(question, item)
-    assert {cid: a.points for cid, a in first.awards.items()} == {"heap": 2, "complexity": 2, "metrics": 1.0, "stream": 1}
+    points = {cid: a.points for cid, a in first.awards.items()}
+    assert points == {"heap": 2, "complexity": 2, "metrics": 1.0, "stream": 1}
     assert all(a.distribution is not None and a.expected_points is not None for a in first.awards.values())
     assert first.confidence == 1.0 and not first.needs_review
     calls = len(fake.calls)
@@ -179,7 +180,8 @@ def test_an_injected_variant_is_judged_not_served_from_its_clean_twin(make_judge
 
 def test_an_honest_answer_the_screen_cuts_whole_is_not_zeroed(make_judge, question):
     """A glossary whose lines open with role names reads as forged turns: the screen cuts every line. It
-    used to score 0 at confidence 1; now the full text is judged too, and a person decides."""
+    used to score 0 at confidence 1; now the full text is judged too, and a person decides.
+    """
     judge, fake = make_judge(_never, mode="distribution", explain="never", distribute=peaked("4"))
     answer = "User: the person who calls the API. System: the whole service."
     judgment = judge.judge_item(question, make_item(question, answer))

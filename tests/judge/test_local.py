@@ -195,7 +195,8 @@ def test_a_killed_server_is_restarted_on_its_port_and_the_call_in_flight_is_sent
 
 
 def test_a_server_that_keeps_dying_is_given_up_after_the_bound(tmp_path, monkeypatch):
-    settings = _settings(tmp_path, SLOW_SERVER, monkeypatch).model_copy(update={"local_max_restarts": 1, "max_retries": 0})
+    settings = _settings(tmp_path, SLOW_SERVER, monkeypatch)
+    settings = settings.model_copy(update={"local_max_restarts": 1, "max_retries": 0})
     chat = LocalChat(settings)
     chat.supervisor.first_backoff_s = 0.1
     for _ in range(2):
