@@ -144,6 +144,7 @@ def build_app(station: Station) -> Starlette:
             request, session, "item.html", status=status,
             item=item,
             question=station.view.questions[item.question_id],
+            question_sha=station.view.question_shas[item.question_id],
             criteria=station.view.criteria(item.question_id),
             segments=highlight(item.answer, quotes),
             prefill=prefill,

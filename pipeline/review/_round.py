@@ -173,6 +173,8 @@ class RoundView:
                 judge=judge.get(key, {}),
                 runs=tuple(runs.get(key, [])),
             )
+        self.against = {key: (item.answer_sha, self.question_shas[key[1]]) for key, item in self.items.items()}
+        """What a grade of each item must have been given for to count (see ReviewStore.graders)."""
         self._review = sorted(
             (i for i in self.items.values() if i.needs_review),
             key=lambda i: (

@@ -145,7 +145,7 @@ class Station:
     def queue(self, reviewer: str, mode: str, *, question: str = "", reason: str = "", by: str = "") -> Queue:
         """The items of the mode this reviewer may grade (or, with `by`, those that reviewer graded)."""
         items = self.view.in_mode(mode)
-        graded = self.store.graders(self.view.round_id)
+        graded = self.store.graders(self.view.round_id, self.view.against)
         claims = self.store.active_claims(self.view.round_id)
         done = sum(1 for i in items if len(graded.get(i.key, ())) >= i.capacity)
         rows: list[QueueRow] = []
@@ -171,13 +171,14 @@ class Station:
     def next_item(self, reviewer: str, mode: str, *, question: str = "", reason: str = "") -> ItemView | None:
         """Claim and return the first item of the reviewer's queue; None when the queue is empty."""
         for row in self.queue(reviewer, mode, question=question, reason=reason).rows:
-            if self.store.claim(self.view.round_id, row.item.key, reviewer, row.item.capacity).taken:
+            if self.store.claim(self.view.round_id, row.item.key, reviewer, row.item.capacity,
+                                self.view.against[row.item.key]).taken:
                 return row.item
         return None
 
     def holders_blocking(self, item: ItemView, reviewer: str) -> frozenset[str]:
         """Claim the item; the others holding it when they leave no place for this reviewer, else empty."""
-        claim = self.store.claim(self.view.round_id, item.key, reviewer, item.capacity)
+        claim = self.store.claim(self.view.round_id, item.key, reviewer, item.capacity, self.view.against[item.key])
         return frozenset() if claim.taken else claim.others
 
     def my_latest(self, item: ItemView, reviewer: str) -> list[GradeEvent]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -57,6 +57,9 @@ CREATE TABLE IF NOT EXISTS used_tokens (
 
 ItemKey = tuple[str, str]
 """(submission_id, question_id) within one round."""
+
+Against = tuple[str, str]
+"""(answer_sha, question_sha): what a grade was given for; a re-scored round may change either."""
 
 
 @dataclass(frozen=True)
@@ -183,14 +186,21 @@ class ReviewStore:
         rows = self._con().execute(sql + " ORDER BY seq", params).fetchall()
         return [_event(row) for row in rows]
 
-    def graders(self, round_id: str) -> dict[ItemKey, set[str]]:
-        """Item → reviewers who graded it (any form): the queue's view of who holds what."""
+    def graders(self, round_id: str, against: Mapping[ItemKey, Against]) -> dict[ItemKey, set[str]]:
+        """Item → reviewers who graded it as it is now (`against`: its answer and question hashes).
+
+        A grade of an answer or question that changed since (a re-scored round) is kept in the log but
+        holds nothing: the item is back in the queue.
+        """
         rows = self._con().execute(
-            "SELECT DISTINCT submission_id, question_id, reviewer FROM grades WHERE round_id = ?", [round_id]
+            "SELECT DISTINCT submission_id, question_id, reviewer, answer_sha, question_sha FROM grades"
+            " WHERE round_id = ?",
+            [round_id],
         ).fetchall()
         held: dict[ItemKey, set[str]] = {}
-        for sid, qid, reviewer in rows:
-            held.setdefault((sid, qid), set()).add(reviewer)
+        for sid, qid, reviewer, answer_sha, question_sha in rows:
+            if against.get((sid, qid)) == (answer_sha, question_sha):
+                held.setdefault((sid, qid), set()).add(reviewer)
         return held
 
     def active_claims(self, round_id: str) -> dict[ItemKey, set[str]]:
@@ -204,15 +214,16 @@ class ReviewStore:
             claims.setdefault((sid, qid), set()).add(reviewer)
         return claims
 
-    def claim(self, round_id: str, item: ItemKey, reviewer: str, capacity: int) -> Claim:
-        """Claim an item for a reviewer unless `capacity` others already hold it (graded or claimed)."""
+    def claim(self, round_id: str, item: ItemKey, reviewer: str, capacity: int, against: Against) -> Claim:
+        """Claim an item for a reviewer unless `capacity` others already hold it (graded as it is now, or claimed)."""
         now = time.time()
         with self._write(durable=False) as con:
             graded = {
                 r
                 for (r,) in con.execute(
-                    "SELECT DISTINCT reviewer FROM grades WHERE round_id = ? AND submission_id = ? AND question_id = ?",
-                    [round_id, *item],
+                    "SELECT DISTINCT reviewer FROM grades WHERE round_id = ? AND submission_id = ? AND question_id = ?"
+                    " AND answer_sha = ? AND question_sha = ?",
+                    [round_id, *item, *against],
                 )
             }
             claimed = {

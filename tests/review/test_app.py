@@ -173,3 +173,16 @@ def test_candidate_text_is_shown_as_text_never_as_markup(flagged_round: ReviewRo
     assert "&lt;script&gt;alert(&#34;owned&#34;)&lt;/script&gt;" in response.text
     assert "<script>alert" not in response.text and "<img src=x" not in response.text
     assert "script-src 'self'" in response.headers["content-security-policy"]
+
+
+def test_an_item_whose_answer_changed_returns_to_the_queue_with_a_note(flagged_round: ReviewRound) -> None:
+    station = Station(flagged_round.out, flagged_round.round_dir, double_share=0.0)
+    alice = _reviewer(station, "alice")
+    assert alice.submit(alice.open("/item/s00004/1.2")).status_code == 303
+    assert ("s00004", "1.2") not in {r.item.key for r in station.queue("alice", "review").rows}
+    path = flagged_round.round_dir / "submissions" / "s00004.md"
+    path.write_text(path.read_text().replace("Candidate 4 answers 1.2", "Candidate 4 rewrote 1.2"))
+    restarted = Station(flagged_round.out, flagged_round.round_dir, double_share=0.0)  # after re-scoring
+    assert ("s00004", "1.2") in {r.item.key for r in restarted.queue("alice", "review").rows}
+    page = _reviewer(restarted, "alice").client.get("/item/s00004/1.2").text
+    assert "changed since you graded this item" in page and "You graded this item" not in page

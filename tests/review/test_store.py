@@ -13,6 +13,7 @@ from pipeline.review import _store as store_module
 from pipeline.review._store import Claim
 
 ITEM = ("s1", "1.1")
+AGAINST = ("ans", "q")
 
 
 def _save(store: ReviewStore, *, form_id: str | None = None, reviewer: str = "alice", version: int = 0,
@@ -54,23 +55,35 @@ def test_grades_survive_reopening_and_the_file_is_in_wal_mode(tmp_path: Path) ->
 
 def test_claims_keep_others_off_until_capacity_or_expiry(tmp_path: Path, monkeypatch) -> None:
     store = ReviewStore(tmp_path / "reviews.sqlite")
-    assert store.claim("r", ITEM, "alice", capacity=1) == Claim(taken=True, others=frozenset())
-    assert store.claim("r", ITEM, "bob", capacity=1) == Claim(taken=False, others=frozenset({"alice"}))
+    assert store.claim("r", ITEM, "alice", 1, AGAINST) == Claim(taken=True, others=frozenset())
+    assert store.claim("r", ITEM, "bob", 1, AGAINST) == Claim(taken=False, others=frozenset({"alice"}))
     assert store.active_claims("r") == {ITEM: {"alice"}}
-    assert store.claim("r", ITEM, "bob", capacity=2).taken  # a double-graded item takes a second reviewer
+    assert store.claim("r", ITEM, "bob", 2, AGAINST).taken  # a double-graded item takes a second reviewer
     assert store.active_claims("r") == {ITEM: {"alice", "bob"}}
-    assert store.claim("r", ITEM, "carol", capacity=2) == Claim(taken=False, others=frozenset({"alice", "bob"}))
+    assert store.claim("r", ITEM, "carol", 2, AGAINST) == Claim(taken=False, others=frozenset({"alice", "bob"}))
     monkeypatch.setattr(store_module, "CLAIM_TTL_S", -1)  # every claim has expired
-    assert store.claim("r", ITEM, "carol", capacity=1).taken
+    assert store.claim("r", ITEM, "carol", 1, AGAINST).taken
 
 
 def test_a_reviewer_who_graded_keeps_the_item_after_the_claim_expires(tmp_path: Path, monkeypatch) -> None:
     store = ReviewStore(tmp_path / "reviews.sqlite")
-    store.claim("r", ITEM, "alice", capacity=1)
+    store.claim("r", ITEM, "alice", 1, AGAINST)
     _save(store)
     monkeypatch.setattr(store_module, "CLAIM_TTL_S", -1)
-    assert store.claim("r", ITEM, "bob", capacity=1) == Claim(taken=False, others=frozenset({"alice"}))
-    assert store.graders("r") == {ITEM: {"alice"}}
+    assert store.claim("r", ITEM, "bob", 1, AGAINST) == Claim(taken=False, others=frozenset({"alice"}))
+    assert store.graders("r", {ITEM: AGAINST}) == {ITEM: {"alice"}}
+
+
+def test_a_grade_of_a_changed_answer_holds_nothing(tmp_path: Path, monkeypatch) -> None:
+    store = ReviewStore(tmp_path / "reviews.sqlite")
+    store.claim("r", ITEM, "alice", 1, AGAINST)
+    _save(store)
+    rescored = ("new answer", "q")
+    assert store.graders("r", {ITEM: rescored}) == {}
+    assert store.graders("r", {ITEM: AGAINST}) == {ITEM: {"alice"}}
+    monkeypatch.setattr(store_module, "CLAIM_TTL_S", -1)
+    assert not store.claim("r", ITEM, "bob", 1, AGAINST).taken  # alice's grade holds the item as it was
+    assert store.claim("r", ITEM, "bob", 1, rescored).taken  # not as it is now
 
 
 def test_a_login_token_is_spent_once(tmp_path: Path) -> None:
