@@ -58,20 +58,20 @@ def serve(
     """Serve the review station of a round (queue, item pages, blind mode, double grading)."""
     import uvicorn
 
-    from pipeline.review import REVIEWERS_FILE, ReviewError, Station, load_reviewers
+    from pipeline.review import AuthError, ReviewError, Station
     from pipeline.review._app import build_app
     from pipeline.rounds import RoundError
     from rubric_schema import RubricError
 
     try:
         station = Station(round_out, round_dir, round_id=round_id, double_share=double_share)
-    except (ReviewError, RoundError, RubricError) as error:
+        names = sorted(station.reviewers())
+    except (ReviewError, RoundError, RubricError, AuthError) as error:
         raise fail(str(error)) from None
     summary = station.exporter.run_once()
     station.exporter.start()
     if not _loopback(host):
         errors.print(f"[yellow]listening on {host}: reachable from other machines, over plain HTTP[/]")
-    names = sorted(load_reviewers(round_out / REVIEWERS_FILE))
     console.print(
         f"review station for round {station.view.round_id}: {len(station.view.items)} items, "
         f"{summary.events} grades so far; open http://{host}:{port}/ "

@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from pipeline.review._auth import Session
+from pipeline.review._auth import AuthError, Session
 from pipeline.review._round import MODES, ItemView
 from pipeline.review._station import FormError, Station
 from pipeline.review._store import StaleForm
@@ -238,7 +238,12 @@ def build_app(station: Station) -> Starlette:
             "exported_seq": station.exporter.exported_seq,
         })
 
-    return Starlette(routes=[
+    async def broken_reviewers(request: Request, error: Exception) -> Response:
+        return HTMLResponse(_ENV.get_template("message.html").render(
+            session=sessions.new(), csrf="", round_id=station.view.round_id, modes=MODES,
+            title="Reviewers file broken", text=f"{error} (fix the file; nothing was saved)."), status_code=500)
+
+    return Starlette(exception_handlers={AuthError: broken_reviewers}, routes=[
         Route("/", queue),
         Route("/next", next_item),
         Route("/item/{sid}/{qid}", show_item, methods=["GET"]),

@@ -47,6 +47,14 @@ def test_a_reviewer_removed_from_the_file_is_signed_out(station: Station) -> Non
     assert alice.client.get("/").status_code == 401
 
 
+def test_a_broken_reviewers_file_is_a_clear_page_not_a_crash(station: Station) -> None:
+    alice = _reviewer(station, "alice")
+    station.reviewers_path.write_text("reviewers: [{name: alice}]\n")
+    response = alice.client.get("/")
+    assert response.status_code == 500
+    assert "reviewers.yaml" in response.text and "Reviewers file broken" in response.text
+
+
 def test_item_page_shows_rubric_values_judge_and_evidence(station: Station) -> None:
     alice = _reviewer(station, "alice")
     form = alice.open_next()
