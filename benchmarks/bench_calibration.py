@@ -87,6 +87,7 @@ def item_rows(judge_file: Path, round_id: str) -> list[dict[str, Any]]:
                     "kind": "text",
                     "max_points": float(record["max_points"]),
                     "raw_points": None if record.get("raw_points") is None else float(record["raw_points"]),
+                    "expected_points": record.get("expected_points"),
                     "confidence": None if record.get("confidence") is None else float(record["confidence"]),
                     "needs_review": bool(record.get("needs_review", False)),
                 }

@@ -60,6 +60,20 @@ class ExecResultLike(Protocol):
 Execute = Callable[[CodeTask, str], ExecResultLike]
 
 
+def expected_points(
+    question: Question, awards: dict[str, CriterionAward], checks: dict[str, dict[str, bool]]
+) -> float | None:
+    """The item's points with each judged criterion at its unsnapped expected value, by the same rules.
+
+    A finer judge score for calibration than the snapped points; None unless every judged criterion was
+    decided by a distribution.
+    """
+    if not awards or any(a.expected_points is None for a in awards.values()):
+        return None
+    unsnapped = {cid: a.model_copy(update={"points": a.expected_points}) for cid, a in awards.items()}
+    return score_question(question, unsnapped, checks).raw_points
+
+
 def criterion_row(row: CriterionScore) -> dict[str, Any]:
     """A criterion_scores row: the judge's distribution as JSON text, with its largest probability beside it."""
     values = row.model_dump()
@@ -266,6 +280,7 @@ def grade_submission(
         checks = {run.task_id: run.checks for run in item_runs}
         awards = judgment.awards if judgment is not None else {}
         score = score_question(question, awards, checks)
+        expected = expected_points(question, awards, checks)
         question_scores[question.id] = score
         reasons = _review_reasons(
             item, question, score, judgment, item_runs, question.id in submission.duplicates
@@ -274,7 +289,7 @@ def grade_submission(
         if calibrator is not None and score.raw_points is not None:
             calibrated, expected_error = calibrator.apply(
                 question.id,
-                score.raw_points,
+                expected if expected is not None else score.raw_points,
                 question.points,
                 confidence=judgment.confidence if judgment else None,
                 answer=item.answer,
@@ -293,6 +308,7 @@ def grade_submission(
                 "max_points": question.points,
                 "raw_points": score.raw_points,
                 "calibrated_points": calibrated,
+                "expected_points": expected,
                 **final_points(score.raw_points, calibrated),
                 "expected_error": expected_error,
                 "confidence": judgment.confidence if judgment is not None else 1.0,

@@ -370,6 +370,15 @@ def read_item_scores(round_out: str | Path, *, round_id: str | None = None) -> p
     return table
 
 
+def judge_points(row: dict[str, Any]) -> float:
+    """The judge's score calibration learns from: the distribution's unsnapped expected points where the
+    judge read a distribution (finer than the snapped points), else the raw points."""
+    expected = row.get("expected_points")
+    if expected is not None and not (isinstance(expected, float) and math.isnan(expected)):
+        return float(expected)
+    return float(row["raw_points"])
+
+
 def join_scores(
     items: pa.Table | list[dict[str, Any]], grades: list[HumanGrade], *, exam: Exam | None = None
 ) -> tuple[CalibrationData, JoinSummary]:
@@ -414,7 +423,7 @@ def join_scores(
         submission_id=np.array([str(r["submission_id"]) for r, _ in kept], dtype=object),
         question_id=np.array([str(r["question_id"]) for r, _ in kept], dtype=object),
         max_points=np.array([float(r["max_points"]) for r, _ in kept], dtype=float),
-        raw_points=np.array([float(r["raw_points"]) for r, _ in kept], dtype=float),
+        raw_points=np.array([judge_points(r) for r, _ in kept], dtype=float),
         confidence=np.array(
             [math.nan if r.get("confidence") is None else float(r["confidence"]) for r, _ in kept],
             dtype=float,

@@ -54,6 +54,7 @@ SCHEMAS: dict[str, pa.Schema] = {
             pa.field("max_points", pa.float64()),
             pa.field("raw_points", pa.float64()),
             pa.field("calibrated_points", pa.float64()),
+            pa.field("expected_points", pa.float64()),
             pa.field("final_points", pa.float64()),
             pa.field("decided_by", pa.string()),
             pa.field("expected_error", pa.float64()),
