@@ -36,13 +36,11 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # The main job, offline: the embedded judge (assembled and started by gradeflow), the sandbox, Prefect.
-# Item mode (one call per answer, not one per criterion) and all cores for llama-server unless the
-# environment says otherwise: the demo is the only job on the machine, and on 2 quiet cores the 1.5B model
-# decodes 1.8x faster on 2 threads than on 1 (the default, half the cores, suits a shared machine).
+# The distribution judge (the default mode) and all cores for llama-server unless the environment says
+# otherwise: the demo is the only job on the machine (the default, half the cores, suits a shared one).
 demo: setup
 	$(BIN)/gradeflow validate eval_sets/ai-engineer-mid/rubric.yaml
-	GRADEFLOW_JUDGE_MODE=$${GRADEFLOW_JUDGE_MODE:-item} \
-	  GRADEFLOW_JUDGE_LOCAL_THREADS=$${GRADEFLOW_JUDGE_LOCAL_THREADS:-$$(nproc)} \
+	GRADEFLOW_JUDGE_LOCAL_THREADS=$${GRADEFLOW_JUDGE_LOCAL_THREADS:-$$(nproc)} \
 	  $(BIN)/gradeflow score $(DEMO_ROUND) --out $(DEMO_OUT) --judge local
 	$(BIN)/gradeflow report $(DEMO_OUT) --out $(DEMO_OUT)/report.html
 	@echo "tables: $(DEMO_OUT)/<table>/round_id=demo/part-0.parquet"
