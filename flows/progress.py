@@ -51,6 +51,8 @@ class Snapshot:
 
     def line(self) -> str:
         """One log line: items done/total, rate, ETA, errors so far."""
+        if not self.submissions:
+            return f"scoring: starting (Prefect, reading the round); elapsed {_duration(self.elapsed_s)}"
         share = f" ({self.items_done / self.items:.0%})" if self.items else ""
         rate = self.rate
         pace = f"{rate:.2f} items/s, ETA {_duration(self.eta_s or 0.0)}" if rate else "rate: after the first batch"

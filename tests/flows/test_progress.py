@@ -17,6 +17,8 @@ class Stats:
 
 
 def test_the_line_says_items_rate_eta_and_errors_so_far():
+    progress.start(submissions=0, items=0)
+    assert progress.snapshot().line().startswith("scoring: starting")  # Prefect's server is still coming up
     progress.start(submissions=4, items=40)
     stats = Stats(calls=12, cache_hits=3, failures=2)
     with progress.watch(stats):
