@@ -548,8 +548,9 @@ class Judge:
             elif award.reason:
                 reasons.append(f"{criterion.id}: {award.reason}")
         score_confidence = confidence([c.points for c in criteria], agreements)
-        if score_confidence < self.settings.review_threshold:
-            reasons.append(f"confidence {score_confidence:.2f} below {self.settings.review_threshold:g}")
+        threshold = self.settings.review_below(self.mode)
+        if score_confidence < threshold:
+            reasons.append(f"confidence {score_confidence:.2f} below {threshold:g}")
         judgment = ItemJudgment(
             **base,
             awards=awards,

@@ -60,8 +60,16 @@ class JudgeSettings(BaseSettings):
     """Content-addressed cache of judgments; a re-run or a resumed round makes no calls."""
     screen_injections: bool = True
     """Cut text addressed to the grader out of answers before judging (off only to measure the raw model)."""
-    review_threshold: float = Field(default=0.75, ge=0, le=1)
-    """Items whose confidence is below this are marked needs_review."""
+    review_threshold: float | None = Field(default=None, ge=0, le=1)
+    """Items whose confidence is below this are marked needs_review. Default: 0.75 for generated verdicts
+    (the samples' agreement), 0.45 for distributions (whose confidence is 1 − 2·sd/points: the 1.5B model's
+    distributions are broad, and 0.45 sends about the least sure quarter to review; docs/BENCHMARKS.md)."""
+
+    def review_below(self, mode: str) -> float:
+        """The review threshold in force for `mode` (the configured one, or the fallback to verdicts)."""
+        if self.review_threshold is not None:
+            return self.review_threshold
+        return 0.45 if mode == "distribution" else 0.75
     prompts_dir: Path | None = None
     """Prompt templates; default: the repository's prompts/."""
     local_model_dir: Path = DEFAULT_CACHE_ROOT / "models"

@@ -203,3 +203,11 @@ def test_when_the_screen_removes_most_of_an_answer_the_lower_score_stands(make_j
     assert judgment.needs_review and judgment.confidence <= 0.25
     assert judgment.awards["heap"].points == 0.5  # grade 1 of 5 on 2 points, not the full text's 2
     assert any("the lower stands" in r for r in judgment.review_reasons)
+
+
+def test_the_review_threshold_follows_the_mode_unless_set():
+    from pipeline.judge import JudgeSettings
+
+    assert JudgeSettings().review_below("distribution") == 0.45
+    assert JudgeSettings().review_below("criterion") == 0.75
+    assert JudgeSettings(review_threshold=0.2).review_below("distribution") == 0.2
