@@ -372,7 +372,8 @@ def read_item_scores(round_out: str | Path, *, round_id: str | None = None) -> p
 
 def judge_points(row: dict[str, Any]) -> float:
     """The judge's score calibration learns from: the distribution's unsnapped expected points where the
-    judge read a distribution (finer than the snapped points), else the raw points."""
+    judge read a distribution (finer than the snapped points), else the raw points.
+    """
     expected = row.get("expected_points")
     if expected is not None and not (isinstance(expected, float) and math.isnan(expected)):
         return float(expected)

@@ -305,6 +305,12 @@ class Judge:
             )
         self._checked_labels.add(scale.labels)
 
+    def _failed(self, record: _Record, started: float, error: ChatCallError) -> None:
+        """Count a call that failed after its retries; its criteria stay unscored with the error as reason."""
+        record.latency_ms += (time.perf_counter() - started) * 1000
+        record.errors.append(f"call failed: {error}")
+        self.stats.add(calls=1, failures=1)
+
     def _call_distribution(
         self, spec: _Spec, *, rubric_sha: str, answer: str, raw_answer: str, sample: int, record: _Record
     ) -> dict[str, float] | None:
@@ -330,9 +336,7 @@ class Judge:
         except NoLogprobsError:
             raise
         except ChatCallError as error:
-            record.latency_ms += (time.perf_counter() - started) * 1000
-            record.errors.append(f"call failed: {error}")
-            self.stats.add(calls=1, failures=1)
+            self._failed(record, started, error)
             return None
         record.latency_ms += (time.perf_counter() - started) * 1000
         record.tokens_in += reply.tokens_in
@@ -385,9 +389,7 @@ class Judge:
                 max_tokens=spec.max_tokens,
             )
         except ChatCallError as error:
-            record.latency_ms += (time.perf_counter() - started) * 1000
-            record.errors.append(f"call failed: {error}")
-            self.stats.add(calls=1, failures=1)
+            self._failed(record, started, error)
             return None
         record.latency_ms += (time.perf_counter() - started) * 1000
         record.tokens_in += reply.tokens_in
