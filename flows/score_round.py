@@ -79,6 +79,23 @@ def write_tables(out_dir: str, round_id: str, rows: dict[str, list[dict[str, Any
     }
 
 
+JudgeKind = Literal["local", "openai", "langchain"]
+"""local: the embedded model; openai: GRADEFLOW_JUDGE_BASE_URL; langchain: GRADEFLOW_JUDGE_PROVIDER through
+LangChain's chat models (unset: the embedded model through LangChain)."""
+
+
+def judge_settings_for(judge: JudgeKind) -> JudgeSettings:
+    """The judge settings a round runs with: the environment's, narrowed to the kind of judge asked for."""
+    if judge == "openai":
+        return JudgeSettings(provider=None)
+    if judge == "langchain":
+        configured = JudgeSettings()
+        if configured.provider:
+            return configured
+        return configured.model_copy(update={"provider": "local", "base_url": None})
+    return JudgeSettings(base_url=None, provider=None)
+
+
 @contextmanager
 def judge_endpoint(settings: JudgeSettings, in_process: bool) -> Iterator[JudgeSettings]:
     """Settings every batch task can open a judge with: the configured endpoint, or the embedded server.
@@ -87,7 +104,7 @@ def judge_endpoint(settings: JudgeSettings, in_process: bool) -> Iterator[JudgeS
     cached re-run never loads the model). Dask workers are other processes: they get the server's URL,
     so it is started here, before them.
     """
-    if settings.base_url:
+    if settings.base_url or (settings.provider and settings.provider != "local"):
         yield settings
     elif in_process:
         with shared_local_judge(settings):
@@ -131,7 +148,7 @@ def outcome(summary: RoundSummary) -> State:
 def score_round(
     round_dir: str,
     out_dir: str,
-    judge: Literal["local", "openai"] = "local",
+    judge: JudgeKind = "local",
     calibration: str | None = None,
     samples: int | None = None,
 ) -> State:
@@ -147,7 +164,7 @@ def score_round(
 
 
 def _score_locked(
-    rnd: Round, out_dir: str, judge: Literal["local", "openai"], calibration: str | None, samples: int | None
+    rnd: Round, out_dir: str, judge: JudgeKind, calibration: str | None, samples: int | None
 ) -> RoundSummary:
     logger = get_run_logger()
     settings = ScoreSettings()
@@ -159,7 +176,7 @@ def _score_locked(
     )
     samples = samples or rnd.config.settings.samples or settings.samples
     batch_size = rnd.config.settings.batch_size or settings.batch_size
-    judge_settings = JudgeSettings() if judge == "openai" else JudgeSettings(base_url=None)
+    judge_settings = judge_settings_for(judge)
     if judge == "openai" and not judge_settings.base_url:
         raise ValueError("--judge openai needs GRADEFLOW_JUDGE_BASE_URL (and an API key) in the environment")
     batches = [submissions[i : i + batch_size] for i in range(0, len(submissions), batch_size)]
@@ -185,7 +202,7 @@ def run_round(
     round_dir: str | Path,
     out_dir: str | Path,
     *,
-    judge: Literal["local", "openai"] = "local",
+    judge: JudgeKind = "local",
     calibration: str | None = None,
     samples: int | None = None,
     settings: ScoreSettings | None = None,

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Literal
 
 from prefect import flow, get_run_logger
 from prefect.states import Completed, Failed, State
 
-from flows.score_round import score_round, summary_of
+from flows.score_round import JudgeKind, score_round, summary_of
 from pipeline.rounds import RoundBusy, load_round
 
 DEFAULT_CRON = "0 2 * * *"
@@ -33,7 +32,7 @@ def fingerprint(round_dir: Path) -> str:
 
 @flow(name="score-new-rounds", log_prints=False)
 def score_new_rounds(
-    rounds_root: str, out_root: str, judge: Literal["local", "openai"] = "local"
+    rounds_root: str, out_root: str, judge: JudgeKind = "local"
 ) -> State:
     """Score each round whose inputs changed since its last scoring; the data is the round ids scored.
 
@@ -69,7 +68,7 @@ def score_new_rounds(
 
 
 def serve_rounds(
-    rounds_root: Path, *, out_root: Path, cron: str | None, judge: Literal["local", "openai"], name: str
+    rounds_root: Path, *, out_root: Path, cron: str | None, judge: JudgeKind, name: str
 ) -> None:
     """Block, serving the deployment; a round.yaml's own schedule is used when no --cron is given."""
     if cron is None:

@@ -35,7 +35,12 @@ PROGRESS_EVERY_S = float(os.environ.get("GRADEFLOW_PROGRESS_EVERY_S", "10"))
 """Seconds between progress lines when stdout is no terminal (a log, a cron job)."""
 
 JudgeChoice = Annotated[
-    str, typer.Option("--judge", help="local: the embedded model; openai: GRADEFLOW_JUDGE_BASE_URL.")
+    str,
+    typer.Option(
+        "--judge",
+        help="local: the embedded model; openai: GRADEFLOW_JUDGE_BASE_URL; "
+        "langchain: GRADEFLOW_JUDGE_PROVIDER=provider:model (unset: the embedded model through LangChain).",
+    ),
 ]
 
 
@@ -96,8 +101,8 @@ def score(
     ] = None,
 ) -> None:
     """Score a round (Prefect flow) with a progress bar and a closing summary."""
-    if judge not in ("local", "openai"):
-        raise fail(f"--judge must be local or openai, not {judge!r}")
+    if judge not in ("local", "openai", "langchain"):
+        raise fail(f"--judge must be local, openai or langchain, not {judge!r}")
     try:
         rnd = load_round(round_dir)
     except (RoundError, RubricError) as error:

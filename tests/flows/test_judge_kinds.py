@@ -1,0 +1,22 @@
+"""`--judge local|openai|langchain` narrows the environment's judge settings to the judge asked for."""
+
+from __future__ import annotations
+
+from flows.score_round import judge_settings_for
+
+
+def test_each_kind_of_judge_gets_its_own_settings(monkeypatch):
+    monkeypatch.setenv("GRADEFLOW_JUDGE_BASE_URL", "https://judge.example/v1")
+    monkeypatch.setenv("GRADEFLOW_JUDGE_PROVIDER", "anthropic:claude-3-5-haiku-latest")
+    local = judge_settings_for("local")
+    assert local.base_url is None and local.provider is None
+    remote = judge_settings_for("openai")
+    assert remote.base_url == "https://judge.example/v1" and remote.provider is None
+    assert judge_settings_for("langchain").provider == "anthropic:claude-3-5-haiku-latest"
+
+
+def test_langchain_without_a_provider_is_the_embedded_model_through_langchain(monkeypatch):
+    monkeypatch.setenv("GRADEFLOW_JUDGE_BASE_URL", "https://judge.example/v1")
+    monkeypatch.delenv("GRADEFLOW_JUDGE_PROVIDER", raising=False)
+    settings = judge_settings_for("langchain")
+    assert settings.provider == "local" and settings.base_url is None
