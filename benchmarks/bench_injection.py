@@ -1,6 +1,6 @@
 """Prompt injection on the real model: points an injection adds over its clean twin, and how often it is flagged.
 
-    .venv/bin/python benchmarks/bench_injection.py [--bases 44] [--per-base 3] [--seed 0]
+    .venv/bin/python benchmarks/bench_injection.py [--bases 44] [--per-base 3] [--seed-exam 4] [--only off|on]
 
 Injected answers are built from clean twins (real answers of mohler-cs-2011, ads-zh and the seed exam's
 panel round; English and Chinese) with the templates in benchmarks/injection/: `templates_dev.yaml`,
@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -88,13 +89,13 @@ def inject(answer: str, template: Template, max_points: float) -> str:
     return joiner.join(sentences[:middle]) + f"{joiner} {payload} " + joiner.join(sentences[middle:])
 
 
-def twins(n: int, seed: int) -> list[tuple[Question, Item]]:
+def twins(n: int, seed: int, seed_exam: int) -> list[tuple[Question, Item]]:
     """Clean answers with room to gain: human grade between 20 % and 80 % of the points (eval sets), or the
-    panel round's average and weak candidates' free-text items (seed exam).
+    panel round's average and weak candidates' free-text items (`seed_exam` of them, from the seed exam).
     """
     rng = random.Random(seed)
     chosen: list[tuple[Question, Item]] = []
-    per_set = n * 2 // 5
+    per_set = (n - seed_exam) // 2
     for name in ("mohler-cs-2011", "ads-zh"):
         _, pairs, grades = load_set(name)
         middling = [
@@ -203,9 +204,10 @@ def main() -> None:
     parser.add_argument("--bases", type=int, default=44)
     parser.add_argument("--per-base", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--only", choices=["off", "on"], help="Run one screen setting only.")
+    parser.add_argument("--seed-exam", type=int, default=4, help="How many of the twins come from the seed exam.")
+    parser.add_argument("--only", choices=["off", "on"], help="Run one screen setting only (its own result file).")
     args = parser.parse_args()
-    cases = build_cases(twins(args.bases, args.seed), load_templates(), args.per_base, args.seed)
+    cases = build_cases(twins(args.bases, args.seed, args.seed_exam), load_templates(), args.per_base, args.seed)
     report: dict[str, object] = {
         "twins": sum(c.template is None for c in cases),
         "injected": sum(c.template is not None for c in cases),
@@ -218,7 +220,9 @@ def main() -> None:
         report[label] = {**summarise(cases, points, flagged), "seconds": round(wall, 1), "model_calls": calls}
     report["machine"] = machine()
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "injection.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    name = f"injection_screen_{args.only}.json" if args.only else "injection.json"
+    report["command"] = " ".join(sys.argv[1:])
+    (RESULTS / name).write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     print(json.dumps(report, indent=2, ensure_ascii=False))
 
 
