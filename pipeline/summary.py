@@ -51,6 +51,18 @@ class RoundSummary(BaseModel):
     judge_calls: int
     judge_cache_hits: int
     judge_errors: int
+    judged_by_distribution: int = 0
+    """Criteria the judge decided from a score distribution (one decoded token)."""
+    judged_by_verdict: int = 0
+    """Criteria the judge decided from a generated verdict (the mode asked for, or an endpoint without
+    log-probabilities)."""
+
+    def judge_path_line(self) -> str:
+        """How the judge decided the criteria it scored: distributions, generated verdicts, or both."""
+        return (
+            f"judge: {self.judged_by_distribution} criteria from score distributions, "
+            f"{self.judged_by_verdict} from generated verdicts"
+        )
 
     @property
     def complete(self) -> bool:
@@ -110,6 +122,7 @@ def summarize(
         if r["raw_points"] is None and r not in waiting
     ]
     calls = rows["judge_calls"]
+    judged = [r for r in rows["criterion_scores"] if r["source"] == "judge" and r["points"] is not None]
     return RoundSummary(
         round_id=round_id,
         out_dir=str(out_dir),
@@ -126,6 +139,8 @@ def summarize(
         judge_calls=len(calls),
         judge_cache_hits=sum(1 for c in calls if c.get("cache_hit")),
         judge_errors=sum(1 for c in calls if c.get("error")),
+        judged_by_distribution=sum(1 for r in judged if r.get("distribution") is not None),
+        judged_by_verdict=sum(1 for r in judged if r.get("distribution") is None),
     )
 
 

@@ -77,6 +77,8 @@ def _print_summary(summary) -> None:  # noqa: ANN001 (flows import is deferred)
         f"items needing review: {summary.n_items_review}",
         highlight=False,
     )
+    if summary.judged_by_distribution or summary.judged_by_verdict:
+        console.print(summary.judge_path_line(), highlight=False)
     for kind, count in summary.review_kinds.items():
         console.print(f"  review: {count} item(s) × {kind}", highlight=False)
     for failure in summary.failures:

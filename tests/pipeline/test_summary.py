@@ -45,12 +45,12 @@ def _item(submission: str, question: str, points: float | None, kinds: list[str]
     }
 
 
-def _summary(items: list[dict]):
+def _summary(items: list[dict], criteria: list[dict] | None = None):
     submissions = [
         {"submission_id": s, "source_file": f"{s}.md", "status": "incomplete", "status_reason": "", "raw_total": None}
         for s in sorted({i["submission_id"] for i in items})
     ]
-    rows = {"submissions": submissions, "item_scores": items, "judge_calls": []}
+    rows = {"submissions": submissions, "item_scores": items, "judge_calls": [], "criterion_scores": criteria or []}
     return summarize(parse_exam(EXAM, source=Path("mini.yaml")), "r1", rows, out_dir=Path("out"))
 
 
@@ -78,3 +78,17 @@ def test_items_waiting_for_the_judge_are_one_line_not_one_per_item():
         "judge unavailable: no answer from http://judge/v1 for 300 s (cannot reach it)"
     )
     assert summary.failures == ["s4 Q1: c: unscored: call failed: HTTP 400 from judge"]
+
+
+def test_the_summary_says_how_the_judge_decided_its_criteria():
+    """Score distributions, or generated verdicts (the mode asked for, or an endpoint without logprobs)."""
+    criteria = [
+        {"source": "judge", "points": 1.0, "distribution": '{"0": 0.5, "2": 0.5}'},
+        {"source": "judge", "points": 2.0, "distribution": '{"0": 0.1, "2": 0.9}'},
+        {"source": "judge", "points": 0.0, "distribution": None},
+        {"source": "judge", "points": None, "distribution": None},  # unscored: decided by nobody
+        {"source": "rule", "points": -1.0, "distribution": None},
+    ]
+    summary = _summary([_item("s1", "Q1", 1.0, [])], criteria)
+    assert (summary.judged_by_distribution, summary.judged_by_verdict) == (2, 1)
+    assert summary.judge_path_line() == "judge: 2 criteria from score distributions, 1 from generated verdicts"
