@@ -18,6 +18,7 @@ from pipeline.grading import SubmissionResult, cached_execute, grade_batch, reje
 from pipeline.ingest import DEFAULT_MAX_BYTES, RejectedFile, Submission, split_round
 from pipeline.judge import JudgeSettings, local_server, open_judge, shared_local_judge
 from pipeline.judge._outage import PatientChat, patience_for, reset_outages
+from pipeline.review import STORE_FILE, ReviewStore, RoundView, export
 from pipeline.rounds import Round, load_round, round_lock
 from pipeline.settings import ScoreSettings
 from pipeline.store import write_partition
@@ -77,6 +78,16 @@ def write_tables(out_dir: str, round_id: str, rows: dict[str, list[dict[str, Any
         table: str(write_partition(out_dir, table, round_id, table_rows))
         for table, table_rows in rows.items()
     }
+
+
+@task(name="reapply-reviews", retries=1, retry_delay_seconds=2)
+def reapply_reviews(out_dir: str, round_dir: str, round_id: str) -> None:
+    """A re-scored round keeps what its reviewers decided: the review log rewrites human_reviews and the
+    final points of the tables just written (a grade of an answer that changed is kept but marked stale).
+    """
+    log = Path(out_dir) / STORE_FILE
+    if log.is_file():
+        export(RoundView(out_dir, round_dir, round_id=round_id), ReviewStore(log))
 
 
 JudgeKind = Literal["local", "openai", "langchain"]
@@ -160,7 +171,9 @@ def score_round(
     """
     rnd = load(round_dir)
     with round_lock(out_dir, rnd.config.round_id):
-        return outcome(_score_locked(rnd, out_dir, judge, calibration, samples))
+        summary = _score_locked(rnd, out_dir, judge, calibration, samples)
+        reapply_reviews(out_dir, round_dir, rnd.config.round_id)
+        return outcome(summary)
 
 
 def _score_locked(

@@ -44,3 +44,21 @@ def test_export_reapplies_the_reviews_after_rescoring(small_round: ReviewRound) 
     _, rows = query(small_round.out, "SELECT final_points, decided_by FROM item_scores"
                                      " WHERE submission_id = 's00001' AND question_id = '1.1'")
     assert rows == [(1.0, "human:alice")]
+
+
+def test_the_scoring_flow_reapplies_the_reviews_after_writing_the_tables(small_round: ReviewRound) -> None:
+    """A re-scored round: the flow's last task rewrites the final points from the review log."""
+    from flows.score_round import reapply_reviews
+
+    view = RoundView(small_round.out, small_round.round_dir)
+    item = view.items[("s00001", "1.1")]
+    before = query(small_round.out, "SELECT final_points, decided_by FROM item_scores"
+                                    " WHERE submission_id = 's00001' AND question_id = '1.1'")[1]
+    ReviewStore(small_round.out / "reviews.sqlite").add_form(
+        form_id=uuid.uuid4().hex, round_id=view.round_id, item=item.key, reviewer="bob",
+        grades=[NewGrade("q1-idea", 0.0), NewGrade("q1-cost", 1.0)], comment="", mode="review",
+        answer_sha=item.answer_sha, question_sha=view.question_shas["1.1"], expected_version=0)
+    reapply_reviews.fn(str(small_round.out), str(small_round.round_dir), view.round_id)
+    _, rows = query(small_round.out, "SELECT final_points, decided_by FROM item_scores"
+                                     " WHERE submission_id = 's00001' AND question_id = '1.1'")
+    assert rows == [(1.0, "human:bob")] and rows != before
