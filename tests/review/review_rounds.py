@@ -9,7 +9,7 @@ boundaries): the judge quotes a phrase of each answer as evidence and flags item
 from __future__ import annotations
 
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,38 +18,15 @@ from pydantic import BaseModel
 
 from pipeline.grading import grade_batch, round_rows
 from pipeline.ingest import Item, split_round
+from pipeline.judge import ItemJudgment, JudgeCall
 from pipeline.rounds import load_round
 from pipeline.scoring import CriterionAward
 from pipeline.store import write_partition
 from rubric_schema import CodeTask, Question, exam_sha
 
-
-class Call(BaseModel):
-    """One judge call as the judge reports it."""
-
-    sample: int = 0
-    model: str = "fake-judge"
-    prompt_sha: str = "fake-prompt"
-    rubric_sha: str = "fake-rubric"
-    cache_hit: bool = False
-    latency_ms: float = 1.0
-    tokens_in: int = 10
-    tokens_out: int = 5
-    error: str | None = None
-
-
-@dataclass
-class Judgment:
-    """An item's verdict in the shape grading takes from the judge."""
-
-    submission_id: str
-    question_id: str
-    awards: dict[str, CriterionAward]
-    confidence: float
-    needs_review: bool
-    review_reasons: list[str]
-    injection_suspected: bool = False
-    calls: list[Any] = field(default_factory=lambda: [Call()])
+CALL = JudgeCall(sample=0, model="fake-judge", prompt_sha="fake-prompt", rubric_sha="fake-rubric",
+                 cache_hit=False, latency_ms=1.0, tokens_in=10, tokens_out=5)
+"""The one judge call each fake verdict reports (the judge's own record, as grading reads it)."""
 
 
 def coin(*parts: str) -> int:
@@ -62,7 +39,7 @@ class FakeJudge:
     def __init__(self, flag_all: bool):
         self.flag_all = flag_all
 
-    def judge_items(self, pairs: list[tuple[Question, Item]], *, samples: int) -> list[Judgment]:
+    def judge_items(self, pairs: list[tuple[Question, Item]], *, samples: int) -> list[ItemJudgment]:
         verdicts = []
         for question, item in pairs:
             quote = item.text.strip().splitlines()[0][:24] if item.text.strip() else ""  # verbatim, so found
@@ -74,8 +51,9 @@ class FakeJudge:
                                               rationale=f"fake verdict on {c.id}")
             confidence = 0.3 + (coin(item.submission_id, question.id) % 70) / 100
             low = self.flag_all or confidence < 0.5
-            verdicts.append(Judgment(item.submission_id, question.id, awards, confidence, low,
-                                     ["low judge confidence"] if low else []))
+            verdicts.append(ItemJudgment(submission_id=item.submission_id, question_id=question.id, awards=awards,
+                                         confidence=confidence, needs_review=low,
+                                         review_reasons=["low judge confidence"] if low else [], calls=[CALL]))
         return verdicts
 
 
