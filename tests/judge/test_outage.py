@@ -132,6 +132,30 @@ def test_a_request_that_keeps_failing_while_others_are_answered_fails_alone():
     assert patience.unavailable is None
 
 
+def test_a_request_in_flight_when_the_endpoint_dies_waits_for_the_outage_not_its_own_budget():
+    """Sent before the endpoint's last answer, failing after it: an outage (judge_unavailable), not an
+    own failure — the request's age must not count against it once nobody is answered any more.
+    """
+    clock = Clock()
+    patience = _patience(clock, budget_s=10)
+    down = _raised_from(openai.APIConnectionError(request=REQUEST))
+    first = [True]
+
+    def attempt() -> object:
+        if first[0]:
+            first[0] = False
+            clock.now += 5.0
+            patience.call(lambda: "the last answer before the endpoint died")
+            clock.now += 1.0
+        else:
+            clock.now += 0.5
+        raise down
+
+    with pytest.raises(JudgeUnavailable):
+        patience.call(attempt)
+    assert patience.unavailable is not None
+
+
 def test_patient_chat_sends_every_method_through_the_patience_and_passes_the_rest():
     clock = Clock()
     down = _raised_from(openai.APIConnectionError(request=REQUEST))
