@@ -56,8 +56,10 @@ test: setup
 test-fast: setup
 	$(BIN)/python -m pytest -q -m "not e2e"
 
+# ruff, then the layer contract in pyproject.toml ([tool.importlinter]): no package imports a layer above it.
 lint: setup
-	$(BIN)/ruff check rubric_schema pipeline executors flows tests benchmarks
+	$(BIN)/ruff check rubric_schema pipeline executors flows gradeflow_cli tests benchmarks
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) out .pytest_cache

@@ -8,7 +8,7 @@ import click
 import pytest
 import typer.main
 
-from pipeline.cli import app
+from gradeflow_cli import app
 
 REPO = Path(__file__).resolve().parents[1]
 COMMANDS: dict[str, click.Command] = typer.main.get_command(app).commands  # type: ignore[attr-defined]

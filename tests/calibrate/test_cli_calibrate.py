@@ -10,9 +10,9 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
+from gradeflow_cli import app
+from gradeflow_cli import calibrate as cli_calibrate
 from pipeline.calibrate import CachedEmbedder, load_calibration
-from pipeline.cli import app
-from pipeline.cli import calibrate as cli_calibrate
 from pipeline.store import write_partition
 
 from .conftest import synthetic_rows

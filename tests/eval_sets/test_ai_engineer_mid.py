@@ -17,7 +17,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from pipeline.cli import app
+from gradeflow_cli import app
 from pipeline.ingest import split_round
 from rubric_schema import Exam, Section, load_exam, points_equal
 

@@ -10,8 +10,8 @@ import yaml
 from judge_fakes import FakeChat, peaked, verdicts
 from typer.testing import CliRunner
 
-from pipeline.cli import app
-from pipeline.cli import judge as judge_command
+from gradeflow_cli import app
+from gradeflow_cli import judge as judge_command
 from pipeline.judge import Judge, JudgeCache, LocalModelError
 
 RUBRIC = {

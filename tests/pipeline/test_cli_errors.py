@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import typer
 
-from pipeline.cli._app import fail
+from gradeflow_cli._app import fail
 
 
 def test_brackets_in_an_error_message_are_printed_as_written(capsys: pytest.CaptureFixture[str]) -> None:

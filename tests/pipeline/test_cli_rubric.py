@@ -9,7 +9,7 @@ import jsonschema
 import pytest
 from typer.testing import CliRunner
 
-from pipeline.cli import app
+from gradeflow_cli import app
 from rubric_schema import exam_sha, load_exam
 
 WIDE = {"COLUMNS": "400"}

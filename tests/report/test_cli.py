@@ -8,7 +8,7 @@ import json
 
 from typer.testing import CliRunner
 
-from pipeline.cli import app
+from gradeflow_cli import app
 
 
 def gradeflow(*args: str):

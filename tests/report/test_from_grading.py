@@ -19,7 +19,7 @@ import pytest
 from pydantic import BaseModel
 from typer.testing import CliRunner
 
-from pipeline.cli import app
+from gradeflow_cli import app
 from pipeline.grading import grade_batch, round_rows
 from pipeline.ingest import split_round
 from pipeline.reasons import ReviewKind

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from pipeline.cli import app
+from gradeflow_cli import app
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "QUERIES.md"
 # The grade sheet query 4 names, relative to the folder gradeflow runs in.

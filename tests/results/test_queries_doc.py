@@ -19,7 +19,7 @@ import pytest
 from results_rounds import REPO, build_round, grade_panel
 from typer.testing import CliRunner
 
-from pipeline.cli import app
+from gradeflow_cli import app
 from pipeline.results import open_results
 
 DOC = REPO / "docs" / "QUERIES.md"

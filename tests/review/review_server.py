@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-GRADEFLOW = [sys.executable, "-c", "from pipeline.cli import main; main()"]
+GRADEFLOW = [sys.executable, "-c", "from gradeflow_cli import main; main()"]
 
 
 def free_port() -> int:

@@ -7,7 +7,7 @@ import uuid
 from review_rounds import ReviewRound
 from typer.testing import CliRunner
 
-from pipeline.cli import app
+from gradeflow_cli import app
 from pipeline.review import NewGrade, ReviewStore, RoundView, hash_token, load_reviewers
 from pipeline.store import query
 

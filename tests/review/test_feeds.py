@@ -9,8 +9,8 @@ import pytest
 from review_rounds import ReviewRound
 from typer.testing import CliRunner
 
+from gradeflow_cli import app
 from pipeline.calibrate import CalibrationDataError, load_review_grades
-from pipeline.cli import app
 from pipeline.report import load_report_data, render_html
 from pipeline.review import NewGrade, ReviewStore, RoundView, export
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from pipeline.cli._app import app, console, fail
+from gradeflow_cli._app import app, console, fail
 
 ROUND_OUT_HELP = "Output folder of `gradeflow score`."
 ROUND_HELP = "Round to report; default: the one scored last."

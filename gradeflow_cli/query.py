@@ -16,8 +16,8 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
+from gradeflow_cli._app import app, console, fail
 from pipeline import store
-from pipeline.cli._app import app, console, fail
 
 SQL_HELP = ("SQL over the views submissions, item_scores, criterion_scores, judge_calls, executor_runs, "
             "calibration_fits.")

@@ -14,7 +14,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from pipeline.cli._app import app, console, errors, fail
+from gradeflow_cli._app import app, console, errors, fail
 from pipeline.rounds import RoundError, load_round
 from rubric_schema import RubricError
 

@@ -3,7 +3,7 @@
 Each command module registers its commands on the shared typer app when it is imported.
 """
 
-from pipeline.cli import (  # noqa: F401  (imported for their commands)
+from gradeflow_cli import (  # noqa: F401  (imported for their commands)
     calibrate,  # calibrate
     execute,  # exec
     judge,  # judge
@@ -13,7 +13,7 @@ from pipeline.cli import (  # noqa: F401  (imported for their commands)
     rubric,  # validate, schema, split
     score,  # score, serve
 )
-from pipeline.cli._app import app
+from gradeflow_cli._app import app
 
 __all__ = ["app", "main"]
 

@@ -9,6 +9,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from gradeflow_cli._app import app, console, fail
+from gradeflow_cli.rubric import load_or_exit
 from pipeline.calibrate import (
     METRIC_NAMES,
     Calibration,
@@ -27,8 +29,6 @@ from pipeline.calibrate import (
     read_item_scores,
     save_calibration,
 )
-from pipeline.cli._app import app, console, fail
-from pipeline.cli.rubric import load_or_exit
 from pipeline.rounds import RoundError, load_round
 from pipeline.store import StoreError, write_partition
 from rubric_schema import Exam, RubricError

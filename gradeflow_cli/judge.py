@@ -10,8 +10,8 @@ import typer
 from pydantic import ValidationError
 from rich.table import Table
 
-from pipeline.cli._app import app, console, errors, fail
-from pipeline.cli.rubric import RubricPath, load_or_exit
+from gradeflow_cli._app import app, console, errors, fail
+from gradeflow_cli.rubric import RubricPath, load_or_exit
 from pipeline.ingest import Item, SubmissionRejected, split_file
 from pipeline.judge import (
     ItemJudgment,

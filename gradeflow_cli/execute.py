@@ -10,8 +10,8 @@ import typer
 from rich.table import Table
 
 from executors import ExecResult, run_code_tasks
-from pipeline.cli._app import app, console, fail
-from pipeline.cli.rubric import RubricPath, load_or_exit
+from gradeflow_cli._app import app, console, fail
+from gradeflow_cli.rubric import RubricPath, load_or_exit
 from pipeline.ingest import split_code
 
 

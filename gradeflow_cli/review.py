@@ -10,7 +10,7 @@ import click
 import typer
 from typer.core import TyperGroup
 
-from pipeline.cli._app import app, console, errors, fail
+from gradeflow_cli._app import app, console, errors, fail
 
 DEFAULT_OUT = Path("out/demo")
 

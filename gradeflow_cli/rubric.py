@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from pipeline.cli._app import app, console, fail
+from gradeflow_cli._app import app, console, fail
 from pipeline.ingest import SubmissionRejected, split_file
 from rubric_schema import Exam, RubricError, exam_json_schema, exam_sha, load_exam
 
