@@ -268,10 +268,10 @@ class Judge:
     def _distribution_spec(self, question: Question, criterion: Criterion) -> _Spec:
         scale = criterion_scale(criterion)
         prompt = build_prompt(
-            question, [(criterion, None)], mode="distribution", schema=list(scale.labels),
-            directory=self.settings.prompts_dir,
-            user_template="distribution_count" if scale.counts else None,
-            extra={"max_count": scale.labels[-1]} if scale.counts else None,
+            question, [(c, None) for c in judged_criteria(question)], mode="distribution",
+            schema=list(scale.labels), directory=self.settings.prompts_dir,
+            ask="distribution_count" if scale.counts else "distribution_grade",
+            extra={"criterion_id": criterion.id, "criterion_title": criterion.title, "max_count": scale.labels[-1]},
         )  # fmt: skip
         return _Spec(prompt=prompt, reply=BaseModel, schema={}, schema_name="", max_tokens=1, scale=scale)
 

@@ -104,13 +104,15 @@ def build_prompt(
     mode: Mode,
     schema: dict[str, Any] | list[str],
     directory: Path | None = None,
-    user_template: str | None = None,
+    ask: str | None = None,
     extra: dict[str, str] | None = None,
 ) -> Prompt:
     """Render the system and user templates of `mode` in the question's language.
 
     `schema` is what the reply is held to: a JSON Schema, or the labels of a one-token reply.
-    `user_template` replaces the mode's user template (the count prompt of per-mention criteria).
+    `ask` names the template rendered into the user template's `${ask}`, after the answer: the one part
+    of a distribution prompt that differs between the criteria of a question, so that every call for one
+    answer shares the prompt up to it and the server evaluates the answer once, not once per criterion.
     """
     directory = directory or PROMPTS_DIR
     language = question.language
@@ -126,8 +128,11 @@ def build_prompt(
         "criteria": "\n".join(entries).strip(),
         **(extra or {}),
     }
+    if ask is not None:
+        ask_name = f"{ask}.ask.{language}.md"
+        values["ask"] = render(_read(directory, ask_name), values, source=ask_name).strip()
     system_name = f"{mode}.system.{language}.md"
-    user_name = f"{user_template or mode}.user.{language}.md"
+    user_name = f"{mode}.user.{language}.md"
     system = render(_read(directory, system_name), values, source=system_name)
     user = render(_read(directory, user_name), values, source=user_name)
     if ANSWER_SLOT not in user:

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from judge_fakes import answer_of, make_item, peaked
 
-from pipeline.judge import JudgeConfigError, OpenAIChat
+from pipeline.judge import JudgeConfigError, OpenAIChat, judged_criteria
 from pipeline.judge._backend import ChatCallError, NoLogprobsError, label_grammar, renormalise
 from pipeline.judge._distribution import criterion_scale, read, snap
 
@@ -127,14 +127,24 @@ def test_points_come_from_the_distribution_and_are_cached(make_judge, question):
     assert len(fake.calls) == calls and again.awards == first.awards and all(c.cache_hit for c in again.calls)
 
 
-def test_the_answer_is_the_last_thing_in_the_prompt_so_the_prefix_is_shared(make_judge, question):
+def test_the_answer_comes_before_the_criterion_asked_so_the_server_reads_each_answer_once(make_judge, question):
+    """Every prompt of a question is the same up to the answer, and every prompt for one answer is the same
+    up to the ask after it: a server that keeps its last prompt evaluates an answer once, not per criterion.
+    """
     judge, fake = make_judge(_never, mode="distribution", explain="never", distribute=peaked("2"))
     for n, text in enumerate(["first answer", "a second, longer answer"]):
         judge.judge_item(question, make_item(question, text, submission_id=f"s{n}"))
-    heap_prompts = [c["messages"] for c in fake.calls if "Min-heap" in c["messages"][-1]["content"]]
-    assert [answer_of(m) for m in heap_prompts] == ["first answer", "a second, longer answer"]
-    prefixes = {m[-1]["content"].split("<answer>")[0] for m in heap_prompts}
-    assert len(prefixes) == 1 and heap_prompts[0][0] == heap_prompts[1][0]
+    criteria = judged_criteria(question)
+    users = [c["messages"][-1]["content"] for c in fake.calls]
+    assert len(users) == 2 * len(criteria) and len({c["messages"][0]["content"] for c in fake.calls}) == 1
+    assert len({user.split("<answer>")[0] for user in users}) == 1
+    per_answer = (users[: len(criteria)], users[len(criteria) :])
+    for answer, prompts in zip(["first answer", "a second, longer answer"], per_answer, strict=True):
+        assert {answer_of([{"content": user}]) for user in prompts} == {answer}
+        assert len({user.split("</answer>")[0] for user in prompts}) == 1
+        asks = [user.split("</answer>")[1] for user in prompts]
+        asked = sorted(next(c.id for c in criteria if f"`{c.id}`" in ask) for ask in asks)
+        assert asked == sorted(c.id for c in criteria)
 
 
 def test_an_unsure_distribution_routes_the_item_to_review_with_an_explanation(make_judge, question):
