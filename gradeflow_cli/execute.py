@@ -1,4 +1,7 @@
-"""`exec`: run one code answer in the sandbox against its question's code tasks and print the result."""
+"""`exec`: run one code answer in the sandbox against its question's code tasks and print the result.
+
+The tasks and the code of each are chosen as `gradeflow score` chooses them (`pipeline.grading.code_runs`).
+"""
 
 from __future__ import annotations
 
@@ -12,19 +15,23 @@ from rich.table import Table
 from executors import ExecResult, run_code_tasks
 from gradeflow_cli._app import app, console, fail
 from gradeflow_cli.rubric import RubricPath, load_or_exit
-from pipeline.ingest import split_code
+from pipeline.grading import code_runs
+from pipeline.ingest import CodeBlock, Item, split_code
 
 
-def _answer_code(path: Path) -> str:
-    """Read the answer: a .py file is the code; anything else contributes its fenced code blocks."""
+def answer_item(path: Path, question_id: str) -> Item:
+    """Read the answer as the item `gradeflow score` would see: a .py file is one Python block; anything
+    else is prose with fenced code blocks.
+    """
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise fail(f"{path}: cannot read the answer: {error}") from None
     if path.suffix == ".py":
-        return text
-    _, blocks = split_code(text)
-    return "\n\n".join(block.code for block in blocks)
+        prose, blocks = "", [CodeBlock(language="python", code=text)]
+    else:
+        prose, blocks = split_code(text)
+    return Item(submission_id=path.stem, question_id=question_id, text=prose, code_blocks=blocks)
 
 
 def _show(result: ExecResult) -> None:
@@ -80,7 +87,11 @@ def execute(
             f"{rubric}: question {question_id} has no code task "
             f"(code tasks: {', '.join(f'{t.id} ({t.question_id})' for t in exam.code_tasks) or 'none'})"
         )
-    results = run_code_tasks([(task, _answer_code(file)) for task in tasks])
+    jobs = code_runs(exam, answer_item(file, question_id))
+    if not jobs:
+        entrypoints = ", ".join(t.entrypoint for t in tasks)
+        raise fail(f"{file}: no Python code that defines {entrypoints} or anything to call: nothing to run")
+    results = run_code_tasks(jobs)
     if as_json:
         payload = [r.model_dump(mode="json") for r in results]
         typer.echo(json.dumps(payload[0] if len(payload) == 1 else payload, indent=2, ensure_ascii=False))

@@ -193,12 +193,14 @@ def _defines_callables(code: str) -> bool:
     )
 
 
-def run_code_tasks(exam: Exam, item: Item, execute: Execute) -> list[ExecResultLike]:
-    """Run every code task of the item's question whose entrypoint (or an alias) the answer defines.
+def code_runs(exam: Exam, item: Item) -> list[tuple[CodeTask, str]]:
+    """The code tasks an answer is checked on, each with the code to run: the one choice that
+    `gradeflow score` and `gradeflow exec` share, so both grade an answer alike.
 
-    When the code defines none of them but does define functions or classes under other names, every task
-    of the question runs: the executors find the callable by its parameters, or send the item to review
-    naming the candidates (never a silent 0). Snippets that define nothing to call are not run.
+    Every task of the item's question whose entrypoint (or an alias) the answer defines runs. When the code
+    defines none of them but does define functions or classes under other names, every task of the
+    question runs: the executors find the callable by its parameters, or send the item to review naming
+    the candidates (never a silent 0). Snippets that define nothing to call are not run.
     """
     code = python_code(item)
     if not code.strip():
@@ -207,7 +209,12 @@ def run_code_tasks(exam: Exam, item: Item, execute: Execute) -> list[ExecResultL
     named = [(t, name) for t in own if (name := _defined_name(code, t)) is not None]
     if not named and _defines_callables(code):
         named = [(t, t.entrypoint) for t in own]
-    return [execute(task, task_code(item, name)) for task, name in named]
+    return [(task, task_code(item, name)) for task, name in named]
+
+
+def run_code_tasks(exam: Exam, item: Item, execute: Execute) -> list[ExecResultLike]:
+    """Run the item's code runs (`code_runs`) with `execute`."""
+    return [execute(task, code) for task, code in code_runs(exam, item)]
 
 
 def _review_reasons(
