@@ -38,7 +38,7 @@ from pipeline.judge._schema import (
     verdict_points,
 )
 from pipeline.judge._settings import JudgeSettings
-from pipeline.scoring import CriterionAward, mention_points
+from pipeline.scoring import CriterionAward, judged_points
 from rubric_schema import Criterion, Question, question_sha
 
 
@@ -176,7 +176,7 @@ def check_verdict(criterion: Criterion, raw: BaseModel, answer: str) -> _Verdict
             listed = ", ".join(repr(m[:40]) for m in rejected[:3])
             reason = f"{len(rejected)} mention(s) not found in the answer, not counted: {listed}"
         return _Verdict(
-            points=mention_points(criterion, len(kept)),
+            points=judged_points(criterion, mentions=len(kept)),  # the rule is scoring's: the judge counts
             mentions=len(kept),
             evidence="; ".join(kept),
             verified=bool(kept),

@@ -95,6 +95,16 @@ def mention_points(criterion: Criterion, mentions: int) -> float:
     return min(criterion.points, criterion.per_mention.points_each * max(mentions, 0))
 
 
+def judged_points(criterion: Criterion, points: float | None = None, *, mentions: int | None = None) -> float:
+    """The points a judge's verdict earns under the rubric: a per-mention criterion's from the count of
+    mentions the judge reports, any other's as the judge gave them, within 0 and the criterion's points.
+    """
+    if criterion.per_mention is not None and mentions is not None:
+        return mention_points(criterion, mentions)
+    assert points is not None, f"{criterion.id}: a verdict without points or mentions"
+    return min(max(points, 0.0), criterion.points)
+
+
 def criterion_score(
     criterion: Criterion,
     award: CriterionAward | None,
@@ -125,10 +135,7 @@ def criterion_score(
             criterion_id=criterion.id, points=None, max_points=criterion.points, source="judge"
         )
         return row, f"{criterion.id}: {reason}"
-    judged = award.points
-    if criterion.per_mention is not None and award.mentions is not None:
-        judged = mention_points(criterion, award.mentions)
-    judged = min(max(judged, 0.0), criterion.points)
+    judged = judged_points(criterion, award.points, mentions=award.mentions)
     source: Source = "judge"
     if criterion.answer_kind == "both" and from_code > judged:
         judged, source = from_code, "executor"

@@ -10,6 +10,7 @@ import pytest
 from pipeline.scoring import (
     NO_ANSWER,
     CriterionAward,
+    judged_points,
     mention_points,
     score_exam,
     score_missing,
@@ -226,6 +227,16 @@ def training_efficiency(rubric, *, full_at: int | None = 3) -> Question:
 def test_metrics_per_mention_full_at_three(rubric, mentions, expected):
     criterion = training_efficiency(rubric).criterion("metrics")
     assert mention_points(criterion, mentions) == pytest.approx(expected)
+
+
+def test_judged_points_take_a_count_of_mentions_by_the_rule_and_other_points_within_the_criterion(rubric):
+    """Issue 15: the judge reports mentions; this one rule turns them into points (the judge's own are ignored)."""
+    question = training_efficiency(rubric)
+    metrics, amp = question.criterion("metrics"), question.criterion("amp")
+    assert judged_points(metrics, mentions=2) == pytest.approx(0.6)
+    assert judged_points(metrics, 1.0, mentions=1) == pytest.approx(0.3)
+    assert judged_points(metrics, 0.4) == 0.4  # a distribution's points, no count: as given
+    assert (judged_points(amp, 2.0), judged_points(amp, -1.0)) == (1.5, 0.0)
 
 
 @pytest.mark.parametrize(("mentions", "expected"), [(3, 0.9), (4, 1)])
