@@ -29,6 +29,8 @@ from rubric_schema import load_exam  # noqa: E402
 
 ANSWERS = ROOT / "tests" / "executors" / "answers"
 TASKS = {t.id: t for t in load_exam(ROOT / "eval_sets" / "ai-engineer-mid" / "rubric.yaml").code_tasks}
+SEED_MODULE = TASKS["topk"].module
+"""The seed exam's code-task module: every pool here checks its tasks."""
 
 
 def code(name: str) -> str:
@@ -52,7 +54,7 @@ def overhead(runs: int) -> list[str]:
     rows = ["| what | without sandbox | in bubblewrap | overhead |", "|---|---|---|---|"]
     for label, snippet in (("python start", "pass"), ("python + import torch", "import torch")):
         bare = [sys.executable, "-c", snippet]
-        sandboxed = bwrap_command(settings, uid=settings.uid_base + 998, torch=False)
+        sandboxed = bwrap_command(settings, uid=settings.uid_base + 998, torch=False, task_module=SEED_MODULE)
         sandboxed = sandboxed[: sandboxed.index("-m")] + ["-c", snippet]
         plain = median_seconds(bare, {"PATH": "/usr/bin:/bin"}, runs)
         boxed = median_seconds(sandboxed, {"PATH": os.environ.get("PATH", "")}, runs)
@@ -67,11 +69,11 @@ def overhead(runs: int) -> list[str]:
         times = []
         for _ in range(max(2, runs // 2)):
             started = time.perf_counter()
-            with ExecutorPool(settings, torch=torch, workers=1) as pool:
+            with ExecutorPool(settings, task_module=SEED_MODULE, torch=torch, workers=1) as pool:
                 pool.start()
                 times.append(time.perf_counter() - started)
         rows.append(f"| {label} | — | {statistics.median(times) * 1e3:.0f} ms | once per worker |")
-    with ExecutorPool(settings, torch=False, workers=1) as pool:
+    with ExecutorPool(settings, task_module=SEED_MODULE, torch=False, workers=1) as pool:
         broken = "raise SystemExit('does not load')"
         pool.run(TASKS["topk"], broken)
         fixed = statistics.median(pool.run(TASKS["topk"], broken).elapsed_s for _ in range(20))
@@ -120,7 +122,7 @@ def throughput(n_answers: int, repeats: int) -> list[str]:
             jobs = [(TASKS[task_id], code(n)) for n in names]
         jobs = (jobs * math.ceil(n_answers / len(jobs)))[:n_answers]
         walls, cpus = [], []
-        with ExecutorPool(settings, torch=False) as pool:
+        with ExecutorPool(settings, task_module=SEED_MODULE, torch=False) as pool:
             pool.start()
             for _ in range(repeats):
                 cpu_before, started = cpu_seconds(), time.perf_counter()
@@ -150,7 +152,7 @@ def repeatability(runs: int, names: tuple[str, ...] = REPEATED) -> list[str]:
     for name in names:
         ratios, where = [], ""
         for _ in range(runs):
-            with ExecutorPool(ExecSettings(), torch=True, workers=1) as pool:
+            with ExecutorPool(ExecSettings(), task_module=SEED_MODULE, torch=True, workers=1) as pool:
                 result = pool.run(TASKS["attention"], code(name))
             assert result.status == "ok", result.reason
             largest = [t for t in result.tests if t.test_id.startswith("speed_")][-1]
@@ -182,7 +184,7 @@ def accuracy(runs: int) -> list[str]:
         "|---|---|---|---|---|",
     ]
     worst_overall = 0.0
-    with ExecutorPool(ExecSettings(), torch=False) as pool:
+    with ExecutorPool(ExecSettings(), task_module=SEED_MODULE, torch=False) as pool:
         for name, task_id, order, expected in cases:
             results = [pool.run(TASKS[task_id], code(name)) for _ in range(runs)]
             if expected is None:
@@ -222,7 +224,7 @@ GPU_PROBES = {
 def gpu(runs: int) -> list[str]:
     """On a GPU: what one answer costs (a runner initialises CUDA after its fork), and the limits at work."""
     rows = ["| what | device | result |", "|---|---|---|"]
-    with ExecutorPool(ExecSettings(), torch=True, workers=1) as pool:
+    with ExecutorPool(ExecSettings(), task_module=SEED_MODULE, torch=True, workers=1) as pool:
         pool.start()
         probe = pool.run(TASKS["relu_backward"], code("relu_backward_torch"))
         if probe.device != "cuda":

@@ -50,8 +50,10 @@ export PYTHONPATH=/tmp/site:$PWD GRADEFLOW_EXEC_BWRAP=/tmp/bwrap/bwrap PYTHONUNB
     python3 - <<'PY'
 from executors import ExecSettings
 from executors.sandbox import Worker
+from rubric_schema import load_exam
 
-worker = Worker(ExecSettings(), slot=0, torch=True)
+seed = load_exam("eval_sets/ai-engineer-mid/rubric.yaml").code_tasks[0].module
+worker = Worker(ExecSettings(), slot=0, torch=True, task_module=seed)
 worker.start()  # the warm checker: warm-up on the CPU, GPU probed by a forked child
 print("sandboxed checker says:", worker.hello)
 worker.close()

@@ -6,21 +6,23 @@ with a status and a reason, and 0 for the checks it did not earn.
 """
 
 from executors._models import Device, ExecResult, ExecStatus, TestOutcome
-from executors._run import ExecutorPool, declared_checks, run_code_task, run_code_tasks
+from executors._run import ExecutorPool, declared_checks, run_code_task, run_code_tasks, task_registry
 from executors._settings import ExecSettings
-from executors.harness._tasks import TASKS as KNOWN_TASKS
+from executors.harness._registry import TaskModuleError, TaskRegistry
 from executors.sandbox import SandboxUnavailable
 
 __all__ = [
-    "KNOWN_TASKS",
     "Device",
     "ExecResult",
     "ExecSettings",
     "ExecStatus",
     "ExecutorPool",
     "SandboxUnavailable",
+    "TaskModuleError",
+    "TaskRegistry",
     "TestOutcome",
     "declared_checks",
     "run_code_task",
     "run_code_tasks",
+    "task_registry",
 ]

@@ -1,18 +1,27 @@
-"""Running code answers: one at a time, or a batch over a pool of warm sandboxes."""
+"""Running code answers: one at a time, or a batch over a pool of warm sandboxes.
+
+A pool serves one exam's task module (`CodeTask.module`, resolved by `rubric_schema.load_exam`): its
+sandboxes load that file once and check any of its tasks.
+"""
 
 from __future__ import annotations
 
 import atexit
+import os
 import queue
 import threading
 import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from executors._models import ExecResult, TestOutcome
 from executors._settings import ExecSettings
-from executors.harness._tasks import TASKS
+from executors.harness._records import CheckRequest, CheckResult
+from executors.harness._registry import TaskModuleError, TaskRegistry, load_tasks
 from executors.sandbox import SandboxUnavailable, Worker, WorkerGone
 from rubric_schema import CodeCheckName, CodeTask
 
@@ -42,16 +51,16 @@ def _failed(task: CodeTask, status: str, reason: str, **extra: Any) -> ExecResul
     )
 
 
-def to_result(task: CodeTask, raw: dict[str, Any], elapsed_s: float) -> ExecResult:
-    """Map the checker's raw result onto the task's checks, with thresholds from the rubric's CodeTask."""
-    if raw.get("internal"):
-        return _failed(task, "error", raw["reason"], elapsed_s=elapsed_s)
-    correct = bool(raw["correct"])
-    exponent, ratio = raw.get("complexity_exponent"), raw.get("speed_ratio")
+def to_result(task: CodeTask, raw: CheckResult, elapsed_s: float) -> ExecResult:
+    """Map the checker's result onto the task's checks, with thresholds from the rubric's CodeTask."""
+    if raw.internal:
+        return _failed(task, "error", raw.reason, elapsed_s=elapsed_s)
+    correct = raw.correct
+    exponent, ratio = raw.complexity_exponent, raw.speed_ratio
     checks: dict[CodeCheckName, bool] = {"correct": correct}
-    trials = [t for t in raw["tests"] if not t["test_id"].startswith(TIMING_PREFIXES)]
+    trials = [t for t in raw.tests if not t.test_id.startswith(TIMING_PREFIXES)]
     words = [f"correct on {len(trials)}/{len(trials)} trials"] if correct else []
-    words += [raw["reason"]] if raw["reason"] else []
+    words += [raw.reason] if raw.reason else []
     if task.max_complexity_exponent is not None:
         checks["complexity"] = correct and exponent is not None and exponent <= task.max_complexity_exponent
         if correct:
@@ -65,59 +74,88 @@ def to_result(task: CodeTask, raw: dict[str, Any], elapsed_s: float) -> ExecResu
             words.append(
                 f"speed ratio {'not measured' if ratio is None else ratio} (max {task.max_speed_ratio:g})"
             )
-    status = raw["status"]
     return ExecResult(
         task_id=task.id,
         question_id=task.question_id,
-        status=status,
+        status=raw.status,
         checks=checks,
         reason="; ".join(words),
         complexity_exponent=exponent,
         speed_ratio=ratio,
-        device=raw.get("device", "cpu"),
-        callable=raw.get("callable", ""),
-        tests=[TestOutcome(**t) for t in raw["tests"]],
-        output_tail=raw.get("output_tail", ""),
-        notes=raw.get("notes", []),
+        device=raw.device,  # type: ignore[arg-type]
+        callable=raw.callable,
+        tests=[TestOutcome(**asdict(t)) for t in raw.tests],
+        output_tail=raw.output_tail,
+        notes=raw.notes,
         elapsed_s=elapsed_s,
     )
 
 
-def _request(task: CodeTask, code: str, settings: ExecSettings) -> dict[str, Any]:
-    return {
-        "op": "check",
-        "code": code,
-        "limits": settings.limits(),
-        "task": {"id": task.id, "entrypoint": task.entrypoint, "aliases": list(task.aliases)},
-    }
+def _request(task: CodeTask, code: str, settings: ExecSettings) -> CheckRequest:
+    return CheckRequest(
+        task_id=task.id, entrypoint=task.entrypoint, aliases=tuple(task.aliases), code=code, limits=settings.limits()
+    )
+
+
+@lru_cache(maxsize=16)
+def _registry_at(path: str, _mtime_ns: int) -> TaskRegistry:
+    return load_tasks(path)
+
+
+def task_registry(module: Path) -> TaskRegistry:
+    """The tasks an exam's module declares, loaded on the host (again when the file changes)."""
+    try:
+        mtime = os.stat(module).st_mtime_ns
+    except OSError as error:
+        raise TaskModuleError(f"cannot read the code-task module {module}: {error.strerror}") from None
+    return _registry_at(str(module), mtime)
 
 
 def _precheck(task: CodeTask, code: str) -> ExecResult | None:
-    """Answers that need no sandbox to decide: no code, or a task the harness has no checks for."""
-    if task.id not in TASKS:
+    """Answers that need no sandbox to decide: no code, or a task whose checks cannot be found."""
+    if task.module is None:
         return _failed(
             task,
             "error",
-            f"no checks are defined for code task {task.id!r} (known: {', '.join(sorted(TASKS))})",
+            f"code task {task.id!r} has no code-task module: load its rubric with rubric_schema.load_exam, "
+            "which resolves the exam's `code_tasks_module`",
         )
+    try:
+        task_registry(task.module).get(task.id)
+    except TaskModuleError as error:
+        return _failed(task, "error", str(error))
+    except KeyError as error:
+        return _failed(task, "error", f"no checks are defined for code task {task.id!r}: {error.args[0]}")
     if not code.strip():
         return _failed(task, "no_code", "the answer holds no code")
     return None
 
 
 class ExecutorPool:
-    """Warm sandboxes, reused across answers: each answer still runs in its own freshly forked process.
+    """Warm sandboxes for one exam's task module, reused across answers: each answer still runs in its
+    own freshly forked process.
 
-    Use as a context manager; `run` is thread-safe, `map` runs a batch on all workers.
+    Use as a context manager; `run` is thread-safe, `map` runs a batch on all workers. `torch` None:
+    as the module's tasks need.
     """
 
     def __init__(
-        self, settings: ExecSettings | None = None, *, torch: bool = True, workers: int | None = None
+        self,
+        settings: ExecSettings | None = None,
+        *,
+        task_module: Path,
+        torch: bool | None = None,
+        workers: int | None = None,
     ):
         self.settings = settings or ExecSettings()
+        self.task_module = Path(task_module).resolve()
+        if torch is None:
+            torch = task_registry(self.task_module).needs_torch
         size = workers or self.settings.workers
         self._idle: queue.Queue[Worker] = queue.Queue()
-        self._workers = [Worker(self.settings, slot=slot, torch=torch) for slot in range(size)]
+        self._workers = [
+            Worker(self.settings, slot=slot, torch=torch, task_module=self.task_module) for slot in range(size)
+        ]
         for worker in self._workers:
             self._idle.put(worker)
 
@@ -142,6 +180,8 @@ class ExecutorPool:
         early = _precheck(task, code)
         if early is not None:
             return early
+        if Path(task.module).resolve() != self.task_module:  # type: ignore[arg-type]
+            return _failed(task, "error", f"this pool checks the tasks of {self.task_module}, not of {task.module}")
         worker = self._idle.get()
         try:
             worker.ensure_started()
@@ -161,7 +201,7 @@ class ExecutorPool:
             return list(threads.map(lambda job: self.run(*job), jobs))
 
 
-_SHARED: dict[tuple[str, bool], ExecutorPool] = {}
+_SHARED: dict[tuple[str, bool, str], ExecutorPool] = {}
 _SHARED_LOCK = threading.Lock()
 
 
@@ -170,14 +210,14 @@ def _close_shared() -> None:
         pool.close()
 
 
-def shared_pool(settings: ExecSettings, *, torch: bool) -> ExecutorPool:
-    """Return the process's warm pool for these settings, started on first use and stopped at exit."""
-    key = (settings.model_dump_json(), torch)
+def shared_pool(settings: ExecSettings, *, task_module: Path, torch: bool) -> ExecutorPool:
+    """Return the process's warm pool for these settings and module, started on first use, stopped at exit."""
+    key = (settings.model_dump_json(), torch, str(Path(task_module).resolve()))
     with _SHARED_LOCK:
         if not _SHARED:
             atexit.register(_close_shared)
         if key not in _SHARED:
-            _SHARED[key] = ExecutorPool(settings, torch=torch)
+            _SHARED[key] = ExecutorPool(settings, task_module=task_module, torch=torch)
             try:
                 _SHARED[key].start()  # all workers at once; each run would otherwise wait for its own
             except SandboxUnavailable:
@@ -195,14 +235,27 @@ def run_code_task(task: CodeTask, code: str, *, settings: ExecSettings | None = 
     early = _precheck(task, code)
     if early is not None:
         return early
-    return shared_pool(settings or ExecSettings(), torch=TASKS[task.id].torch).run(task, code)
+    assert task.module is not None  # _precheck said so
+    torch = task_registry(task.module).get(task.id).torch
+    return shared_pool(settings or ExecSettings(), task_module=task.module, torch=torch).run(task, code)
 
 
 def run_code_tasks(
     jobs: Iterable[tuple[CodeTask, str]], *, settings: ExecSettings | None = None
 ) -> list[ExecResult]:
-    """Run a batch of answers (e.g. from one Prefect task) on `settings.workers` warm sandboxes."""
+    """Run a batch of answers (e.g. from one Prefect task) on `settings.workers` warm sandboxes per module."""
     jobs = list(jobs)
-    needs_torch = any(TASKS[t.id].torch for t, _ in jobs if t.id in TASKS)
-    with ExecutorPool(settings, torch=needs_torch) as pool:
-        return pool.map(jobs)
+    results: dict[int, ExecResult] = {}
+    by_module: dict[Path, list[int]] = {}
+    for index, (task, code) in enumerate(jobs):
+        early = _precheck(task, code)
+        if early is not None:
+            results[index] = early
+        else:
+            by_module.setdefault(Path(task.module).resolve(), []).append(index)  # type: ignore[arg-type]
+    for module, indices in by_module.items():
+        registry = task_registry(module)
+        torch = any(registry.get(jobs[i][0].id).torch for i in indices)
+        with ExecutorPool(settings, task_module=module, torch=torch) as pool:
+            results.update(zip(indices, pool.map(jobs[i] for i in indices), strict=True))
+    return [results[i] for i in range(len(jobs))]

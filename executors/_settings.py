@@ -7,6 +7,8 @@ import os
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from executors.harness._records import Limits
+
 
 class ExecSettings(BaseSettings):
     """Limits and timing knobs for running code answers; defaults suit a 2-core machine."""
@@ -53,20 +55,20 @@ class ExecSettings(BaseSettings):
     timing_budget_s: float = Field(default=20.0, gt=0)
     """Sizes stop growing once timing an answer has taken this long."""
 
-    def limits(self) -> dict[str, float | int]:
-        """Return what the in-sandbox checker needs, as plain data."""
-        return {
-            "cpu_seconds": self.cpu_seconds,
-            "memory_bytes": self.memory_mb << 20,
-            "gpu_memory_bytes": self.gpu_memory_mb << 20,
-            "max_processes": self.max_processes,
-            "max_file_bytes": self.max_file_bytes,
-            "max_open_files": self.max_open_files,
-            "call_timeout_s": self.call_timeout_s,
-            "output_cap_bytes": self.output_cap_bytes,
-            "seed": self.seed,
-            "timing_repeats": self.timing_repeats,
-            "speed_repeats": self.speed_repeats,
-            "call_budget_s": self.call_budget_s,
-            "timing_budget_s": self.timing_budget_s,
-        }
+    def limits(self) -> Limits:
+        """Return what the in-sandbox checker needs."""
+        return Limits(
+            cpu_seconds=self.cpu_seconds,
+            memory_bytes=self.memory_mb << 20,
+            gpu_memory_bytes=self.gpu_memory_mb << 20,
+            max_processes=self.max_processes,
+            max_file_bytes=self.max_file_bytes,
+            max_open_files=self.max_open_files,
+            call_timeout_s=self.call_timeout_s,
+            output_cap_bytes=self.output_cap_bytes,
+            seed=self.seed,
+            timing_repeats=self.timing_repeats,
+            speed_repeats=self.speed_repeats,
+            call_budget_s=self.call_budget_s,
+            timing_budget_s=self.timing_budget_s,
+        )

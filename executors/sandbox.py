@@ -1,6 +1,7 @@
 """The sandbox: a warm checker process inside bubblewrap, driven over a pipe.
 
-Inside: no network or other namespaces shared, read-only /usr, interpreter, venv and harness, a private
+Inside: no network or other namespaces shared, read-only /usr, interpreter, venv, harness and the exam's
+task module (that one file, not the exam's folder), a private
 tmpfs /tmp, a fresh /proc and /dev, an environment cleared to a whitelist, `--die-with-parent`,
 `--new-session`. The rubric, the round, /work, the home directory and the host's environment are not
 there. Answers run in forked runners under an unprivileged uid of their own with no capabilities
@@ -25,11 +26,14 @@ from typing import Any
 
 from executors._settings import ExecSettings
 from executors.harness import _wire
+from executors.harness._records import CheckRequest, CheckResult
 
 HARNESS_DIR = Path(__file__).resolve().parent / "harness"
 INSIDE_ROOT = "/opt/gradeflow"
 INSIDE_HARNESS = "gf_harness"
 INSIDE_VENV = f"{INSIDE_ROOT}/venv"
+INSIDE_TASKS = f"{INSIDE_ROOT}/exam/code_tasks.py"
+"""Where the exam's task module is bound, read-only."""
 _STDERR_KEEP = 8192
 _SPAWNER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gradeflow-sandbox-spawner")
 CHECKER_CAPABILITIES = ("setuid", "setgid", "kill", "fowner", "dac_override")
@@ -141,11 +145,17 @@ def sandbox_env() -> dict[str, str]:
 
 
 def bwrap_command(
-    settings: ExecSettings, *, uid: int, torch: bool, identity: tuple[Path, Path] | None = None
+    settings: ExecSettings,
+    *,
+    uid: int,
+    torch: bool,
+    task_module: Path,
+    identity: tuple[Path, Path] | None = None,
 ) -> list[str]:
     """Build the bubblewrap command line of one worker; raises SandboxUnavailable without bwrap.
 
-    `identity`: the passwd and group files (see identity_files) bound as /etc/passwd and /etc/group.
+    `task_module`: the exam's code-task file, bound read-only at INSIDE_TASKS. `identity`: the passwd and
+    group files (see identity_files) bound as /etc/passwd and /etc/group.
     """
     bwrap = shutil.which(settings.bwrap)
     if bwrap is None:
@@ -173,6 +183,7 @@ def bwrap_command(
         (str(base), str(base)),
         (sys.prefix, INSIDE_VENV),
         (str(HARNESS_DIR), f"{INSIDE_ROOT}/{INSIDE_HARNESS}"),
+        (str(Path(task_module).resolve()), INSIDE_TASKS),
     ]
     for _, target in binds:
         command += _parents(target)
@@ -216,6 +227,8 @@ def bwrap_command(
         "-B",
         "-m",
         INSIDE_HARNESS,
+        "--tasks",
+        INSIDE_TASKS,
         "--sandboxed",
         *runner_uid,
         *(["--torch"] if torch else []),
@@ -223,16 +236,26 @@ def bwrap_command(
     return command
 
 
-def unsafe_command(*, torch: bool) -> list[str]:
+def unsafe_command(*, torch: bool, task_module: Path) -> list[str]:
     """Development only: the same worker, unsandboxed."""
-    return [sys.executable, "-s", "-B", "-m", "executors.harness", *(["--torch"] if torch else [])]
+    return [
+        sys.executable,
+        "-s",
+        "-B",
+        "-m",
+        "executors.harness",
+        "--tasks",
+        str(task_module),
+        *(["--torch"] if torch else []),
+    ]
 
 
 class Worker:
-    """One warm sandboxed checker; `check` sends an answer and waits for its result."""
+    """One warm sandboxed checker for one exam's task module; `check` sends an answer and waits for its result."""
 
-    def __init__(self, settings: ExecSettings, *, slot: int, torch: bool):
+    def __init__(self, settings: ExecSettings, *, slot: int, torch: bool, task_module: Path):
         self.settings, self.slot, self.torch = settings, slot, torch
+        self.task_module = task_module
         self.process: subprocess.Popen[bytes] | None = None
         self.stderr_tail = b""
         self.device = "cpu"
@@ -243,13 +266,15 @@ class Worker:
     def start(self) -> None:
         """Start the sandbox and wait until the checker is ready; SandboxUnavailable when it cannot."""
         if self.settings.unsafe_no_sandbox:
-            command = unsafe_command(torch=self.torch)
+            command = unsafe_command(torch=self.torch, task_module=self.task_module)
             env = {**sandbox_env(), "PYTHONPATH": str(HARNESS_DIR.parent.parent)}
         else:
             uid = self.settings.uid_base + 2 * (self.slot + 16 * (os.getpid() % 4096))
             self.identity_dir = tempfile.mkdtemp(prefix="gradeflow-identity-")
             identity = identity_files(Path(self.identity_dir), uid)
-            command = bwrap_command(self.settings, uid=uid, torch=self.torch, identity=identity)
+            command = bwrap_command(
+                self.settings, uid=uid, torch=self.torch, task_module=self.task_module, identity=identity
+            )
             env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
         # bwrap's --die-with-parent is PR_SET_PDEATHSIG, which fires when the *thread* that started it ends:
         # start every sandbox from one thread that lives as long as this process.
@@ -291,13 +316,13 @@ class Worker:
         for chunk in iter(lambda: stream.read1(4096), b""):
             self.stderr_tail = (self.stderr_tail + chunk)[-_STDERR_KEEP:]
 
-    def check(self, request: dict[str, Any]) -> dict[str, Any]:
+    def check(self, request: CheckRequest) -> CheckResult:
         """One answer through the sandbox; WorkerGone when it dies or overruns the wall clock."""
         self.ensure_started()
         assert self.process is not None and self.process.stdin and self.process.stdout
         deadline = time.monotonic() + self.settings.wall_timeout_s
         try:
-            _wire.write_fd(self.process.stdin.fileno(), request, deadline=deadline)
+            _wire.write_fd(self.process.stdin.fileno(), request.to_wire(), deadline=deadline)
             reply, _ = _wire.read_fd(self.process.stdout.fileno(), limit=64 << 20, deadline=deadline)
         except _wire.Deadline:
             self.close()
@@ -318,7 +343,7 @@ class Worker:
                 f"the sandboxed worker died during the run ({error})"
                 + (f"; its last words: {detail}" if detail else ""),
             ) from None
-        return reply
+        return CheckResult.from_wire(reply)
 
     def close(self) -> None:
         """Kill the sandbox's whole process group."""

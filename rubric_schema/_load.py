@@ -42,9 +42,11 @@ def _location(loc: tuple[int | str, ...], data: Any) -> str:
 
 
 def parse_exam(data: Any, *, source: Path) -> Exam:
-    """Validate already-parsed rubric data; `source` is only used in error messages."""
+    """Validate already-parsed rubric data read from `source`: named in errors, and the folder that the
+    exam's `code_tasks_module` is relative to.
+    """
     try:
-        return Exam.model_validate(data)
+        return Exam.model_validate(data, context={"rubric_dir": Path(source).parent})
     except ValidationError as error:
         problems = [(_location(e["loc"], data), e["msg"]) for e in error.errors()]
         raise RubricError(source, problems) from None

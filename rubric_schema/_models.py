@@ -7,9 +7,11 @@ Points are decimals with at most two places (0.3, 1.5); sums are compared with a
 from __future__ import annotations
 
 import math
-from typing import Annotated, Literal
+from pathlib import Path
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 POINT_TOLERANCE = 1e-6
 """Two point sums closer than this are equal (0.1 + 0.2 is not 0.3 in floats)."""
@@ -205,6 +207,9 @@ class CodeTask(_Frozen):
     """The "complexity" check passes when the fitted log-time/log-n slope is at most this."""
     max_speed_ratio: float | None = Field(default=None, gt=0)
     """The "speed" check passes when candidate time / reference time is at most this."""
+    module: SkipJsonSchema[Path | None] = Field(default=None, exclude=True)
+    """The exam's code-task module (trials, reference, judge), an absolute path that `load_exam` fills in
+    from `Exam.code_tasks_module`; not part of the rubric's content hash."""
 
 
 class Section(_Frozen):
@@ -238,6 +243,27 @@ class Exam(_Frozen):
     pass_mark: Points | None = None
     sections: list[Section] = Field(min_length=1)
     code_tasks: list[CodeTask] = Field(default_factory=list)
+    code_tasks_module: str = Field(default="code_tasks.py", exclude=True, pattern=r"^[^/\\].*\.py$")
+    """The Python file, relative to the rubric, that defines the code tasks for the executors
+    (docs/CODE_TASKS.md). A path, not an import name: the sandbox binds that one file. Not part of the
+    rubric's content hash."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _resolve_task_module(cls, data: Any, info: ValidationInfo) -> Any:
+        """Point every code task at the module, relative to the rubric's folder (`rubric_dir` in the context)."""
+        rubric_dir = (info.context or {}).get("rubric_dir")
+        if rubric_dir is None or not isinstance(data, dict) or not isinstance(data.get("code_tasks"), list):
+            return data
+        declared = "code_tasks_module" in data
+        name = data.get("code_tasks_module", "code_tasks.py")
+        if not isinstance(name, str) or not name:
+            return data  # the field's own validation reports it
+        module = (Path(rubric_dir) / name).resolve()
+        if declared and data["code_tasks"] and not module.is_file():
+            raise ValueError(f"code_tasks_module: no file {module} (it defines the exam's code tasks)")
+        tasks = [{**t, "module": module} if isinstance(t, dict) else t for t in data["code_tasks"]]
+        return {**data, "code_tasks": tasks}
 
     @field_validator("sections")
     @classmethod

@@ -1,7 +1,8 @@
-"""The warm worker, `python -m <harness> [--torch] [--sandboxed] [--runner-uid UID]`: request in, result out.
+"""The warm worker, `python -m <harness> --tasks MODULE [--torch] [--sandboxed] [--runner-uid UID]`.
 
-It imports what the tasks need once, then forks a fresh runner per answer, so each answer starts
-from the same clean state without paying for interpreter and torch start-up.
+It loads the exam's task module and imports what the tasks need once, then forks a fresh runner per
+answer, so each answer starts from the same clean state without paying for interpreter and torch
+start-up. Requests in, results out, one frame each.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ import traceback
 
 from . import _cuda, _wire
 from ._checker import Checker
+from ._records import CheckRequest, CheckResult
+from ._registry import TaskRegistry, load_tasks
 from ._runner import FRAME_LIMIT
-from ._tasks import TASKS
 from ._values import decode, encode
 
 PR_SET_DUMPABLE = 4
@@ -34,15 +36,15 @@ def _device() -> dict[str, object]:
     return _cuda.probe(sys.modules["torch"])
 
 
-def _warm_up() -> None:
-    """Run each torch task's reference once on the CPU, so runners inherit torch's lazy set-up (≈1.5 s).
+def _warm_up(tasks: TaskRegistry) -> None:
+    """Run each torch task's reference once on the CPU, so runners inherit torch's lazy set-up.
 
     Always the CPU: CUDA initialised here would be unusable in every runner forked after it.
     """
-    for task in TASKS.values():
+    for task in tasks.tasks.values():
         if task.torch:
             trial = task.trials(random.Random(0), "torch")[0]
-            task.invoke(
+            task.call(
                 task.reference, task.prepare(decode(encode(trial.args, blobs := []), blobs), "torch", "cpu")
             )
 
@@ -54,6 +56,7 @@ def main(argv: list[str]) -> int:
     null = os.open("/dev/null", os.O_RDONLY)
     os.dup2(null, 0)
     os.dup2(2, 1)  # stray prints from imports go to stderr, never into the result channel
+    tasks = load_tasks(argv[argv.index("--tasks") + 1])
     if "--torch" in argv:
         import numpy  # noqa: F401 - warm import for the runners
         import torch
@@ -61,12 +64,14 @@ def main(argv: list[str]) -> int:
         torch.set_num_threads(1)
         torch.set_num_interop_threads(1)
         _cuda.forbid(torch)
-        _warm_up()
+        _warm_up(tasks)
     sandboxed = "--sandboxed" in argv
     tmp_dir = "/tmp" if sandboxed else tempfile.mkdtemp(prefix="gradeflow-exec-")
     runner_uid = int(argv[argv.index("--runner-uid") + 1]) if "--runner-uid" in argv else None
     found = _device()
-    checker = Checker(device=str(found["device"]), sandboxed=sandboxed, tmp_dir=tmp_dir, runner_uid=runner_uid)
+    checker = Checker(
+        tasks=tasks, device=str(found["device"]), sandboxed=sandboxed, tmp_dir=tmp_dir, runner_uid=runner_uid
+    )
     checker.clean_up()  # what imports and the warm-up left in /tmp is not the first answer's to see
     torch_version = sys.modules["torch"].__version__ if "torch" in sys.modules else None
     _wire.write_fd(channel_out, {"ready": True, **found, "torch": torch_version, "pid": os.getpid()})
@@ -76,15 +81,13 @@ def main(argv: list[str]) -> int:
         except _wire.WireError:
             return 0
         try:
-            reply = checker.check(request)
+            reply = checker.check(CheckRequest.from_wire(request))
         except Exception as error:  # noqa: BLE001 - a checker bug is reported as such, the worker goes on
             traceback.print_exc()
-            reply = {
-                "status": "error",
-                "reason": f"internal checker error: {type(error).__name__}: {error}",
-                "internal": True,
-            }
-        _wire.write_fd(channel_out, reply)
+            reply = CheckResult(
+                status="error", reason=f"internal checker error: {type(error).__name__}: {error}", internal=True
+            )
+        _wire.write_fd(channel_out, reply.to_wire())
 
 
 if __name__ == "__main__":

@@ -15,9 +15,11 @@ import time
 from typing import Any
 
 from . import _runner
+from ._records import CheckRequest, CheckResult, Limits, TrialOutcome
+from ._registry import TaskRegistry
 from ._runner import Cost, Runner, RunnerGone
-from ._tasks import TASKS, Task, Trial, Verdict
-from ._values import ArrayMode, decode, encode
+from ._values import ArrayMode, array_mode, decode, encode
+from .api import Inputs, Task, Trial, Verdict
 
 MIN_SIZES = 4
 """Sizes needed before a complexity exponent is fitted."""
@@ -41,7 +43,11 @@ class _ReferenceGone(Exception):
 class Checker:
     """Checks answers one at a time; the reference runner is kept warm between answers."""
 
-    def __init__(self, *, device: str, sandboxed: bool, tmp_dir: str, runner_uid: int | None):
+    def __init__(
+        self, *, tasks: TaskRegistry, device: str, sandboxed: bool, tmp_dir: str, runner_uid: int | None
+    ):
+        self.tasks = tasks
+        """The exam's task module, loaded once; runners forked from here inherit it."""
         self.device, self.sandboxed, self.tmp_dir = device, sandboxed, tmp_dir
         self.runner_uid = runner_uid
         """Candidate runners run as this uid, the reference runner as the next one; None: as the checker."""
@@ -54,41 +60,32 @@ class Checker:
         if self.reference is None:
             self.reference = _runner.spawn(
                 "reference",
+                tasks=self.tasks,
                 code="",
                 entrypoint="",
                 mode="torch",
                 device=self.device,
-                limits={},
+                limits=None,
                 output_path=os.path.join(self.tmp_dir, "reference.out"),
                 uid=None if self.runner_uid is None else self.runner_uid + 1,
             )
         return self.reference
 
-    def check(self, request: dict[str, Any]) -> dict[str, Any]:
-        """Judge one answer; every outcome, hostile ones included, is a result dict, never an exception."""
-        spec, code, limits = request["task"], request["code"], request["limits"]
-        task = TASKS[spec["id"]]
+    def check(self, request: CheckRequest) -> CheckResult:
+        """Judge one answer; every outcome, hostile ones included, is a result, never an exception."""
+        limits = request.limits
+        task = self.tasks.get(request.task_id)
         self.answer_device = self.device if task.torch else "cpu"
-        mode: ArrayMode = "numpy" if "numpy" in code and "torch" not in code else "torch"
-        result: dict[str, Any] = {
-            "status": "ok",
-            "reason": "",
-            "correct": False,
-            "complexity_exponent": None,
-            "speed_ratio": None,
-            "device": self.answer_device,
-            "tests": [],
-            "output_tail": "",
-            "notes": [],
-            "callable": "",
-        }
+        mode = array_mode(request.code)
+        result = CheckResult(device=self.answer_device)
         self.helpers_seen = False
         output_path = os.path.join(self.tmp_dir, "answer.out")
         candidate = _runner.spawn(
             "candidate",
-            code=code,
-            entrypoint=spec["entrypoint"],
-            aliases=tuple(spec.get("aliases", ())),
+            tasks=self.tasks,
+            code=request.code,
+            entrypoint=request.entrypoint,
+            aliases=request.aliases,
             task_id=task.id,
             mode=mode,
             device=self.answer_device,
@@ -97,40 +94,37 @@ class Checker:
             uid=self.runner_uid,
         )
         try:
-            loaded = candidate.receive(limits["call_timeout_s"])
+            loaded = candidate.receive(limits.call_timeout_s)
             if loaded.get("undecided"):
-                result.update(status="needs_review", reason=f"not run: {loaded.get('error', '?')}"[:2000])
+                result.status, result.reason = "needs_review", f"not run: {loaded.get('error', '?')}"[:2000]
                 return result
             if not loaded.get("ok"):
-                result.update(status="error", reason=f"the answer does not load: {loaded.get('error', '?')}")
+                result.status, result.reason = "error", f"the answer does not load: {loaded.get('error', '?')}"
                 return result
-            result["callable"] = str(loaded.get("callable", ""))
-            if result["callable"] != spec["entrypoint"] or loaded.get("direct") is not True:
-                result["notes"].append(f"called {loaded.get('how', result['callable'])}")
+            result.callable = str(loaded.get("callable", ""))
+            if result.callable != request.entrypoint or loaded.get("direct") is not True:
+                result.notes.append(f"called {loaded.get('how', result.callable)}")
             self._run(task, candidate, mode, limits, result)
         except RunnerGone as gone:
-            status = {"timeout": "timeout", "killed": "killed"}.get(gone.kind, "error")
-            result.update(status=status, reason=gone.reason)
+            result.status = "timeout" if gone.kind == "timeout" else "killed" if gone.kind == "killed" else "error"
+            result.reason = gone.reason
         except _ReferenceGone as gone:
-            result.update(
-                status="killed", reason=f"the reference process died while this answer ran ({gone})"
-            )
+            result.status = "killed"
+            result.reason = f"the reference process died while this answer ran ({gone})"
         except _Wrong as wrong:
-            result.update(status="failed", correct=False, reason=str(wrong))
+            result.status, result.correct, result.reason = "failed", False, str(wrong)
         finally:
             candidate.close()
-            result["output_tail"] = _tail(output_path, int(limits["output_cap_bytes"]))
+            result.output_tail = _tail(output_path, limits.output_cap_bytes)
             if self.helpers_seen:
-                result["notes"].append(
+                result.notes.append(
                     "the answer kept helper processes alive while timed: wall-clock time counted"
                 )
             self.clean_up()
         return result
 
-    def _run(
-        self, task: Task, candidate: Runner, mode: ArrayMode, limits: dict[str, Any], result: dict[str, Any]
-    ) -> None:
-        rng = random.Random(limits["seed"])
+    def _run(self, task: Task, candidate: Runner, mode: ArrayMode, limits: Limits, result: CheckResult) -> None:
+        rng = random.Random(limits.seed)
         trials = task.trials(rng, mode)
         failures = []
         for index, trial in enumerate(trials):
@@ -142,31 +136,35 @@ class Checker:
                     verdict = Verdict(False, verdict.max_abs_err, note)
                     error = note
                 else:
-                    result["notes"].append(f"{trial.test_id}: {note}")
-            result["tests"].append(
-                _outcome(trial.test_id, verdict.passed, verdict.max_abs_err, error, self.answer_device)
+                    result.notes.append(f"{trial.test_id}: {note}")
+            result.tests.append(
+                TrialOutcome(
+                    test_id=trial.test_id,
+                    passed=verdict.passed,
+                    max_abs_err=verdict.max_abs_err,
+                    error=error,
+                    device=self.answer_device,
+                )
             )
             if not verdict.passed:
                 failures.append(f"{trial.test_id}: {error}")
-        result["correct"] = not failures
+        result.correct = not failures
         if failures:
-            result.update(
-                status="failed",
-                reason=f"wrong on {len(failures)} of {len(trials)} trials; first: {failures[0]}",
-            )
+            result.status = "failed"
+            result.reason = f"wrong on {len(failures)} of {len(trials)} trials; first: {failures[0]}"
             return
-        if task.timing == "complexity":
+        if task.timing is not None and task.timing.kind == "complexity":
             self._complexity(task, candidate, rng, limits, result)
-        elif task.timing == "speed":
+        elif task.timing is not None and task.timing.kind == "speed":
             self._speed(task, candidate, rng, limits, result)
 
     def _call(
-        self, runner: Runner, task: Task, request: tuple[dict[str, Any], list[bytes]], limits: dict[str, Any]
+        self, runner: Runner, task: Task, request: tuple[dict[str, Any], list[bytes]], limits: Limits
     ) -> tuple[dict[str, Any], Any, Cost]:
         """One call: the reply header, the decoded output (None on error) and its cost."""
         header, blobs = request
         try:
-            reply, reply_blobs, cost = runner.request(header, blobs, limits["call_timeout_s"])
+            reply, reply_blobs, cost = runner.request(header, blobs, limits.call_timeout_s)
         except RunnerGone as gone:
             if runner.role == "reference":
                 self.reference = None
@@ -183,7 +181,7 @@ class Checker:
         return reply, out, cost
 
     def _trial(
-        self, task: Task, candidate: Runner, trial: Trial, index: int, limits: dict[str, Any]
+        self, task: Task, candidate: Runner, trial: Trial, index: int, limits: Limits
     ) -> tuple[Verdict, list[str]]:
         """Run a trial on both sides, in both orders across trials (order effects show as failures)."""
         order = (candidate, self._reference_runner())
@@ -206,8 +204,8 @@ class Checker:
         self,
         task: Task,
         candidate: Runner,
-        args: dict[str, Any],
-        limits: dict[str, Any],
+        args: Inputs,
+        limits: Limits,
         *,
         reference_first: bool | None,
         n: int,
@@ -226,7 +224,7 @@ class Checker:
                 return self._seconds(reply, cost, candidate), None
             ref_reply, ref_out, ref_cost = (
                 {},
-                task.invoke(task.reference, task.prepare(args, "torch", "cpu")),
+                task.call(task.reference, task.prepare(args, "torch", "cpu")),
                 None,
             )
         else:
@@ -278,8 +276,8 @@ class Checker:
         task: Task,
         candidate: Runner,
         rng: random.Random,
-        limits: dict[str, Any],
-        result: dict[str, Any],
+        limits: Limits,
+        result: CheckResult,
     ) -> None:
         """Fit log time on log n over at least four sizes.
 
@@ -292,16 +290,17 @@ class Checker:
         counts its median, less the median cost of a near-empty call (the fixed per-call overhead,
         capped at half the smallest median so an answer cannot game it).
         """
-        assert task.timing_args is not None
-        budget, repeats = float(limits["call_budget_s"]), int(limits["timing_repeats"])
-        deadline = time.monotonic() + float(limits["timing_budget_s"])
+        assert task.timing is not None
+        timing = task.timing
+        budget, repeats = limits.call_budget_s, limits.timing_repeats
+        deadline = time.monotonic() + limits.timing_budget_s
 
         def once(n: int, *, verify: bool = True) -> float:
-            args = task.timing_args(rng, n)
+            args = timing.inputs(rng, n)
             return self._timed(task, candidate, args, limits, reference_first=None, n=n, verify=verify)[0]
 
         first: dict[int, float] = {}
-        for n in task.sizes:
+        for n in timing.sizes:
             if len(first) >= 2:
                 last, before = first[n // 2], first.get(n // 4)
                 growth = max(last / before, 1.0) if before else 2.0
@@ -310,7 +309,7 @@ class Checker:
             first[n] = once(n)
             if first[n] > budget:
                 break
-        n = min(task.sizes) // 2
+        n = min(timing.sizes) // 2
         while len(first) < MIN_SIZES and n >= SMALLEST_SIZE:
             first[n] = once(n)
             n //= 2
@@ -332,16 +331,14 @@ class Checker:
         sizes = sorted(medians)
         exponent = fit_exponent(medians) if len(sizes) >= MIN_SIZES else None
         if exponent is None:
-            result["notes"].append(f"complexity not fitted: only {len(sizes)} sizes fit in the time budget")
-        result["complexity_exponent"] = exponent
+            result.notes.append(f"complexity not fitted: only {len(sizes)} sizes fit in the time budget")
+        result.complexity_exponent = exponent
         for s in sizes:
-            result["tests"].append(
-                _outcome(
-                    f"time_n{s}",
-                    True,
-                    None,
-                    "",
-                    self.answer_device,
+            result.tests.append(
+                TrialOutcome(
+                    test_id=f"time_n{s}",
+                    passed=True,
+                    device=self.answer_device,
                     candidate_ms=raw[s] * 1e3,
                     complexity_exponent=exponent,
                 )
@@ -352,41 +349,38 @@ class Checker:
         task: Task,
         candidate: Runner,
         rng: random.Random,
-        limits: dict[str, Any],
-        result: dict[str, Any],
+        limits: Limits,
+        result: CheckResult,
     ) -> None:
         """Time candidate and reference on the same fresh inputs, back to back in alternating order.
 
         Each size starts with an untimed pair (first-touch allocations); its ratio is the median of the
         per-pair ratios, which a change of load between pairs does not move.
         """
-        assert task.timing_args is not None
-        repeats = int(limits["speed_repeats"])
+        assert task.timing is not None
+        timing = task.timing
+        repeats = limits.speed_repeats
         ratio = None
-        for n in task.sizes_for(self.answer_device):
-            self._timed(task, candidate, task.timing_args(rng, n), limits, reference_first=False, n=n)
+        for n in timing.sizes_for(self.answer_device):
+            self._timed(task, candidate, timing.inputs(rng, n), limits, reference_first=False, n=n)
             pairs = [
-                self._timed(
-                    task, candidate, task.timing_args(rng, n), limits, reference_first=bool(i % 2), n=n
-                )
+                self._timed(task, candidate, timing.inputs(rng, n), limits, reference_first=bool(i % 2), n=n)
                 for i in range(repeats)
             ]
             cand_s = statistics.median(p[0] for p in pairs)
             ref_s = statistics.median(p[1] for p in pairs)
             ratio = statistics.median(p[0] / p[1] for p in pairs)
-            result["tests"].append(
-                _outcome(
-                    f"speed_n{n}",
-                    True,
-                    None,
-                    "",
-                    self.answer_device,
+            result.tests.append(
+                TrialOutcome(
+                    test_id=f"speed_n{n}",
+                    passed=True,
+                    device=self.answer_device,
                     candidate_ms=cand_s * 1e3,
                     reference_ms=ref_s * 1e3,
                     speed_ratio=round(ratio, 3),
                 )
             )
-        result["speed_ratio"] = round(ratio, 3) if ratio is not None else None
+        result.speed_ratio = round(ratio, 3) if ratio is not None else None
 
     def clean_up(self) -> None:
         """Kill whatever an answer left running and wipe the sandbox's tmp before the next answer."""
@@ -415,7 +409,7 @@ def fit_exponent(seconds_by_size: dict[int, float]) -> float:
     return round(fit.slope, 3)
 
 
-def _encode_call(task: Task, args: dict[str, Any]) -> tuple[dict[str, Any], list[bytes]]:
+def _encode_call(task: Task, args: Inputs) -> tuple[dict[str, Any], list[bytes]]:
     """Encode a call request once; it goes as is to both runners."""
     blobs: list[bytes] = []
     return {"op": "call", "task": task.id, "args": encode(args, blobs)}, blobs
@@ -432,31 +426,6 @@ def _device_seconds(reply: dict[str, Any], round_trip: float) -> float:
     if isinstance(device_ms, (int, float)) and 0 < device_ms / 1e3 <= round_trip:
         return device_ms / 1e3
     return round_trip
-
-
-def _outcome(
-    test_id: str,
-    passed: bool,
-    max_abs_err: float | None,
-    error: str,
-    device: str,
-    *,
-    candidate_ms: float | None = None,
-    reference_ms: float | None = None,
-    speed_ratio: float | None = None,
-    complexity_exponent: float | None = None,
-) -> dict[str, Any]:
-    return {
-        "test_id": test_id,
-        "passed": passed,
-        "max_abs_err": max_abs_err,
-        "candidate_ms": candidate_ms,
-        "reference_ms": reference_ms,
-        "speed_ratio": speed_ratio,
-        "complexity_exponent": complexity_exponent,
-        "device": device,
-        "error": error[:500],
-    }
 
 
 def _tail(path: str, cap: int) -> str:

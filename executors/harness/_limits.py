@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import resource
 import sys
-from typing import Any
+
+from ._records import Limits
 
 RECURSION_LIMIT = 20_000
 """Deep enough for a recursive find() on a long chain; the stack limit below keeps C recursion safe."""
@@ -33,20 +34,20 @@ def memory_limit(device: str) -> tuple[int, str]:
     return resource.RLIMIT_AS, "VmSize"
 
 
-def apply(limits: dict[str, Any], device: str = "cpu") -> None:
+def apply(limits: Limits, device: str = "cpu") -> None:
     """Set rlimits (soft = hard, so the answer cannot raise them back).
 
     The memory limit is on top of what the warm process already maps (torch maps a lot of virtual
     memory it never touches), so `memory_bytes` is what the answer itself may add.
     """
-    cpu = int(limits["cpu_seconds"])
+    cpu = limits.cpu_seconds
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
     which, field = memory_limit(device)
-    memory = _status_bytes(field) + int(limits["memory_bytes"]) + STACK_BYTES
+    memory = _status_bytes(field) + limits.memory_bytes + STACK_BYTES
     resource.setrlimit(which, (memory, memory))
     resource.setrlimit(resource.RLIMIT_STACK, (STACK_BYTES, STACK_BYTES))
-    resource.setrlimit(resource.RLIMIT_NPROC, (int(limits["max_processes"]),) * 2)
-    resource.setrlimit(resource.RLIMIT_FSIZE, (int(limits["max_file_bytes"]),) * 2)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (int(limits["max_open_files"]),) * 2)
+    resource.setrlimit(resource.RLIMIT_NPROC, (limits.max_processes,) * 2)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limits.max_file_bytes,) * 2)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (limits.max_open_files,) * 2)
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     sys.setrecursionlimit(RECURSION_LIMIT)

@@ -20,8 +20,10 @@ from typing import Any, Literal
 
 from . import _cuda, _limits, _wire
 from ._entry import Resolved, Undecided, resolve
-from ._tasks import TASKS, Task
+from ._records import Limits
+from ._registry import TaskRegistry
 from ._values import ArrayMode, decode, encode
+from .api import Inputs, Task
 
 Role = Literal["candidate", "reference"]
 FRAME_LIMIT = 64 << 20
@@ -148,17 +150,20 @@ _SIGNAL_REASONS = {
 def spawn(
     role: Role,
     *,
+    tasks: TaskRegistry,
     code: str,
     entrypoint: str,
     aliases: tuple[str, ...] = (),
     mode: ArrayMode,
     device: str,
-    limits: dict[str, Any],
+    limits: Limits | None,
     output_path: str,
     uid: int | None,
     task_id: str = "",
 ) -> Runner:
     """Fork a runner. The child keeps only its two pipe ends and an output file on fds 0-4.
+
+    `limits` bind a candidate; the reference runner (None) is trusted code and runs without them.
 
     With `uid`, the runner drops to that uid: an answer then cannot signal the checker or the reference
     runner (each has its own uid), so nothing it leaves behind can disturb the next answer. On a GPU the
@@ -173,7 +178,7 @@ def spawn(
         status = 0
         try:
             cuda = _become_runner(to_child_r, from_child_w, output_path, role, limits, uid, device)
-            _serve(role, code, entrypoint, aliases, task_id, mode, device, cuda)
+            _serve(role, tasks, code, entrypoint, aliases, task_id, mode, device, cuda)
         except BaseException:  # noqa: BLE001 - the child must never return into the checker's loop
             traceback.print_exc()
             status = 70
@@ -196,7 +201,7 @@ def _become_runner(
     write_fd: int,
     output_path: str,
     role: Role,
-    limits: dict[str, Any],
+    limits: Limits | None,
     uid: int | None,
     device: str,
 ) -> _cuda.RunnerCuda | None:
@@ -216,9 +221,9 @@ def _become_runner(
         _cuda.allow(torch)
     cuda = None
     if device == "cuda":
-        gpu_limit = int(limits["gpu_memory_bytes"]) if role == "candidate" else None
+        gpu_limit = limits.gpu_memory_bytes if limits is not None else None
         cuda = _cuda.runner_setup(torch, gpu_limit)
-    if role == "candidate":
+    if limits is not None:
         _limits.apply(limits, device)
     if uid is not None:
         _drop_to(uid)
@@ -249,6 +254,7 @@ def _load(code: str, entrypoint: str, aliases: tuple[str, ...], task: Task, devi
 
 def _serve(
     role: Role,
+    tasks: TaskRegistry,
     code: str,
     entrypoint: str,
     aliases: tuple[str, ...],
@@ -260,7 +266,7 @@ def _serve(
     entry: Any = None
     if role == "candidate":
         try:
-            resolved = _load(code, entrypoint, aliases, TASKS[task_id], device)
+            resolved = _load(code, entrypoint, aliases, tasks.get(task_id), device)
         except Undecided as undecided:
             _wire.write_fd(
                 _OUT, {"ok": False, "undecided": True, "error": str(undecided), "candidates": undecided.candidates}
@@ -278,7 +284,7 @@ def _serve(
         header, blobs = _wire.read_fd(_IN, limit=FRAME_LIMIT)
         if header.get("op") != "call":
             return
-        task = TASKS[header["task"]]
+        task = tasks.get(header["task"])
         fn = entry if role == "candidate" else task.reference
         reply, out_blobs = _call(task, fn, decode(header["args"], blobs), mode, device, cuda)
         _wire.write_fd(_OUT, reply, out_blobs)
@@ -301,16 +307,16 @@ def _same(before: Any, after: Any) -> bool:
 
 
 def _call(
-    task: Task, fn: Any, args: dict[str, Any], mode: ArrayMode, device: str, cuda: _cuda.RunnerCuda | None
+    task: Task, fn: Any, args: Inputs, mode: ArrayMode, device: str, cuda: _cuda.RunnerCuda | None
 ) -> tuple[dict[str, Any], list[bytes]]:
     inputs = task.prepare(args, mode, device)
     before = {name: _snapshot(inputs[name]) for name in task.guarded}
     device_ms = None
     try:
         if cuda is not None and task.torch:
-            out, device_ms = cuda.timed(lambda: task.invoke(fn, inputs))
+            out, device_ms = cuda.timed(lambda: task.call(fn, inputs))
         else:
-            out = task.invoke(fn, inputs)
+            out = task.call(fn, inputs)
         blobs: list[bytes] = []
         wire_out = encode(out, blobs)
     except BaseException as error:  # noqa: BLE001 - the answer's exception is its result

@@ -6,6 +6,7 @@ float32/float64/int64 bytes with their original dtype named, so the checker comp
 
 from __future__ import annotations
 
+import ast
 import sys
 from typing import Any, Literal
 
@@ -82,6 +83,25 @@ def _decode_array(marker: dict[str, Any], blobs: list[bytes]) -> Any:
     if data.size != int(numpy.prod(shape, dtype=numpy.int64)):
         raise ValueError("array data does not match its shape")
     return data.reshape(shape)
+
+
+def array_mode(code: str) -> ArrayMode:
+    """Numpy when the answer imports numpy and not torch, else torch: what it imports, not what it says.
+
+    A comment or a string that mentions numpy changes nothing; code that does not parse is loaded as torch
+    (it fails to load either way).
+    """
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError):
+        return "torch"
+    imported: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            imported.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            imported.add(node.module.split(".")[0])
+    return "numpy" if "numpy" in imported and "torch" not in imported else "torch"
 
 
 def to_mode(value: Any, mode: ArrayMode, dtype: str, device: str) -> Any:

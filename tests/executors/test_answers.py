@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from executors import KNOWN_TASKS, ExecResult, ExecSettings, ExecutorPool
+from executors import ExecResult, ExecSettings, ExecutorPool
 
-from .conftest import ANSWERS, TASKS, answer
+from .conftest import ANSWERS, SEED, SEED_MODULE, TASKS, answer
 
 pytestmark = pytest.mark.e2e
 
@@ -89,7 +89,7 @@ def task_for(name: str):
 
 @pytest.fixture(scope="module")
 def results() -> dict[str, ExecResult]:
-    with ExecutorPool(ExecSettings(workers=2), torch=True) as pool:
+    with ExecutorPool(ExecSettings(workers=2), task_module=SEED_MODULE, torch=True) as pool:
         outcomes = pool.map([(task_for(task), answer(name)) for name, (task, *_rest) in EXPECTED.items()])
     return dict(zip(EXPECTED, outcomes, strict=True))
 
@@ -113,7 +113,7 @@ def test_rows_carry_the_executor_runs_columns(results):
     assert {t.complexity_exponent for t in timed} == {results["lis_dp"].complexity_exponent}
     attention = results["attention_torch"]
     speed = [t for t in attention.tests if t.test_id.startswith("speed_")]
-    sizes = KNOWN_TASKS["attention"].sizes_for(attention.device)
+    sizes = SEED.get("attention").timing.sizes_for(attention.device)
     assert [t.test_id for t in speed] == [f"speed_n{n}" for n in sizes]
     assert all(t.speed_ratio == pytest.approx(t.candidate_ms / t.reference_ms, rel=0.25) for t in speed)
     assert all(t.device == attention.device for t in speed)

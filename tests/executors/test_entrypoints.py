@@ -13,9 +13,8 @@ import pytest
 
 from executors import ExecSettings, ExecutorPool
 from executors.harness._entry import Undecided, resolve
-from executors.harness._tasks import CONTRACTS
 
-from .conftest import HERE, TASKS, answer
+from .conftest import HERE, SEED, SEED_MODULE, TASKS, answer
 
 VARIANTS = sorted((HERE / "variants").glob("*.py"))
 _HEADER = re.compile(r"^# task: (?P<task>\w+); callable: (?P<callable>\w*); as: (?P<base>\w+)$")
@@ -28,12 +27,12 @@ def namespace(code: str) -> dict:
 
 
 def resolved(code: str, task: str, aliases: tuple[str, ...] = (), device: str = "cpu"):
-    return resolve(namespace(code), "answer", TASKS[task].entrypoint, aliases, CONTRACTS[task], device)
+    return resolve(namespace(code), "answer", TASKS[task].entrypoint, aliases, SEED.get(task).contract, device)
 
 
 def test_the_declared_name_wins_and_is_called_untouched():
     space = namespace("def kth_largest(nums, k):\n    return sorted(nums)[-k]\n\ndef other(nums, k):\n    return 0\n")
-    found = resolve(space, "answer", "kth_largest", (), CONTRACTS["topk"])
+    found = resolve(space, "answer", "kth_largest", (), SEED.get("topk").contract)
     assert (found.name, found.found_by, found.plan.direct) == ("kth_largest", "declared name", True)
     assert found.call is space["kth_largest"]
 
@@ -56,7 +55,8 @@ def test_unknown_names_are_called_in_the_references_order():
 
 def test_device_is_filled_and_a_default_flag_is_not_forced_on_an_answer_without_it():
     code = "def attend(q, k, v, device):\n    return (q, k, v, device)\n"
-    found = resolve(namespace(code), "answer", "scaled_dot_product_attention", (), CONTRACTS["attention"], "cuda")
+    contract = SEED.get("attention").contract
+    found = resolve(namespace(code), "answer", "scaled_dot_product_attention", (), contract, "cuda")
     assert found.call(1, 2, 3, causal=False) == (1, 2, 3, "cuda")
     assert found.plan.fills == ("device",) and found.plan.unsure == ("causal",)
     with pytest.raises(TypeError, match="causal"):
@@ -130,7 +130,7 @@ def judged():
     base_task = {header(p)[2]: header(p)[0] for p in VARIANTS}
     jobs = [(TASKS[header(p)[0]], p.read_text(encoding="utf-8")) for p in VARIANTS]
     jobs += [(TASKS[base_task[b]], answer(b)) for b in bases]
-    with ExecutorPool(ExecSettings(workers=2, timing_budget_s=8), torch=True) as pool:
+    with ExecutorPool(ExecSettings(workers=2, timing_budget_s=8), task_module=SEED_MODULE, torch=True) as pool:
         results = pool.map(jobs)
     names = [p.stem for p in VARIANTS] + bases
     return dict(zip(names, results, strict=True))

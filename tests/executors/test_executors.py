@@ -2,49 +2,27 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pydantic
 import pytest
 
 from executors import ExecResult, ExecSettings, run_code_task, run_code_tasks
 from executors._run import shared_pool, to_result
-from executors.sandbox import bwrap_command, identity_files, sandbox_env
+from executors.harness._records import CheckResult, TrialOutcome
+from executors.sandbox import INSIDE_TASKS, bwrap_command, identity_files, sandbox_env
 
-from .conftest import TASKS, answer
+from .conftest import ROOT, SEED_MODULE, SOFTMAX_MODULE, TASKS, answer
 
 
 def raw(**overrides):
-    base = {
-        "status": "ok",
-        "reason": "",
-        "correct": True,
-        "complexity_exponent": 1.2,
-        "speed_ratio": 4.0,
-        "device": "cpu",
-        "output_tail": "",
-        "notes": [],
-        "tests": [
-            {
-                "test_id": "case0",
-                "passed": True,
-                "max_abs_err": 0.0,
-                "candidate_ms": None,
-                "reference_ms": None,
-                "speed_ratio": None,
-                "complexity_exponent": None,
-                "device": "cpu",
-                "error": "",
-            }
-        ],
-    }
-    return {**base, **overrides}
-
-
-def test_settings_come_from_gradeflow_exec_variables(monkeypatch):
-    monkeypatch.setenv("GRADEFLOW_EXEC_CPU_SECONDS", "7")
-    monkeypatch.setenv("GRADEFLOW_EXEC_MEMORY_MB", "300")
-    settings = ExecSettings()
-    assert (settings.cpu_seconds, settings.memory_mb, settings.unsafe_no_sandbox) == (7, 300, False)
-    assert settings.limits()["memory_bytes"] == 300 << 20
+    base = CheckResult(
+        complexity_exponent=1.2,
+        speed_ratio=4.0,
+        correct=True,
+        tests=[TrialOutcome(test_id="case0", passed=True, max_abs_err=0.0, device="cpu")],
+    )
+    return dataclasses.replace(base, **overrides)
 
 
 def test_thresholds_come_from_the_code_task():
@@ -89,7 +67,7 @@ def test_without_bubblewrap_answers_are_refused_not_run_unsandboxed():
 
 
 def test_the_sandbox_shares_nothing_it_does_not_need():
-    command = " ".join(bwrap_command(ExecSettings(), uid=300_000, torch=False))
+    command = " ".join(bwrap_command(ExecSettings(), uid=300_000, torch=False, task_module=SEED_MODULE))
     for flag in (
         "--die-with-parent",
         "--new-session",
@@ -102,7 +80,9 @@ def test_the_sandbox_shares_nothing_it_does_not_need():
         "--dev /dev",
     ):
         assert flag in command
-    assert "/work" not in command.replace("/work/main/.venv", "").replace("/work/main/executors/harness", "")
+    assert f"--ro-bind {SEED_MODULE.resolve()} {INSIDE_TASKS}" in command  # the exam's one file, read-only
+    shared = command.replace(f"{ROOT}/.venv", "").replace(f"{ROOT}/executors/harness", "")
+    assert str(ROOT) not in shared.replace(str(SEED_MODULE.resolve()), "")
     assert set(sandbox_env()) >= {"PATH", "HOME", "PYTHONPATH"}
     assert not {"OPENAI_API_KEY", "GRADEFLOW_JUDGE_API_KEY"} & set(sandbox_env())
 
@@ -128,17 +108,17 @@ def test_a_batch_keeps_its_order_and_runs_each_answer_alone():
 
 def test_run_code_task_reuses_one_warm_pool_per_settings():
     settings = ExecSettings(bwrap="/nonexistent/bwrap", seed=7)
-    assert shared_pool(settings, torch=False) is shared_pool(
-        ExecSettings(bwrap="/nonexistent/bwrap", seed=7), torch=False
-    )
-    assert shared_pool(settings, torch=False) is not shared_pool(
-        settings.model_copy(update={"seed": 8}), torch=False
-    )
+    seed = {"task_module": SEED_MODULE, "torch": False}
+    assert shared_pool(settings, **seed) is shared_pool(ExecSettings(bwrap="/nonexistent/bwrap", seed=7), **seed)
+    assert shared_pool(settings, **seed) is not shared_pool(settings.model_copy(update={"seed": 8}), **seed)
+    assert shared_pool(settings, **seed) is not shared_pool(settings, task_module=SOFTMAX_MODULE, torch=False)
 
 
 def test_the_sandbox_names_its_users_itself_and_keeps_caches_in_its_tmp(tmp_path):
     passwd, group = identity_files(tmp_path, 300_000)
-    command = " ".join(bwrap_command(ExecSettings(), uid=300_000, torch=True, identity=(passwd, group)))
+    command = " ".join(
+        bwrap_command(ExecSettings(), uid=300_000, torch=True, task_module=SEED_MODULE, identity=(passwd, group))
+    )
     assert f"--ro-bind {passwd} /etc/passwd --ro-bind {group} /etc/group" in command
     users = {line.split(":")[2]: line.split(":")[0] for line in passwd.read_text().splitlines()}
     assert users == {"0": "root", "300000": "gradeflow", "300001": "gradeflow-reference"}

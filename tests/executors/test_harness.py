@@ -13,8 +13,12 @@ import torch
 
 from executors.harness import _wire
 from executors.harness._checker import fit_exponent
-from executors.harness._tasks import TASKS, TOLERANCE, Trial, _uf_ops
 from executors.harness._values import decode, encode
+from executors.harness.api import TOLERANCE, Trial
+
+from .conftest import SEED
+
+TASKS = SEED.tasks
 
 
 def roundtrip(value):
@@ -137,14 +141,14 @@ def test_trials_are_seeded_and_their_references_are_not_degenerate(task_id):
     assert [t.test_id for t in first] == [t.test_id for t in second] and len(first) >= 2
     assert repr(first[-1].args)[:200] == repr(second[-1].args)[:200]
     for trial in first:
-        out = roundtrip(task.invoke(task.reference, task.prepare(roundtrip(trial.args), "torch", "cpu")))
+        out = roundtrip(task.call(task.reference, task.prepare(roundtrip(trial.args), "torch", "cpu")))
         if task.torch and task_id != "train_loop":  # a zero or constant reference lets a cheap output pass
             for array in out if isinstance(out, list) else [out]:
                 assert np.ptp(array) > 100 * TOLERANCE[trial.dtype] or array.size == 1, trial.test_id
 
 
 def test_union_find_operations_hold_chains_in_both_link_directions():
-    ops = _uf_ops(random.Random(0), 64)
+    ops = TASKS["union_find"].timing.inputs(random.Random(0), 64)
     assert len(ops["kinds"]) == len(ops["xs"]) == len(ops["ys"]) == 64
     unions = list(zip(ops["xs"], ops["ys"], strict=True))[:30]
     assert (0, 1) in unions and (17, 16) in unions
@@ -156,7 +160,7 @@ def test_the_training_reference_moves_the_parameters():
     trial = task.trials(random.Random(0), "torch")[0]
     model = task.prepare(trial.args, "torch", "cpu")["model"]
     before = [t.clone() for t in model.state_dict().values() if t.is_floating_point()]
-    after = task.invoke(task.reference, task.prepare(trial.args, "torch", "cpu"))
+    after = task.call(task.reference, task.prepare(trial.args, "torch", "cpu"))
     assert max(float((a - b).abs().max()) for a, b in zip(after, before, strict=True)) > 1e-2
 
 

@@ -15,7 +15,7 @@ import pytest
 
 from executors import ExecResult, ExecSettings, ExecutorPool
 
-from .conftest import HOSTILE, TASKS, answer
+from .conftest import HOSTILE, SEED_MODULE, TASKS, answer
 
 pytestmark = pytest.mark.e2e
 
@@ -43,7 +43,7 @@ def header(path: Path) -> tuple[str, set[str]]:
 def outcomes() -> tuple[dict[str, ExecResult], list[ExecResult]]:
     os.environ["GRADEFLOW_TEST_SECRET"] = "planted-by-test-hostile"  # env_secrets.py wins if it leaks in
     try:
-        with ExecutorPool(SETTINGS, torch=True) as pool:
+        with ExecutorPool(SETTINGS, task_module=SEED_MODULE, torch=True) as pool:
             jobs = [(TASKS[header(p)[0]], p.read_text(encoding="utf-8")) for p in PROGRAMS]
             results = pool.map(jobs)
             probes = [pool.run(TASKS["topk"], answer("probe_clean_sandbox")) for _ in range(4)]

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from executors import ExecResult, ExecSettings, ExecutorPool
-from executors.sandbox import bwrap_command, identity_files, sandbox_env
+from executors.sandbox import INSIDE_TASKS, bwrap_command, identity_files, sandbox_env
 
-from .conftest import TASKS
+from .conftest import SEED_MODULE, TASKS
 
 pytestmark = pytest.mark.e2e
 
@@ -97,7 +97,7 @@ def listener() -> Iterator[Listener]:
 
 
 def run(settings: ExecSettings, code: str) -> ExecResult:
-    with ExecutorPool(settings, torch=False) as pool:
+    with ExecutorPool(settings, task_module=SEED_MODULE, torch=False) as pool:
         return pool.run(TASKS["topk"], code)
 
 
@@ -148,7 +148,7 @@ def test_the_warm_up_runs_under_a_uid_with_no_passwd_entry(tmp_path):
     stranger = 424_242
     settings = ExecSettings()
     identity = identity_files(tmp_path, settings.uid_base)
-    command = bwrap_command(settings, uid=settings.uid_base, torch=True, identity=identity)
+    command = bwrap_command(settings, uid=settings.uid_base, torch=True, task_module=SEED_MODULE, identity=identity)
     setpriv = next(i for i, arg in enumerate(command) if arg.endswith("setpriv"))
     command[setpriv + 1 : setpriv + 1] = [f"--reuid={stranger}", f"--regid={stranger}"]
     python = command.index("-m") - 3
@@ -160,7 +160,10 @@ def test_the_warm_up_runs_under_a_uid_with_no_passwd_entry(tmp_path):
     bare = command[: command.index("--chdir")] + unset + command[command.index("--chdir") : python + 3]
     nameless = subprocess.run([*bare, "-c", name_user], env=env, capture_output=True, text=True)
     assert nameless.returncode != 0 and "getpwuid" in nameless.stderr
-    warm = "from gf_harness import __main__ as main; main._warm_up(); print('warm', flush=True)"
+    warm = (
+        "from gf_harness import __main__ as main; from gf_harness._registry import load_tasks; "
+        f"main._warm_up(load_tasks('{INSIDE_TASKS}')); print('warm', flush=True)"
+    )
     warmed = subprocess.run(
         [*command[: python + 3], "-c", "import torch; " + warm], env=env, capture_output=True, text=True, timeout=300
     )

@@ -22,10 +22,10 @@ import torch
 
 from executors import ExecSettings
 from executors.harness import _cuda, _limits
+from executors.harness._records import CheckRequest
 from executors.harness._runner import _call
-from executors.harness._tasks import TASKS as HARNESS_TASKS
 
-from .conftest import TASKS, answer
+from .conftest import SEED, SEED_MODULE, TASKS, answer
 
 RUNNER_SEES_CUDA = '''
 import torch
@@ -80,14 +80,18 @@ import torch
 from executors.harness import _cuda
 from executors.harness.__main__ import _warm_up
 from executors.harness._checker import Checker
+from executors.harness._records import CheckRequest
+from executors.harness._registry import load_tasks
 
 torch.set_num_threads(1)
 _cuda.forbid(torch)  # what the warm checker does before its warm-up
-_warm_up()
-checker = Checker(device="cpu", sandboxed=False, tmp_dir=tempfile.mkdtemp(), runner_uid=None)
-for request in json.loads(sys.stdin.read()):
-    result = checker.check(request)
-    print(json.dumps([request["task"]["id"], result["status"], result["correct"], result["reason"]]))
+job = json.loads(sys.stdin.read())
+tasks = load_tasks(job["module"])
+_warm_up(tasks)
+checker = Checker(tasks=tasks, device="cpu", sandboxed=False, tmp_dir=tempfile.mkdtemp(), runner_uid=None)
+for request in job["requests"]:
+    result = checker.check(CheckRequest.from_wire(request))
+    print(json.dumps([request["task_id"], result.status, result.correct, result.reason]))
 try:
     torch.cuda._lazy_init()
 except _cuda.CudaInChecker:
@@ -106,13 +110,13 @@ def test_full_checks_pass_in_a_checker_whose_cuda_initialisation_raises():
         ("topk", RUNNER_SEES_CUDA),
     ]
     requests = [
-        {"task": {"id": t, "entrypoint": TASKS[t].entrypoint, "aliases": []}, "code": code, "limits": limits}
+        CheckRequest(task_id=t, entrypoint=TASKS[t].entrypoint, code=code, limits=limits).to_wire()
         for t, code in cases
     ]
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     done = subprocess.run(
         [sys.executable, "-c", CHECKER],
-        input=json.dumps(requests),
+        input=json.dumps({"module": str(SEED_MODULE), "requests": requests}),
         capture_output=True,
         text=True,
         env=env,
@@ -223,7 +227,7 @@ def test_an_answer_past_its_gpu_memory_cap_is_stopped_with_a_reason_that_says_so
         def timed(self, call):
             raise OutOfMemoryError("CUDA out of memory. Tried to allocate 32.00 GiB")
 
-    task = HARNESS_TASKS["relu_backward"]
+    task = SEED.get("relu_backward")
     trial = task.trials(random.Random(0), "torch")[0]
     reply, blobs = _call(task, lambda g, x: g, trial.args, "torch", "cpu", Capped(torch, None, 16 << 30))
     assert reply["ok"] is False and blobs == []

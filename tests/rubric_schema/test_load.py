@@ -120,3 +120,14 @@ def test_exam_sha_changes_with_points(rubric):
     before = exam_sha(load_exam(rubric.write(data, "before.yaml")))
     data["sections"][0]["questions"][0]["criteria"][1]["points"] = 0.5
     assert exam_sha(load_exam(rubric.write(data, "after.yaml"))) != before
+
+
+def test_code_tasks_point_at_the_module_next_to_the_rubric_and_the_hash_ignores_where(rubric, tmp_path):
+    data = sample_exam(rubric)
+    here = load_exam(rubric.write(data))
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "tasks.py").write_text("TASKS = []\n", encoding="utf-8")
+    moved = load_exam(rubric.write(data | {"code_tasks_module": "../tasks.py"}, name="elsewhere/rubric.yaml"))
+    assert here.code_tasks[0].module == tmp_path / "code_tasks.py"
+    assert moved.code_tasks[0].module == tmp_path / "tasks.py"
+    assert exam_sha(here) == exam_sha(moved)
