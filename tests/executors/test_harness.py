@@ -177,3 +177,19 @@ def test_cuda_event_time_never_exceeds_the_round_trip_the_checker_saw():
     assert _device_seconds({"device_ms": 2.0}, 0.005) == pytest.approx(0.002)
     assert _device_seconds({"device_ms": 9.0}, 0.005) == 0.005  # a forged, longer event time is ignored
     assert _device_seconds({"device_ms": "fast"}, 0.005) == 0.005
+
+
+def test_requests_and_results_cross_the_pipe_as_typed_records_and_unknown_fields_fail():
+    from executors import ExecSettings
+    from executors.harness._records import CheckRequest, CheckResult, TrialOutcome
+
+    request = CheckRequest(task_id="topk", entrypoint="kth_largest", code="x = 1", limits=ExecSettings().limits())
+    assert CheckRequest.from_wire(roundtrip(request.to_wire())) == request
+    outcome = TrialOutcome(test_id="case0", passed=True, device="cpu", error="e" * 900)
+    result = CheckResult(correct=True, tests=[outcome])
+    back = CheckResult.from_wire(roundtrip(result.to_wire()))
+    assert back == result and len(back.tests[0].error) == 500
+    with pytest.raises(ValueError, match="unknown field\\(s\\) tsk_id"):
+        CheckRequest.from_wire({**request.to_wire(), "tsk_id": "topk"})
+    with pytest.raises(ValueError, match="Limits: unknown field\\(s\\) seeds"):
+        CheckRequest.from_wire({**request.to_wire(), "limits": {**request.to_wire()["limits"], "seeds": 1}})
