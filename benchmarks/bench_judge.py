@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/bench_judge.py agreement --set mohler-cs-2011 --mode distribution --n 150
     .venv/bin/python benchmarks/bench_judge.py prompt-cache --set ads-zh --n 24
     .venv/bin/python benchmarks/bench_judge.py injection
+    .venv/bin/python benchmarks/bench_judge.py prompt-tokens [--round eval_sets/ai-engineer-mid/rounds/demo]
 
 `agreement` judges a fixed random sample (seed 0) of an eval set with a fresh judge cache, writes one
 row per answer to benchmarks/results/judge_<set>_<mode>.jsonl (for calibration) and prints Pearson and
@@ -12,6 +13,10 @@ beside the graders against each other, and the judge against the graders' mean. 
 the unsnapped expected points are reported too; explanations are off (they never change points).
 `prompt-cache` times the same items with llama-server's prompt cache on
 and off. `injection` judges the injection test set with screening off and on.
+`prompt-tokens` counts, without judging, the prompt tokens the server must evaluate for a round's
+distribution calls in the judge's order (one slot that keeps its last prompt): the prompt layout in use
+(every judged criterion of the question before the answer, the ask after it) against one criterion per
+prompt before the answer (the layout before it), with the model's own chat template and tokenizer.
 """
 
 from __future__ import annotations
@@ -34,7 +39,9 @@ from scipy.stats import pearsonr
 from sklearn.metrics import cohen_kappa_score
 
 from pipeline.ingest import Item, split_file
-from pipeline.judge import ItemJudgment, Judge, JudgeSettings, open_judge
+from pipeline.judge import ItemJudgment, Judge, JudgeSettings, judged_criteria, local_server, open_judge, screen
+from pipeline.judge._distribution import criterion_scale
+from pipeline.judge._prompts import build_prompt
 from pipeline.scoring import score_question
 from rubric_schema import Exam, Question, load_exam
 
@@ -313,6 +320,63 @@ def run_injection(args: argparse.Namespace) -> None:
     print(json.dumps(report, indent=2, ensure_ascii=False))
 
 
+def _round_pairs(round_dir: Path) -> list[tuple[Question, Item]]:
+    """A round's judged items in the judge's order: grouped by question, submissions in file order."""
+    exam = load_exam(ROOT / "eval_sets" / "ai-engineer-mid" / "rubric.yaml")
+    by_question: dict[str, list[tuple[Question, Item]]] = defaultdict(list)
+    for path in sorted((round_dir / "submissions").iterdir()):
+        for submission in split_file(path, [q.id for q in exam.questions]):
+            for qid, item in submission.items.items():
+                if judged_criteria(exam.question(qid)) and item.kind != "missing":
+                    by_question[qid].append((exam.question(qid), item))
+    return [pair for qid in sorted(by_question) for pair in by_question[qid]]
+
+
+def _distribution_messages(question: Question, answer: str, *, shared: bool) -> list[list[dict[str, str]]]:
+    """The chat messages of each criterion's call, in the judge's order, in one layout or the other."""
+    calls = []
+    for criterion in judged_criteria(question):
+        scale = criterion_scale(criterion)
+        entries = judged_criteria(question) if shared else [criterion]
+        prompt = build_prompt(
+            question, [(c, None) for c in entries], mode="distribution", schema=list(scale.labels),
+            ask="distribution_count" if scale.counts else "distribution_grade",
+            extra={"criterion_id": criterion.id, "criterion_title": criterion.title, "max_count": scale.labels[-1]},
+        )  # fmt: skip
+        calls.append(prompt.messages(answer))
+    return calls
+
+
+def run_prompt_tokens(args: argparse.Namespace) -> None:
+    """Prompt tokens to evaluate per call, per layout: a slot keeps its last prompt and reuses the common prefix."""
+    import httpx
+
+    pairs = _round_pairs(Path(args.round))
+    figures: dict[str, object] = {"round": args.round, "items": len(pairs)}
+    with local_server(JudgeSettings()) as server:
+        root = server.base_url.removesuffix("/v1")
+
+        def tokens(messages: list[dict[str, str]]) -> list[int]:
+            prompt = httpx.post(f"{root}/apply-template", json={"messages": messages}, timeout=60).json()["prompt"]
+            return httpx.post(f"{root}/tokenize", json={"content": prompt}, timeout=60).json()["tokens"]
+
+        for layout in ("shared", "per_criterion"):
+            last: list[int] = []
+            total = evaluated = calls = 0
+            for question, item in pairs:
+                for messages in _distribution_messages(question, screen(item.answer).text, shared=layout == "shared"):
+                    ids = tokens(messages)
+                    common = next((k for k, (a, b) in enumerate(zip(ids, last, strict=False)) if a != b), min(len(ids), len(last)))
+                    total, evaluated, calls = total + len(ids), evaluated + len(ids) - common, calls + 1
+                    last = ids
+            figures[layout] = {
+                "calls": calls, "prompt_tokens": total, "evaluated_tokens": evaluated,
+                "evaluated_per_item": round(evaluated / len(pairs), 1),
+            }  # fmt: skip
+    (RESULTS / "judge_prompt_tokens.json").write_text(json.dumps(figures, indent=2) + "\n")
+    print(json.dumps(figures, indent=2))
+
+
 def main() -> None:
     """Parse the sub-command and run it."""
     parser = argparse.ArgumentParser(
@@ -332,11 +396,15 @@ def main() -> None:
             command.add_argument("--mode", choices=["distribution", "item", "criterion"], default="distribution")
             command.add_argument("--tag", default="", help="Suffix of the result files (a variant being compared).")
     commands.add_parser("injection")
+    tokens = commands.add_parser("prompt-tokens")
+    tokens.add_argument("--round", default=str(ROOT / "eval_sets" / "ai-engineer-mid" / "rounds" / "demo"))
     args = parser.parse_args()
     RESULTS.mkdir(parents=True, exist_ok=True)
-    {"agreement": run_agreement, "prompt-cache": run_prompt_cache, "injection": run_injection}[args.command](
-        args
-    )
+    commands_run = {
+        "agreement": run_agreement, "prompt-cache": run_prompt_cache, "injection": run_injection,
+        "prompt-tokens": run_prompt_tokens,
+    }  # fmt: skip
+    commands_run[args.command](args)
 
 
 if __name__ == "__main__":
