@@ -364,9 +364,12 @@ def run_prompt_tokens(args: argparse.Namespace) -> None:
             last: list[int] = []
             total = evaluated = calls = 0
             for question, item in pairs:
-                for messages in _distribution_messages(question, screen(item.answer).text, shared=layout == "shared"):
+                answer = screen(item.answer).text
+                for messages in _distribution_messages(question, answer, shared=layout == "shared"):
                     ids = tokens(messages)
-                    common = next((k for k, (a, b) in enumerate(zip(ids, last, strict=False)) if a != b), min(len(ids), len(last)))
+                    common = next(
+                        (k for k, (a, b) in enumerate(zip(ids, last, strict=False)) if a != b), min(len(ids), len(last))
+                    )
                     total, evaluated, calls = total + len(ids), evaluated + len(ids) - common, calls + 1
                     last = ids
             figures[layout] = {
