@@ -1,8 +1,8 @@
-"""Progress of the running round: batches report here when they finish, and their judges' counters are
-read live, for the CLI's bar (a terminal) or its progress lines (a log).
+"""Progress of a running round: batches report to the round's `RoundProgress` when they finish, and their
+judges' counters are read live, for the CLI's bar (a terminal) or its progress lines (a log).
 
-Only in-process task runners (threads) reach this module; on Dask the counts stay at the start and the
-Prefect UI shows the progress instead.
+Only in-process task runners (threads) are handed the round's progress; on Dask the counts stay at the
+start and the Prefect UI shows the progress instead.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 
@@ -70,104 +70,95 @@ def _duration(seconds: float) -> str:
     return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s"
 
 
-@dataclass
-class _State:
-    started: float = field(default_factory=time.monotonic)
-    submissions: int = 0
-    submissions_done: int = 0
-    items: int = 0
-    items_done: int = 0
-    unscored: int = 0
-    calls_closed: int = 0
-    failures_closed: int = 0
-    watched: list[StatsLike] = field(default_factory=list)
+class RoundProgress:
+    """One round's progress: batches report here when they finish, and their judges' counters are read
+    live. The caller makes one per round and hands it to the flow (`run_round(progress=...)`).
+    """
 
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._listeners: list[Callable[[str, int], None]] = []
+        self._started = time.monotonic()
+        self._submissions = self._submissions_done = self._items = self._items_done = self._unscored = 0
+        self._calls_closed = self._failures_closed = 0
+        self._watched: list[StatsLike] = []
 
-_lock = threading.Lock()
-_listeners: list[Callable[[str, int], None]] = []
-_state = _State()
+    @contextmanager
+    def listen(self, callback: Callable[[str, int], None]) -> Iterator[None]:
+        """Receive ("start", total items) once, then ("advance", n items) per finished batch, while the block
+        runs.
+        """
+        with self._lock:
+            self._listeners.append(callback)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._listeners.remove(callback)
 
+    def _emit(self, event: str, n: int) -> None:
+        with self._lock:
+            listeners = list(self._listeners)
+        for callback in listeners:
+            callback(event, n)
 
-@contextmanager
-def listen(callback: Callable[[str, int], None]) -> Iterator[None]:
-    """Receive ("start", total items) once, then ("advance", n items) per finished batch, while the block runs."""
-    with _lock:
-        _listeners.append(callback)
-    try:
-        yield
-    finally:
-        with _lock:
-            _listeners.remove(callback)
+    def start(self, submissions: int, items: int) -> None:
+        """Announce the round's size; the clock starts here."""
+        with self._lock:
+            self._started = time.monotonic()
+            self._submissions, self._items = submissions, items
+            self._submissions_done = self._items_done = self._unscored = 0
+            self._calls_closed = self._failures_closed = 0
+        self._emit("start", items)
 
+    def advance(self, submissions: int, items: int, unscored: int) -> None:
+        """Announce that a batch is scored: its submissions, its items and how many of them have no points."""
+        with self._lock:
+            self._submissions_done += submissions
+            self._items_done += items
+            self._unscored += unscored
+        self._emit("advance", items)
 
-def _emit(event: str, n: int) -> None:
-    with _lock:
-        listeners = list(_listeners)
-    for callback in listeners:
-        callback(event, n)
+    @contextmanager
+    def watch(self, stats: StatsLike) -> Iterator[None]:
+        """Count a judge's calls live while a batch runs (its totals are kept when the block ends)."""
+        with self._lock:
+            self._watched.append(stats)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._watched.remove(stats)
+                self._calls_closed += stats.calls + stats.cache_hits
+                self._failures_closed += stats.failures
 
+    def snapshot(self) -> Snapshot:
+        """The round's progress now."""
+        with self._lock:
+            return Snapshot(
+                submissions=self._submissions,
+                submissions_done=self._submissions_done,
+                items=self._items,
+                items_done=self._items_done,
+                unscored=self._unscored,
+                judge_calls=self._calls_closed + sum(w.calls + w.cache_hits for w in self._watched),
+                judge_failures=self._failures_closed + sum(w.failures for w in self._watched),
+                elapsed_s=time.monotonic() - self._started,
+            )
 
-def start(submissions: int, items: int) -> None:
-    """Announce the round's size; the clock starts here."""
-    global _state
-    with _lock:
-        _state = _State(submissions=submissions, items=items)
-    _emit("start", items)
+    @contextmanager
+    def lines(self, write: Callable[[str], None], every_s: float) -> Iterator[None]:
+        """Write `snapshot().line()` every `every_s` seconds while the block runs (for a log, not a terminal)."""
+        done = threading.Event()
 
+        def loop() -> None:
+            while not done.wait(every_s):
+                write(self.snapshot().line())
 
-def advance(submissions: int, items: int, unscored: int) -> None:
-    """Announce that a batch is scored: its submissions, its items and how many of them have no points."""
-    with _lock:
-        _state.submissions_done += submissions
-        _state.items_done += items
-        _state.unscored += unscored
-    _emit("advance", items)
-
-
-@contextmanager
-def watch(stats: StatsLike) -> Iterator[None]:
-    """Count a judge's calls live while a batch runs (its totals are kept when the block ends)."""
-    with _lock:
-        state = _state
-        state.watched.append(stats)
-    try:
-        yield
-    finally:
-        with _lock:
-            state.watched.remove(stats)
-            state.calls_closed += stats.calls + stats.cache_hits
-            state.failures_closed += stats.failures
-
-
-def snapshot() -> Snapshot:
-    """The round's progress now."""
-    with _lock:
-        s = _state
-        return Snapshot(
-            submissions=s.submissions,
-            submissions_done=s.submissions_done,
-            items=s.items,
-            items_done=s.items_done,
-            unscored=s.unscored,
-            judge_calls=s.calls_closed + sum(w.calls + w.cache_hits for w in s.watched),
-            judge_failures=s.failures_closed + sum(w.failures for w in s.watched),
-            elapsed_s=time.monotonic() - s.started,
-        )
-
-
-@contextmanager
-def lines(write: Callable[[str], None], every_s: float) -> Iterator[None]:
-    """Write `snapshot().line()` every `every_s` seconds while the block runs (for a log, not a terminal)."""
-    done = threading.Event()
-
-    def loop() -> None:
-        while not done.wait(every_s):
-            write(snapshot().line())
-
-    thread = threading.Thread(target=loop, name="progress-lines", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        done.set()
-        thread.join()
+        thread = threading.Thread(target=loop, name="progress-lines", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            done.set()
+            thread.join()

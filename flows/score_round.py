@@ -3,25 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from prefect import flow, get_run_logger, task
+from prefect import Flow, flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
 from prefect.context import FlowRunContext
 from prefect.states import Completed, Failed, State
 from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.utilities.annotations import quote
 
-from flows import progress
+from flows.progress import RoundProgress
 from pipeline.grading import SubmissionResult, cached_execute, grade_batch, rejected_result, round_rows
 from pipeline.ingest import DEFAULT_MAX_BYTES, RejectedFile, Submission, split_round
-from pipeline.judge import JudgeSettings, local_server, open_judge, shared_local_judge
-from pipeline.judge._outage import PatientChat, patience_for, reset_outages
+from pipeline.judge import ChatBackend, JudgeSettings, embedded_backend, local_server, open_judge
+from pipeline.judge._outage import reset_outages
 from pipeline.review import STORE_FILE, ReviewStore, RoundView, export
 from pipeline.rounds import Round, load_round, round_lock
 from pipeline.settings import ScoreSettings
-from pipeline.store import write_partition
+from pipeline.store import RoundRows, write_partition
 from pipeline.summary import RoundSummary, summarize
 from rubric_schema import Exam, exam_sha
 
@@ -39,11 +41,27 @@ def ingest(rnd: Round) -> tuple[list[Submission], list[RejectedFile]]:
     return split_round(rnd.submissions_dir, [q.id for q in rnd.exam.questions], max_bytes=limit)
 
 
-@task(name="score-batch", retries=2, retry_delay_seconds=[2, 15])
+@dataclass(frozen=True)
+class RoundResources:
+    """What the batch tasks of one round share: opened by the flow for the round, closed when it ends.
+
+    Tasks on threads get the objects themselves; Dask workers are other processes and get what pickles:
+    the judge endpoint (the embedded server's URL), each opening its own judge on it.
+    """
+
+    judge_settings: JudgeSettings
+    judge_backend: ChatBackend | None = None
+    """The embedded server every in-process task judges on; None: each task opens its judge from the settings."""
+    progress: RoundProgress | None = None
+    """Where finished batches and live judge counts go (in-process tasks only)."""
+
+
+# NO_CACHE: task results are not persisted, so a cache key would only cost hashing every batch's inputs.
+@task(name="score-batch", retries=2, retry_delay_seconds=[2, 15], cache_policy=NO_CACHE)
 def score_batch(
     exam: Exam,
     submissions: list[Submission],
-    judge_settings: JudgeSettings,
+    resources: RoundResources,
     samples: int,
     calibration: str | None,
     settings: ScoreSettings,
@@ -54,25 +72,25 @@ def score_batch(
 
     calibrator = load_calibration(calibration) if calibration else None
     execute = cached_execute(run_code_task, settings.cache_dir / "exec")
-    with open_judge(judge_settings) as judge, progress.watch(judge.stats):
-        if judge_settings.base_url:  # the embedded server's own calls are supervised inside LocalChat
-            patience = patience_for(judge_settings.base_url, judge_settings.outage_budget_s)
-            judge.backend = PatientChat(judge.backend, patience)
-        results = grade_batch(
-            exam,
-            submissions,
-            judge=judge,
-            execute=execute,
-            samples=samples,
-            calibrator=calibrator,
-        )
-    unscored = sum(1 for r in results for i in r.items if i["raw_points"] is None and i["kind"] != "missing")
-    progress.advance(len(submissions), sum(len(s.items) for s in submissions), unscored)
+    progress = resources.progress
+    with open_judge(resources.judge_settings, backend=resources.judge_backend) as judge:
+        with progress.watch(judge.stats) if progress is not None else nullcontext():
+            results = grade_batch(
+                exam,
+                submissions,
+                judge=judge,
+                execute=execute,
+                samples=samples,
+                calibrator=calibrator,
+            )
+    if progress is not None:
+        unscored = sum(1 for r in results for i in r.items if i.raw_points is None and i.kind != "missing")
+        progress.advance(len(submissions), sum(len(s.items) for s in submissions), unscored)
     return results
 
 
 @task(name="write-tables", retries=1, retry_delay_seconds=2)
-def write_tables(out_dir: str, round_id: str, rows: dict[str, list[dict[str, Any]]]) -> dict[str, str]:
+def write_tables(out_dir: str, round_id: str, rows: RoundRows) -> dict[str, str]:
     """Replace the round's partition of every table (atomic per table, idempotent on re-runs)."""
     return {
         table: str(write_partition(out_dir, table, round_id, table_rows))
@@ -108,22 +126,24 @@ def judge_settings_for(judge: JudgeKind) -> JudgeSettings:
 
 
 @contextmanager
-def judge_endpoint(settings: JudgeSettings, in_process: bool) -> Iterator[JudgeSettings]:
-    """Settings every batch task can open a judge with: the configured endpoint, or the embedded server.
+def open_round_resources(
+    settings: JudgeSettings, progress: RoundProgress, *, in_process: bool
+) -> Iterator[RoundResources]:
+    """The round's shared resources: the judge endpoint (configured, or the embedded server) and progress.
 
     With threads, the embedded server is shared by the tasks and started on the first cache miss (a fully
     cached re-run never loads the model). Dask workers are other processes: they get the server's URL,
     so it is started here, before them.
     """
     if settings.base_url or (settings.provider and settings.provider != "local"):
-        yield settings
+        yield RoundResources(settings, progress=progress if in_process else None)
     elif in_process:
-        with shared_local_judge(settings):
-            yield settings
+        with embedded_backend(settings) as backend:
+            yield RoundResources(settings, judge_backend=backend, progress=progress)
     else:
         with local_server(settings) as server:
             update = {"base_url": server.base_url, "model": server.model, "timeout_s": settings.local_timeout_s}
-            yield settings.model_copy(update=update)
+            yield RoundResources(settings.model_copy(update=update))
 
 
 def _as_is(value: Any) -> Any:
@@ -150,37 +170,46 @@ def outcome(summary: RoundSummary) -> State:
     return Failed(name="Incomplete", message=summary.incomplete_line(), data=summary)
 
 
-@flow(
-    name="score-round",
-    log_prints=False,
-    validate_parameters=False,
-    task_runner=ThreadPoolTaskRunner(max_workers=4),
-)
+@flow(name="score-round", log_prints=False, validate_parameters=False)
 def score_round(
     round_dir: str,
     out_dir: str,
+    settings: ScoreSettings,
     judge: JudgeKind = "local",
     calibration: str | None = None,
     samples: int | None = None,
+    progress: RoundProgress | None = None,
 ) -> State:
     """Score every submission of a round directory and write its tables under out_dir.
 
+    Run it through `round_flow(settings)`, which puts it on the task runner the settings ask for; the
+    settings come from the caller (the flow never reads the environment's GRADEFLOW_* itself).
     The final state carries the RoundSummary: Completed, or Failed "Incomplete" when the judge was
     unavailable and items wait for the next run. A second run of the same round into the same folder
     meanwhile fails at once with RoundBusy (pipeline.rounds.round_lock).
     """
     rnd = load(round_dir)
     with round_lock(out_dir, rnd.config.round_id):
-        summary = _score_locked(rnd, out_dir, judge, calibration, samples)
+        summary = _score_locked(rnd, out_dir, judge, calibration, samples, settings, progress or RoundProgress())
         reapply_reviews(out_dir, round_dir, rnd.config.round_id)
         return outcome(summary)
 
 
+def round_flow(settings: ScoreSettings) -> Flow[..., State]:
+    """score_round on the task runner the settings ask for (threads: `settings.workers` batches at once)."""
+    return score_round.with_options(task_runner=task_runner(settings))
+
+
 def _score_locked(
-    rnd: Round, out_dir: str, judge: JudgeKind, calibration: str | None, samples: int | None
+    rnd: Round,
+    out_dir: str,
+    judge: JudgeKind,
+    calibration: str | None,
+    samples: int | None,
+    settings: ScoreSettings,
+    progress: RoundProgress,
 ) -> RoundSummary:
     logger = get_run_logger()
-    settings = ScoreSettings()
     reset_outages()
     submissions, rejected = ingest(rnd)
     progress.start(len(submissions), sum(len(s.items) for s in submissions))
@@ -196,12 +225,13 @@ def _score_locked(
     context = FlowRunContext.get()
     in_process = context is not None and isinstance(context.task_runner, ThreadPoolTaskRunner)
     # quote(): Prefect walks every task argument for futures to resolve; through an exam, a batch of
-    # submissions and ~100k table rows that walk cost a fifth of the flow's CPU. Prefect's Dask runner
-    # hands a quoted argument to the task still wrapped, so batches sent to Dask go as they are.
+    # submissions and a round's table rows that walk is a large share of the flow's CPU (docs/BENCHMARKS.md,
+    # "Orchestration overhead"). Prefect's Dask runner hands a quoted argument to the task still wrapped,
+    # so batches sent to Dask go as they are.
     large = quote if in_process else _as_is
-    with judge_endpoint(judge_settings, in_process) as endpoint:
+    with open_round_resources(judge_settings, progress, in_process=in_process) as resources:
         futures = [
-            score_batch.submit(large(rnd.exam), large(batch), endpoint, samples, calibration, settings)
+            score_batch.submit(large(rnd.exam), large(batch), large(resources), samples, calibration, settings)
             for batch in batches
         ]
         results = [result for future in futures for result in future.result()]
@@ -219,13 +249,16 @@ def run_round(
     calibration: str | None = None,
     samples: int | None = None,
     settings: ScoreSettings | None = None,
+    progress: RoundProgress | None = None,
 ) -> RoundSummary:
-    """Run the flow with the task runner the settings ask for; the summary says whether it is complete."""
+    """Run the flow with the caller's settings (else the environment's) on the task runner they ask for;
+    the summary says whether the round is complete. `progress` receives the round's progress.
+    """
     settings = settings or ScoreSettings()
-    configured = score_round.with_options(task_runner=task_runner(settings))
-    state = configured(
-        str(round_dir), str(out_dir), judge=judge, calibration=calibration, samples=samples, return_state=True
-    )
+    state = round_flow(settings)(
+        str(round_dir), str(out_dir), settings, judge=judge, calibration=calibration, samples=samples,
+        progress=progress, return_state=True,
+    )  # fmt: skip
     return summary_of(state)
 
 

@@ -8,8 +8,9 @@ from pathlib import Path
 from prefect import flow, get_run_logger
 from prefect.states import Completed, Failed, State
 
-from flows.score_round import JudgeKind, score_round, summary_of
+from flows.score_round import JudgeKind, round_flow, summary_of
 from pipeline.rounds import RoundBusy, load_round
+from pipeline.settings import ScoreSettings
 
 DEFAULT_CRON = "0 2 * * *"
 FINGERPRINT = ".submissions.sha256"
@@ -40,6 +41,8 @@ def score_new_rounds(
     again, and this run ends Failed "Incomplete"; a round another run is scoring right now is skipped.
     """
     logger = get_run_logger()
+    settings = ScoreSettings()  # this run's environment (a worker's), read once and handed to every round
+    score_round = round_flow(settings)
     scored: list[str] = []
     waiting: list[str] = []
     for round_dir in find_rounds(Path(rounds_root)):
@@ -51,7 +54,8 @@ def score_new_rounds(
             logger.info("round %s unchanged since its last scoring", round_id)
             continue
         try:
-            summary = summary_of(score_round(str(round_dir), str(out_dir), judge=judge, return_state=True))
+            state = score_round(str(round_dir), str(out_dir), settings, judge=judge, return_state=True)
+            summary = summary_of(state)
         except RoundBusy as error:
             logger.warning("%s", error)
             continue

@@ -6,7 +6,6 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from types import ModuleType
 from typing import Annotated
 
 import typer
@@ -14,6 +13,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from flows.progress import RoundProgress
 from gradeflow_cli._app import app, console, errors, fail
 from pipeline.rounds import RoundError, load_round
 from rubric_schema import RubricError
@@ -119,10 +119,10 @@ def score(
             raise fail("--judge openai needs GRADEFLOW_JUDGE_BASE_URL and GRADEFLOW_JUDGE_MODEL in the environment")
     out_dir = out or Path("out") / rnd.config.round_id
     _quiet_prefect()
-    from flows import progress
-    from flows.score_round import run_round
+    from flows.score_round import run_round  # Prefect is slow to import: only when a round is scored
     from pipeline.rounds import RoundBusy
 
+    progress = RoundProgress()
     try:
         with _progress(progress):
             summary = run_round(
@@ -131,6 +131,7 @@ def score(
                 judge=judge,  # type: ignore[arg-type]
                 calibration=str(calibration) if calibration else None,
                 samples=samples,
+                progress=progress,
             )
     except RoundBusy as error:
         errors.print(f"[bold red]busy:[/] {escape(str(error))}", highlight=False)
@@ -141,7 +142,7 @@ def score(
 
 
 @contextmanager
-def _progress(progress: ModuleType) -> Iterator[None]:
+def _progress(progress: RoundProgress) -> Iterator[None]:
     """A rich bar on a terminal; on anything else (a log) a plain line every PROGRESS_EVERY_S seconds."""
     if not console.is_terminal:
         with progress.lines(lambda line: console.print(line, highlight=False, markup=False), PROGRESS_EVERY_S):

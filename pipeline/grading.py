@@ -12,16 +12,24 @@ import hashlib
 import json
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
-
-from pydantic import BaseModel, ConfigDict, Field
 
 from pipeline import __version__
 from pipeline.ingest import Item, RejectedFile, Submission
 from pipeline.reasons import ReviewKind, classify, kinds_of
 from pipeline.scoring import CriterionAward, CriterionScore, QuestionScore, score_exam, score_missing, score_question
+from pipeline.store import (
+    CriterionScoreRow,
+    ExecutorRunRow,
+    ItemScoreRow,
+    JudgeCallRow,
+    RoundRows,
+    SubmissionRow,
+    stamped,
+)
 from rubric_schema import CodeTask, Exam, Question
 
 PYTHON_FENCES = {"", "python", "py", "python3", "pytorch"}
@@ -74,13 +82,17 @@ def expected_points(
     return score_question(question, unsnapped, checks).raw_points
 
 
-def criterion_row(row: CriterionScore) -> dict[str, Any]:
+def criterion_row(submission_id: str, question_id: str, row: CriterionScore) -> CriterionScoreRow:
     """A criterion_scores row: the judge's distribution as JSON text, with its largest probability beside it."""
     values = row.model_dump()
     distribution = values.pop("distribution")
-    values["distribution"] = json.dumps(distribution, sort_keys=True) if distribution is not None else None
-    values["p_max"] = max(distribution.values()) if distribution else None
-    return values
+    return CriterionScoreRow(
+        submission_id=submission_id,
+        question_id=question_id,
+        **values,
+        distribution=json.dumps(distribution, sort_keys=True) if distribution is not None else None,
+        p_max=max(distribution.values()) if distribution else None,
+    )
 
 
 class CalibratorLike(Protocol):
@@ -101,16 +113,15 @@ class CalibratorLike(Protocol):
     def review_reason(self, expected_error: float, max_points: float) -> str | None: ...
 
 
-class SubmissionResult(BaseModel):
-    """Table rows for one submission (round_id and provenance are added when the round is written)."""
+@dataclass(frozen=True)
+class SubmissionResult:
+    """Table rows for one submission (round_id and provenance are stamped when the round is written)."""
 
-    model_config = ConfigDict(frozen=True)
-
-    submission: dict[str, Any]
-    items: list[dict[str, Any]] = Field(default_factory=list)
-    criteria: list[dict[str, Any]] = Field(default_factory=list)
-    judge_calls: list[dict[str, Any]] = Field(default_factory=list)
-    executor_runs: list[dict[str, Any]] = Field(default_factory=list)
+    submission: SubmissionRow
+    items: list[ItemScoreRow] = field(default_factory=list)
+    criteria: list[CriterionScoreRow] = field(default_factory=list)
+    judge_calls: list[JudgeCallRow] = field(default_factory=list)
+    executor_runs: list[ExecutorRunRow] = field(default_factory=list)
 
 
 def python_code(item: Item) -> str:
@@ -237,11 +248,13 @@ def _review_reasons(
     return list(dict.fromkeys(reasons))
 
 
-def final_points(raw: float | None, calibrated: float | None) -> dict[str, float | str | None]:
-    """An item's final points before any human review: calibrated, else raw (the review station overrides)."""
+def final_points(raw: float | None, calibrated: float | None) -> tuple[float | None, str | None]:
+    """An item's final points before any human review and what decided them: calibrated, else raw (the
+    review station overrides).
+    """
     if calibrated is not None:
-        return {"final_points": calibrated, "decided_by": "calibration"}
-    return {"final_points": raw, "decided_by": "judge" if raw is not None else None}
+        return calibrated, "calibration"
+    return raw, "judge" if raw is not None else None
 
 
 def grade_submission(
@@ -253,10 +266,10 @@ def grade_submission(
     calibrator: CalibratorLike | None = None,
 ) -> SubmissionResult:
     """Combine judgments and code runs of one submission into scored rows."""
-    items: list[dict[str, Any]] = []
-    criteria: list[dict[str, Any]] = []
-    judge_calls: list[dict[str, Any]] = []
-    executor_runs: list[dict[str, Any]] = []
+    items: list[ItemScoreRow] = []
+    criteria: list[CriterionScoreRow] = []
+    judge_calls: list[JudgeCallRow] = []
+    executor_runs: list[ExecutorRunRow] = []
     question_scores: dict[str, QuestionScore] = {}
     calibrated_total = 0.0
     waiting = 0
@@ -267,20 +280,20 @@ def grade_submission(
             score = score_missing(question)
             question_scores[question.id] = score
             items.append(
-                key
-                | {
-                    "kind": "missing",
-                    "max_points": question.points,
-                    "raw_points": 0.0,
-                    "calibrated_points": 0.0 if calibrator is not None else None,
-                    "final_points": 0.0,
-                    "decided_by": "rule",
-                    "confidence": 1.0,
-                    "needs_review": False,
-                    "review_reason": "no answer",
-                }
+                ItemScoreRow(
+                    **key,
+                    kind="missing",
+                    max_points=question.points,
+                    raw_points=0.0,
+                    calibrated_points=0.0 if calibrator is not None else None,
+                    final_points=0.0,
+                    decided_by="rule",
+                    confidence=1.0,
+                    needs_review=False,
+                    review_reason="no answer",
+                )
             )
-            criteria += [key | criterion_row(row) for row in score.rows]
+            criteria += [criterion_row(submission.submission_id, question.id, row) for row in score.rows]
             continue
         judgment = judgments.get(question.id)
         item_runs = runs.get(question.id, [])
@@ -308,47 +321,37 @@ def grade_submission(
         kinds = kinds_of([classify(r) for r in reasons])
         waiting += ReviewKind.JUDGE_UNAVAILABLE in kinds
         calls = list(judgment.calls) if judgment is not None else []
+        final, decided_by = final_points(score.raw_points, calibrated)
         items.append(
-            key
-            | {
-                "kind": item.kind,
-                "max_points": question.points,
-                "raw_points": score.raw_points,
-                "calibrated_points": calibrated,
-                "expected_points": expected,
-                **final_points(score.raw_points, calibrated),
-                "expected_error": expected_error,
-                "confidence": judgment.confidence if judgment is not None else 1.0,
-                "needs_review": bool(reasons),
-                "review_reason": "; ".join(reasons),
-                "review_kind": kinds[0].value if kinds else None,
-                "review_kinds": [k.value for k in kinds],
-                "injection_suspected": bool(judgment and judgment.injection_suspected),
-                "model": calls[0].model if calls else None,
-                "prompt_sha": calls[0].prompt_sha if calls else None,
-            }
+            ItemScoreRow(
+                **key,
+                kind=item.kind,
+                max_points=question.points,
+                raw_points=score.raw_points,
+                calibrated_points=calibrated,
+                expected_points=expected,
+                final_points=final,
+                decided_by=decided_by,
+                expected_error=expected_error,
+                confidence=judgment.confidence if judgment is not None else 1.0,
+                needs_review=bool(reasons),
+                review_reason="; ".join(reasons),
+                review_kind=kinds[0].value if kinds else None,
+                review_kinds=[k.value for k in kinds],
+                injection_suspected=bool(judgment and judgment.injection_suspected),
+                model=calls[0].model if calls else None,
+                prompt_sha=calls[0].prompt_sha if calls else None,
+            )
         )
-        criteria += [key | criterion_row(row) for row in score.rows]
-        judge_calls += [key | call.model_dump() for call in calls]
+        criteria += [criterion_row(submission.submission_id, question.id, row) for row in score.rows]
+        judge_calls += [JudgeCallRow(**key, **call.model_dump()) for call in calls]
         for run in item_runs:
-            executor_runs += [
-                key | {"task_id": run.task_id, "status": run.status, "callable": run.callable} | test.model_dump()
-                for test in run.tests
-            ]
+            run_key = key | {"task_id": run.task_id, "status": run.status, "callable": run.callable}
+            executor_runs += [ExecutorRunRow(**run_key, **test.model_dump()) for test in run.tests]
             if not run.tests:
-                executor_runs.append(
-                    key
-                    | {
-                        "task_id": run.task_id,
-                        "test_id": "-",
-                        "status": run.status,
-                        "callable": run.callable,
-                        "passed": False,
-                        "error": run.reason,
-                    }
-                )
+                executor_runs.append(ExecutorRunRow(**run_key, test_id="-", passed=False, error=run.reason))
     exam_score = score_exam(exam, question_scores)
-    n_review = sum(1 for row in items if row["needs_review"] and row["kind"] != "missing")
+    n_review = sum(1 for row in items if row.needs_review and row.kind != "missing")
     notes = []
     if submission.unmatched_text.strip():
         notes.append(f"{len(submission.unmatched_text)} characters matched no question")
@@ -356,23 +359,23 @@ def grade_submission(
         notes.append(f"unscored: {', '.join(exam_score.unscored)}")
     if waiting:
         notes.append(f"{waiting} item(s) wait for the judge (unavailable): the next run scores them")
-    row = {
-        "submission_id": submission.submission_id,
-        "candidate_id": submission.candidate_id,
-        "source_file": submission.source_file,
-        "n_items": len(submission.items),
-        "n_missing": len(submission.missing),
-        "n_unscored": len(exam_score.unscored),
-        "n_needs_review": n_review,
-        "raw_total": exam_score.raw_total,
-        "calibrated_total": round(calibrated_total, 2) if calibrator is not None else None,
-        "final_total": round(calibrated_total, 2) if calibrator is not None else exam_score.raw_total,
-        "decided_by": "calibration" if calibrator is not None else "judge",
-        "max_total": exam.total_points,
-        "status": "incomplete" if waiting else "needs_review" if (n_review or exam_score.unscored) else "scored",
-        "status_reason": "; ".join(notes),
-        "calibration_id": calibrator.calibration_id if calibrator is not None else None,
-    }
+    row = SubmissionRow(
+        submission_id=submission.submission_id,
+        candidate_id=submission.candidate_id,
+        source_file=submission.source_file,
+        n_items=len(submission.items),
+        n_missing=len(submission.missing),
+        n_unscored=len(exam_score.unscored),
+        n_needs_review=n_review,
+        raw_total=exam_score.raw_total,
+        calibrated_total=round(calibrated_total, 2) if calibrator is not None else None,
+        final_total=round(calibrated_total, 2) if calibrator is not None else exam_score.raw_total,
+        decided_by="calibration" if calibrator is not None else "judge",
+        max_total=exam.total_points,
+        status="incomplete" if waiting else "needs_review" if (n_review or exam_score.unscored) else "scored",
+        status_reason="; ".join(notes),
+        calibration_id=calibrator.calibration_id if calibrator is not None else None,
+    )
     return SubmissionResult(
         submission=row, items=items, criteria=criteria, judge_calls=judge_calls, executor_runs=executor_runs
     )
@@ -381,41 +384,35 @@ def grade_submission(
 def rejected_result(exam: Exam, rejected: RejectedFile) -> SubmissionResult:
     """A file that is no submission still gets a row: status "rejected" with the reason, nothing lost."""
     return SubmissionResult(
-        submission={
-            "submission_id": Path(rejected.source_file.split(":")[0]).stem,
-            "source_file": rejected.source_file,
-            "n_items": 0,
-            "n_missing": len(exam.questions),
-            "n_unscored": 0,
-            "n_needs_review": 0,
-            "raw_total": None,
-            "max_total": exam.total_points,
-            "status": "rejected",
-            "status_reason": rejected.reason,
-        }
+        submission=SubmissionRow(
+            submission_id=Path(rejected.source_file.split(":")[0]).stem,
+            source_file=rejected.source_file,
+            n_items=0,
+            n_missing=len(exam.questions),
+            n_unscored=0,
+            n_needs_review=0,
+            raw_total=None,
+            max_total=exam.total_points,
+            status="rejected",
+            status_reason=rejected.reason,
+        )
     )
 
 
 def round_rows(
     round_id: str, rubric_sha: str, results: Sequence[SubmissionResult], *, scored_at: datetime | None = None
-) -> dict[str, list[dict[str, Any]]]:
+) -> RoundRows:
     """All rows of a round, per table, with round id and provenance stamped on."""
     scored_at = scored_at or datetime.now(UTC)
     stamp = {"round_id": round_id, "rubric_sha": rubric_sha, "gradeflow_version": __version__}
     version = {"round_id": round_id, "gradeflow_version": __version__}
-    tables: dict[str, list[dict[str, Any]]] = {
-        "submissions": [],
-        "item_scores": [],
-        "criterion_scores": [],
-        "judge_calls": [],
-        "executor_runs": [],
-    }
-    for result in sorted(results, key=lambda r: r.submission["submission_id"]):
-        tables["submissions"].append(result.submission | stamp | {"scored_at": scored_at})
-        tables["item_scores"] += [row | stamp for row in result.items]
-        tables["criterion_scores"] += [row | stamp for row in result.criteria]
-        tables["judge_calls"] += [row | version for row in result.judge_calls]
-        tables["executor_runs"] += [row | version for row in result.executor_runs]
+    tables = RoundRows(submissions=[], item_scores=[], criterion_scores=[], judge_calls=[], executor_runs=[])
+    for result in sorted(results, key=lambda r: r.submission.submission_id):
+        tables["submissions"].append(stamped(result.submission, **stamp, scored_at=scored_at))
+        tables["item_scores"] += [stamped(row, **stamp) for row in result.items]
+        tables["criterion_scores"] += [stamped(row, **stamp) for row in result.criteria]
+        tables["judge_calls"] += [stamped(row, **version) for row in result.judge_calls]
+        tables["executor_runs"] += [stamped(row, **version) for row in result.executor_runs]
     return tables
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import statistics
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
 from pipeline.reasons import ReviewKind
+from pipeline.store import RoundRows
 from rubric_schema import Exam
 
 
@@ -87,16 +87,14 @@ class RoundSummary(BaseModel):
         return {"min": self.totals[0], "p25": q1, "median": median, "p75": q3, "max": self.totals[-1]}
 
 
-def summarize(
-    exam: Exam, round_id: str, rows: dict[str, list[dict[str, Any]]], *, out_dir: Path
-) -> RoundSummary:
-    """Summarise a round from the rows just written."""
+def summarize(exam: Exam, round_id: str, rows: RoundRows, *, out_dir: Path) -> RoundSummary:
+    """Summarise a round from the rows just written (`pipeline.grading.round_rows`)."""
     submissions = rows["submissions"]
-    items = [r for r in rows["item_scores"] if r["kind"] != "missing"]
+    items = [r for r in rows["item_scores"] if r.kind != "missing"]
     questions = []
     for q in exam.questions:
-        mine = [r for r in items if r["question_id"] == q.id]
-        scored = [r["raw_points"] for r in mine if r["raw_points"] is not None]
+        mine = [r for r in items if r.question_id == q.id]
+        scored = [r.raw_points for r in mine if r.raw_points is not None]
         questions.append(
             QuestionSummary(
                 question_id=q.id,
@@ -104,43 +102,37 @@ def summarize(
                 mean=round(statistics.fmean(scored), 2) if scored else None,
                 sd=round(statistics.stdev(scored), 2) if len(scored) > 1 else None,
                 n_scored=len(scored),
-                n_review=sum(1 for r in mine if r["needs_review"]),
+                n_review=sum(1 for r in mine if r.needs_review),
             )
         )
-    review_kinds: Counter[str] = Counter(
-        kind for r in items if r["needs_review"] for kind in r.get("review_kinds") or ["other"]
-    )
-    waiting = [r for r in items if ReviewKind.JUDGE_UNAVAILABLE.value in (r.get("review_kinds") or [])]
-    failures = [
-        f"{s['source_file']}: rejected: {s['status_reason']}"
-        for s in submissions
-        if s["status"] == "rejected"
-    ]
+    review_kinds: Counter[str] = Counter(kind for r in items if r.needs_review for kind in r.review_kinds or ["other"])
+    waiting = [r for r in items if ReviewKind.JUDGE_UNAVAILABLE.value in (r.review_kinds or [])]
+    failures = [f"{s.source_file}: rejected: {s.status_reason}" for s in submissions if s.status == "rejected"]
     failures += [
-        f"{r['submission_id']} {r['question_id']}: {r['review_reason']}"
+        f"{r.submission_id} {r.question_id}: {r.review_reason}"
         for r in items
-        if r["raw_points"] is None and r not in waiting
+        if r.raw_points is None and r not in waiting
     ]
     calls = rows["judge_calls"]
-    judged = [r for r in rows["criterion_scores"] if r["source"] == "judge" and r["points"] is not None]
+    judged = [r for r in rows["criterion_scores"] if r.source == "judge" and r.points is not None]
     return RoundSummary(
         round_id=round_id,
         out_dir=str(out_dir),
         n_submissions=len(submissions),
-        statuses=dict(Counter(s["status"] for s in submissions)),
+        statuses=dict(Counter(s.status for s in submissions)),
         questions=questions,
-        totals=sorted(s["raw_total"] for s in submissions if s["raw_total"] is not None),
+        totals=sorted(s.raw_total for s in submissions if s.raw_total is not None),
         max_total=exam.total_points,
-        n_items_review=sum(1 for r in items if r["needs_review"]),
+        n_items_review=sum(1 for r in items if r.needs_review),
         review_kinds=dict(review_kinds.most_common()),
         failures=failures,
         waiting_items=len(waiting),
-        waiting_reason=_unavailable(waiting[0]["review_reason"]) if waiting else "",
+        waiting_reason=_unavailable(waiting[0].review_reason or "") if waiting else "",
         judge_calls=len(calls),
-        judge_cache_hits=sum(1 for c in calls if c.get("cache_hit")),
-        judge_errors=sum(1 for c in calls if c.get("error")),
-        judged_by_distribution=sum(1 for r in judged if r.get("distribution") is not None),
-        judged_by_verdict=sum(1 for r in judged if r.get("distribution") is None),
+        judge_cache_hits=sum(1 for c in calls if c.cache_hit),
+        judge_errors=sum(1 for c in calls if c.error),
+        judged_by_distribution=sum(1 for r in judged if r.distribution is not None),
+        judged_by_verdict=sum(1 for r in judged if r.distribution is None),
     )
 
 

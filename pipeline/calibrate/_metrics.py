@@ -126,8 +126,8 @@ def agreement_batch(pred: np.ndarray, human: np.ndarray, scale: Scale) -> dict[s
     """Every metric for many score vectors at once: rows of `pred` and `human` (shape resamples × items).
 
     The same definitions as `agreement`, in numpy over a whole batch: the library functions validate
-    their input on every call (sklearn's cohen_kappa_score costs ~4 ms), which makes a thousand bootstrap
-    resamples of eight metrics take minutes. Tests pin each row to `agreement`'s library values.
+    their input on every call, too slowly for a thousand bootstrap resamples of eight metrics
+    (docs/BENCHMARKS.md, "Figures behind code choices"). Tests pin each row to `agreement`'s library values.
     Krippendorff's α is the interval α of two coders without missing values, in closed form.
     """
     pred = np.atleast_2d(np.asarray(pred, dtype=float))

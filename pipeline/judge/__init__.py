@@ -13,9 +13,9 @@ from pipeline.judge._judge import (
     JudgeCall,
     JudgeConfigError,
     JudgeStats,
+    embedded_backend,
     judged_criteria,
     open_judge,
-    shared_local_judge,
 )
 from pipeline.judge._local import MODEL_NAME, LocalChat, LocalModelError, assemble_model, local_server
 from pipeline.judge._prompts import PromptError
@@ -43,9 +43,9 @@ __all__ = [
     "Screening",
     "assemble_model",
     "cache_key",
+    "embedded_backend",
     "judged_criteria",
     "local_server",
     "open_judge",
     "screen",
-    "shared_local_judge",
 ]

@@ -136,8 +136,8 @@ _CLIENTS: dict[tuple[str, str, float, int], openai.OpenAI] = {}
 def shared_client(base_url: str, api_key: str, timeout_s: float, max_retries: int) -> openai.OpenAI:
     """One SDK client (one connection pool) per endpoint and settings for the whole process.
 
-    Every batch task opens a Judge; a client of its own costs ~35 ms of CPU (its TLS context) and new
-    connections. The SDK's client is thread-safe.
+    Every batch task opens a Judge; a client of its own costs CPU (its TLS context; docs/BENCHMARKS.md,
+    "Orchestration overhead") and new connections. The SDK's client is thread-safe.
     """
     key = (base_url, api_key, timeout_s, max_retries)
     with _SLOTS_LOCK:

@@ -28,6 +28,7 @@ from pipeline.judge._checks import agreement, combine, confidence, distinct_ment
 from pipeline.judge._distribution import Scale, criterion_scale, read
 from pipeline.judge._injection import Screening, canonical, screen
 from pipeline.judge._local import LocalChat, sigterm_as_exit
+from pipeline.judge._outage import PatientChat, patience_for
 from pipeline.judge._prompts import Mode, Prompt, build_prompt
 from pipeline.judge._schema import (
     allowed_points,
@@ -236,7 +237,7 @@ class Judge:
         self._checked_labels: set[tuple[str, ...]] = set()
 
     def _question_sha(self, question: Question) -> str:
-        """question_sha once per question object: it serialises the whole question (4 % of the client CPU per call)."""
+        """question_sha once per question object: it serialises the whole question, a cost on every call."""
         known = self._shas.get(id(question))
         if known is None or known[0] is not question:
             known = (question, question_sha(question))
@@ -663,14 +664,24 @@ def _is_loopback(url: str) -> bool:
 
 @contextlib.contextmanager
 def open_judge(
-    settings: JudgeSettings | None = None, *, extra_body: dict[str, Any] | None = None
+    settings: JudgeSettings | None = None,
+    *,
+    extra_body: dict[str, Any] | None = None,
+    backend: ChatBackend | None = None,
 ) -> Iterator[Judge]:
     """Open a Judge on the configured endpoint, or on the embedded llama-server (started on the first
     cache miss, stopped on exit).
+
+    `backend`: a round's shared embedded server (`embedded_backend`), used and left running. Calls to an
+    endpoint (GRADEFLOW_JUDGE_BASE_URL) wait out its outages up to the settings' budget (`PatientChat`);
+    the embedded server's own calls are supervised inside LocalChat.
     """
     settings = settings or JudgeSettings()
+    if backend is not None:
+        yield Judge(backend, settings)
+        return
     if settings.provider and settings.provider != "local":
-        yield Judge(_langchain_backend(settings), settings)
+        yield Judge(_patient(_langchain_backend(settings), settings), settings)
         return
     if settings.base_url:
         if not settings.model:
@@ -682,23 +693,26 @@ def open_judge(
             raise JudgeConfigError(
                 f"no API key for {settings.base_url}: set GRADEFLOW_JUDGE_API_KEY or OPENAI_API_KEY"
             )
-        backend = OpenAIChat(
+        chat = OpenAIChat(
             base_url=settings.base_url, model=settings.model, api_key=key or "none",
             timeout_s=settings.timeout_s, max_retries=settings.max_retries, extra_body=extra_body,
             max_in_flight=settings.concurrency,
         )  # fmt: skip
-        yield Judge(backend, settings)
+        yield Judge(_patient(chat, settings), settings)
         return
-    shared = _SHARED_LOCAL.get(settings.model_dump_json()) if extra_body is None else None
-    if shared is not None:
-        yield Judge(shared, settings)
-        return
-    backend = _local_backend(settings, extra_body)
+    local = _local_backend(settings, extra_body)
     with sigterm_as_exit():
         try:
-            yield Judge(backend, settings)
+            yield Judge(local, settings)
         finally:
-            backend.close()
+            local.close()
+
+
+def _patient(backend: ChatBackend, settings: JudgeSettings) -> ChatBackend:
+    """An endpoint's backend whose calls wait out its outages (the process's Patience for that endpoint)."""
+    if not settings.base_url:
+        return backend
+    return PatientChat(backend, patience_for(settings.base_url, settings.outage_budget_s))
 
 
 def _langchain_backend(settings: JudgeSettings) -> ChatBackend:
@@ -727,22 +741,15 @@ def _local_backend(settings: JudgeSettings, extra_body: dict[str, Any] | None = 
     return LocalChat(settings, extra_body=extra_body)
 
 
-_SHARED_LOCAL: dict[str, LocalChat] = {}
-
-
 @contextlib.contextmanager
-def shared_local_judge(settings: JudgeSettings) -> Iterator[None]:
-    """Within this block every open_judge of this process with these settings shares one embedded server.
-
-    The server starts on the first cache miss of any of them, so a round whose items are all cached never
-    starts it (the 15-55 s of loading the model on 2 cores), and stops when the block ends.
+def embedded_backend(settings: JudgeSettings) -> Iterator[LocalChat]:
+    """The embedded server for a round's judges to share (`open_judge(..., backend=...)`): started on the
+    first cache miss of any of them, so a round whose items are all cached never loads the model, and
+    stopped when the block ends.
     """
-    key = settings.model_dump_json()
     backend = _local_backend(settings)
-    _SHARED_LOCAL[key] = backend
     with sigterm_as_exit():
         try:
-            yield
+            yield backend
         finally:
-            _SHARED_LOCAL.pop(key, None)
             backend.close()

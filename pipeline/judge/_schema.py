@@ -80,11 +80,11 @@ def local_grammar(schema: dict[str, Any], *, max_chars: int) -> dict[str, Any]:
     Evidence must be non-empty (minLength 1): the local 1.5B model left it empty for most correct Chinese
     answers (so their points were withheld); forced to write something, it quotes. Evidence, rationale and
     each mention are capped at max_chars (maxLength): uncapped, the model copied whole paragraphs and an
-    item's verdict ran to ~750 tokens, minutes of decoding on 2 cores; a cut quote is still verbatim.
+    item's verdict took minutes to decode; a cut quote is still verbatim.
     Holding evidence to the answer's own clauses (an enum) was tried and dropped: the model then always
-    found a clause to cite and the points stood (demo round, 38 items: raw Pearson with the human grades
-    0.32, against 0.66 when a quote that is not in the answer withholds its points: quoting the reference
-    is how this model shows that the answer lacks the point).
+    found a clause to cite and the points stood, and agreement with the human grades fell (a quote that is
+    not in the answer withholding its points agrees better: quoting the reference is how this model shows
+    that the answer lacks the point). Both measurements: docs/BENCHMARKS.md, "Figures behind code choices".
     OpenAI's strict mode accepts neither keyword, so remote endpoints get the plain schema. The reply
     model itself does not depend on them, so a server that ignores the keywords is checked all the same.
     """

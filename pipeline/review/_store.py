@@ -112,7 +112,8 @@ class ReviewStore:
 
     def _con(self) -> sqlite3.Connection:
         """The calling thread's connection, kept open: closing the last connection of a WAL database checkpoints
-        it (17 ms a request), and the server's worker threads are reused.
+        it, once a request (its cost: docs/BENCHMARKS.md, "Review station"), and the server's worker threads
+        are reused.
         """
         con = getattr(self._local, "con", None)
         if con is None:

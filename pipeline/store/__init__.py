@@ -1,6 +1,18 @@
 """Result tables: parquet partitions per round with explicit schemas, and DuckDB views over them."""
 
 from pipeline.store._query import connect, query
+from pipeline.store._rows import (
+    ROW_TYPES,
+    CriterionScoreRow,
+    ExecutorRunRow,
+    ItemScoreRow,
+    JudgeCallRow,
+    RoundRows,
+    Row,
+    SubmissionRow,
+    check_rows,
+    stamped,
+)
 from pipeline.store._tables import (
     PARTITION_KEYS,
     SCHEMAS,
@@ -14,12 +26,22 @@ from pipeline.store._tables import (
 
 __all__ = [
     "PARTITION_KEYS",
+    "ROW_TYPES",
     "SCHEMAS",
+    "CriterionScoreRow",
+    "ExecutorRunRow",
+    "ItemScoreRow",
+    "JudgeCallRow",
+    "RoundRows",
+    "Row",
     "StoreError",
+    "SubmissionRow",
+    "check_rows",
     "connect",
     "partition_dir",
     "query",
     "read_table",
+    "stamped",
     "table_glob",
     "to_arrow",
     "write_partition",

@@ -7,6 +7,7 @@ its partition instead of adding to it.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import uuid
@@ -174,16 +175,28 @@ class StoreError(Exception):
     """Rows that do not fit a table's schema; the message names the table and the column."""
 
 
-def to_arrow(table: str, rows: Iterable[Mapping[str, Any]]) -> pa.Table:
-    """Build a table from row dicts with the table's schema; unknown or missing required columns are errors."""
+def _values(row: Mapping[str, Any] | Any) -> Mapping[str, Any]:
+    """A row's columns by name: a mapping as it is, a typed row (pipeline.store._rows) field by field."""
+    if isinstance(row, Mapping):
+        return row
+    return {field.name: getattr(row, field.name) for field in dataclasses.fields(row)}
+
+
+def to_arrow(table: str, rows: Iterable[Mapping[str, Any] | Any]) -> pa.Table:
+    """Build a table from rows (dicts or the store's typed rows) with the table's schema; unknown columns,
+    and required columns without a value, are errors.
+    """
     schema = SCHEMAS[table]
-    rows = list(rows)
+    rows = [_values(row) for row in rows]
     names = set(schema.names)
     for index, row in enumerate(rows):
         extra = set(row) - names
         if extra:
             raise StoreError(f"{table}: row {index} has unknown column(s) {', '.join(sorted(extra))}")
     columns = {field.name: [row.get(field.name) for row in rows] for field in schema}
+    for field in schema:
+        if not field.nullable and None in columns[field.name]:
+            raise StoreError(f"{table}: row {columns[field.name].index(None)} has no {field.name}")
     try:
         return pa.Table.from_pydict(columns, schema=schema)
     except (pa.ArrowInvalid, pa.ArrowTypeError) as error:

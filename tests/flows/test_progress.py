@@ -6,7 +6,7 @@ import re
 import time
 from dataclasses import dataclass
 
-from flows import progress
+from flows.progress import RoundProgress
 
 
 @dataclass
@@ -17,6 +17,7 @@ class Stats:
 
 
 def test_the_line_says_items_rate_eta_and_errors_so_far():
+    progress = RoundProgress()
     progress.start(submissions=0, items=0)
     assert progress.snapshot().line().startswith("scoring: starting")  # Prefect's server is still coming up
     progress.start(submissions=4, items=40)
@@ -38,6 +39,7 @@ def test_the_line_says_items_rate_eta_and_errors_so_far():
 
 
 def test_lines_are_written_every_interval_until_the_block_ends():
+    progress = RoundProgress()
     progress.start(submissions=1, items=3)
     written: list[str] = []
     with progress.lines(written.append, every_s=0.05):
@@ -49,9 +51,22 @@ def test_lines_are_written_every_interval_until_the_block_ends():
 
 
 def test_listeners_get_the_item_totals_for_the_bar():
+    progress = RoundProgress()
     events: list[tuple[str, int]] = []
     with progress.listen(lambda event, n: events.append((event, n))):
         progress.start(submissions=2, items=30)
         progress.advance(submissions=1, items=18, unscored=0)
     progress.advance(submissions=1, items=12, unscored=0)  # after the block: not heard
     assert events == [("start", 30), ("advance", 18)]
+
+
+def test_two_rounds_keep_their_own_counts():
+    """Progress is the round's own object, not the process's: a second round does not move the first."""
+    first, second = RoundProgress(), RoundProgress()
+    heard: list[tuple[str, int]] = []
+    with first.listen(lambda event, n: heard.append((event, n))):
+        first.start(submissions=1, items=18)
+        second.start(submissions=2, items=36)
+        second.advance(submissions=2, items=36, unscored=0)
+    assert (first.snapshot().items, first.snapshot().items_done) == (18, 0)
+    assert heard == [("start", 18)]

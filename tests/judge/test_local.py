@@ -17,9 +17,9 @@ from pipeline.judge import (
     LocalModelError,
     _local,
     assemble_model,
+    embedded_backend,
     local_server,
     open_judge,
-    shared_local_judge,
 )
 from pipeline.judge._outage import JudgeUnavailable
 
@@ -210,17 +210,17 @@ def test_a_server_that_keeps_dying_is_given_up_after_the_bound(tmp_path, monkeyp
     chat.close()
 
 
-def test_judges_opened_inside_shared_local_judge_share_one_lazily_started_server(tmp_path, monkeypatch):
+def test_judges_opened_on_the_embedded_backend_share_one_lazily_started_server(tmp_path, monkeypatch):
     settings = _settings(tmp_path, FAKE_SERVER, monkeypatch)
-    with shared_local_judge(settings):
-        with open_judge(settings) as first, open_judge(settings) as second:
-            assert first.backend is second.backend
-            assert first.backend.server is None  # nothing asked yet: no model loaded
-        _ask(first.backend)
-        server = first.backend.server
-        with open_judge(settings) as third:  # a later task reuses the running server
+    with embedded_backend(settings) as shared:
+        with open_judge(settings, backend=shared) as first, open_judge(settings, backend=shared) as second:
+            assert first.backend is second.backend is shared
+            assert shared.server is None  # nothing asked yet: no model loaded
+        _ask(shared)
+        server = shared.server
+        with open_judge(settings, backend=shared) as third:  # a later task reuses the running server
             assert third.backend.server is server
         assert server.process.poll() is None  # closing a task's judge leaves the shared server up
     assert server.process.poll() is not None
-    with open_judge(settings) as outside:  # after the block: a judge of its own again
-        assert outside.backend is not first.backend
+    with open_judge(settings) as alone:  # without it: a judge of its own
+        assert alone.backend is not shared

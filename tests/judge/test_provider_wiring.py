@@ -14,6 +14,7 @@ from pipeline.ingest import Item  # noqa: E402
 from pipeline.judge import JudgeConfigError, JudgeSettings, open_judge  # noqa: E402
 from pipeline.judge._langchain import EmbeddedLangChain, LangChainChat  # noqa: E402
 from pipeline.judge._local import LocalChat  # noqa: E402
+from pipeline.judge._outage import PatientChat  # noqa: E402
 
 
 def test_a_provider_opens_a_langchain_judge_that_reads_distributions(tmp_path, question, monkeypatch):
@@ -21,7 +22,8 @@ def test_a_provider_opens_a_langchain_judge_that_reads_distributions(tmp_path, q
     with StubJudgeServer() as stub:
         settings = JudgeSettings(provider="openai:stub", base_url=stub.base_url, cache_dir=tmp_path, explain="never")
         with open_judge(settings) as judge:
-            assert isinstance(judge.backend, LangChainChat) and judge.backend.model == "openai:stub"
+            assert isinstance(judge.backend, PatientChat)  # an endpoint's outages are waited out
+            assert isinstance(judge.backend._backend, LangChainChat) and judge.backend.model == "openai:stub"
             judgment = judge.judge_item(question, Item(submission_id="s", question_id="1.1", text="a heap"))
     assert all(a.distribution is not None for a in judgment.awards.values()) and not judge.stats.fallback
     assert stub.calls == len(judgment.awards)

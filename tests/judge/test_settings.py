@@ -6,6 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from pipeline.judge import JudgeConfigError, JudgeSettings, open_judge
+from pipeline.judge._outage import PatientChat
 
 
 def test_reads_the_environment(monkeypatch):
@@ -41,3 +42,13 @@ def test_remote_endpoint_needs_a_model_and_a_key(monkeypatch):
         open_judge(JudgeSettings(base_url="https://api.example.com/v1", model="gpt-4o-mini")),
     ):
         pass
+
+
+def test_an_endpoint_judge_waits_out_outages_within_the_settings_budget(tmp_path):
+    """open_judge, not the flow, puts an endpoint's calls behind its Patience (issue 15 item 5)."""
+    settings = JudgeSettings(base_url="http://127.0.0.1:9/v1", model="m", outage_budget_s=7, cache_dir=tmp_path)
+    with open_judge(settings) as judge:
+        assert isinstance(judge.backend, PatientChat)
+        assert (judge.backend.patience.endpoint, judge.backend.patience.budget_s) == (settings.base_url, 7)
+    with open_judge(JudgeSettings(cache_dir=tmp_path)) as embedded:  # supervised inside LocalChat instead
+        assert not isinstance(embedded.backend, PatientChat)

@@ -37,11 +37,14 @@ def test_no_expected_points_from_generated_verdicts():
 
 def test_criterion_rows_carry_the_distribution_as_json_and_its_peak():
     row = criterion_row(
+        "s1", "1.1",
         CriterionScore(criterion_id="a", points=1.5, max_points=3, source="judge", expected_points=1.4,
-                       distribution={"0": 0.2, "1.5": 0.7, "3": 0.1})
+                       distribution={"0": 0.2, "1.5": 0.7, "3": 0.1}),
     )  # fmt: skip
-    assert row["distribution"] == '{"0": 0.2, "1.5": 0.7, "3": 0.1}' and row["p_max"] == 0.7
-    assert criterion_row(CriterionScore(criterion_id="b", points=1, max_points=2, source="judge"))["p_max"] is None
+    assert row.distribution == '{"0": 0.2, "1.5": 0.7, "3": 0.1}' and row.p_max == 0.7
+    assert (row.submission_id, row.question_id, row.criterion_id, row.expected_points) == ("s1", "1.1", "a", 1.4)
+    plain = criterion_row("s1", "1.1", CriterionScore(criterion_id="b", points=1, max_points=2, source="judge"))
+    assert plain.p_max is None
 
 
 def test_calibration_learns_from_expected_points_where_there_are_some():

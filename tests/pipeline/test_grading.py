@@ -128,13 +128,13 @@ def test_code_criterion_takes_the_better_of_judge_and_code(exam: Exam) -> None:
     judgment = Judgment("s1", "1.1", {"dp": CriterionAward(points=3), "fast": CriterionAward(points=1)})
     run = Run("lis", "ok", {"correct": True, "complexity": True}, tests=[Outcome(test_id="t1", passed=True)])
     result = grade_submission(exam, _submission(**{"1.1": item}), {"1.1": judgment}, {"1.1": [run]})
-    item_row = next(r for r in result.items if r["question_id"] == "1.1")
-    assert item_row["raw_points"] == 6.0
-    fast = next(r for r in result.criteria if r["criterion_id"] == "fast")
-    assert (fast["points"], fast["source"]) == (3.0, "executor")
-    assert result.executor_runs[0]["test_id"] == "t1"
-    assert result.submission["raw_total"] == 6.0
-    assert result.submission["n_missing"] == 1
+    item_row = next(r for r in result.items if r.question_id == "1.1")
+    assert item_row.raw_points == 6.0
+    fast = next(r for r in result.criteria if r.criterion_id == "fast")
+    assert (fast.points, fast.source) == (3.0, "executor")
+    assert result.executor_runs[0].test_id == "t1"
+    assert result.submission.raw_total == 6.0
+    assert result.submission.n_missing == 1
 
 
 def test_failing_code_sends_the_item_to_review_with_the_reason(exam: Exam) -> None:
@@ -144,10 +144,10 @@ def test_failing_code_sends_the_item_to_review_with_the_reason(exam: Exam) -> No
     judgment = Judgment("s1", "1.1", {"dp": CriterionAward(points=0), "fast": CriterionAward(points=0)})
     run = Run("lis", "failed", {"correct": False, "complexity": False}, reason="wrong length on trial 2")
     result = grade_submission(exam, _submission(**{"1.1": item}), {"1.1": judgment}, {"1.1": [run]})
-    row = next(r for r in result.items if r["question_id"] == "1.1")
-    assert row["needs_review"] is True
-    assert "wrong length on trial 2" in row["review_reason"]
-    assert result.submission["status"] == "needs_review"
+    row = next(r for r in result.items if r.question_id == "1.1")
+    assert row.needs_review is True
+    assert "wrong length on trial 2" in row.review_reason
+    assert result.submission.status == "needs_review"
 
 
 def test_a_failed_judge_call_leaves_the_item_unscored_not_zero(exam: Exam) -> None:
@@ -160,18 +160,18 @@ def test_a_failed_judge_call_leaves_the_item_unscored_not_zero(exam: Exam) -> No
         review_reasons=["judge reply was not JSON"],
     )
     result = grade_submission(exam, _submission(**{"1.2": item}), {"1.2": judgment}, {})
-    row = next(r for r in result.items if r["question_id"] == "1.2")
-    assert row["raw_points"] is None
-    assert "not JSON" in row["review_reason"]
-    assert result.submission["n_unscored"] == 1
-    assert result.submission["status"] == "needs_review"
+    row = next(r for r in result.items if r.question_id == "1.2")
+    assert row.raw_points is None
+    assert "not JSON" in row.review_reason
+    assert result.submission.n_unscored == 1
+    assert result.submission.status == "needs_review"
 
 
 def test_missing_answers_score_zero_with_the_reason(exam: Exam) -> None:
     result = grade_submission(exam, _submission(), {}, {})
-    assert [r["review_reason"] for r in result.items] == ["no answer", "no answer"]
-    assert result.submission["raw_total"] == 0.0
-    assert result.submission["status"] == "scored"
+    assert [r.review_reason for r in result.items] == ["no answer", "no answer"]
+    assert result.submission.raw_total == 0.0
+    assert result.submission.status == "scored"
 
 
 def test_calibration_fills_calibrated_points_and_routes_large_expected_errors(exam: Exam) -> None:
@@ -192,11 +192,11 @@ def test_calibration_fills_calibrated_points_and_routes_large_expected_errors(ex
     calibrator = Calibrator()
     result = grade_submission(exam, _submission(**{"1.2": item}), {"1.2": judgment}, {}, calibrator=calibrator)
     assert calibrator.answers == ["because"]
-    row = next(r for r in result.items if r["question_id"] == "1.2")
-    assert (row["raw_points"], row["calibrated_points"]) == (4.0, 2.0)
-    assert "calibration expects an error of 3.00" in row["review_reason"]
-    assert result.submission["calibrated_total"] == 2.0
-    assert result.submission["calibration_id"] == "cal-1"
+    row = next(r for r in result.items if r.question_id == "1.2")
+    assert (row.raw_points, row.calibrated_points) == (4.0, 2.0)
+    assert "calibration expects an error of 3.00" in row.review_reason
+    assert result.submission.calibrated_total == 2.0
+    assert result.submission.calibration_id == "cal-1"
 
 
 def test_grade_batch_runs_only_attempted_code_tasks_and_judges_judged_questions(exam: Exam) -> None:
@@ -243,20 +243,20 @@ def test_grade_batch_runs_only_attempted_code_tasks_and_judges_judged_questions(
     assert seen == [("1.1", "s1"), ("1.1", "s2")]
     assert len(ran) == 1
     fast = {
-        r["submission_id"]: r
+        r.submission_id: r
         for r in (row for res in results for row in res.criteria)
-        if r["criterion_id"] == "fast"
+        if r.criterion_id == "fast"
     }
-    assert fast["s1"]["points"] == 1.5  # one of two checks passed beats the judge's 1
-    assert fast["s2"]["points"] == 1.0
+    assert fast["s1"].points == 1.5  # one of two checks passed beats the judge's 1
+    assert fast["s2"].points == 1.0
 
 
 def test_rejected_file_keeps_its_reason_and_round_rows_stamp_provenance(exam: Exam) -> None:
     result = rejected_result(exam, RejectedFile(source_file="subs/bad.md", reason="file is empty"))
     rows = round_rows("r1", "sha", [result])
     row = rows["submissions"][0]
-    assert (row["submission_id"], row["status"], row["status_reason"]) == ("bad", "rejected", "file is empty")
-    assert row["round_id"] == "r1" and row["rubric_sha"] == "sha" and row["gradeflow_version"]
+    assert (row.submission_id, row.status, row.status_reason) == ("bad", "rejected", "file is empty")
+    assert row.round_id == "r1" and row.rubric_sha == "sha" and row.gradeflow_version
 
 
 def _code_item(question_id: str, *blocks: tuple[str, str]) -> Item:
@@ -314,11 +314,11 @@ def test_review_kinds_are_recorded_most_urgent_first(exam: Exam) -> None:
         review_reasons=["why: no evidence quoted; 2 point(s) withheld", "confidence 0.50 below 0.75"],
     )
     result = grade_submission(exam, _submission(**{"1.2": item}), {"1.2": judgment}, {})
-    row = next(r for r in result.items if r["question_id"] == "1.2")
-    assert row["review_kind"] == "evidence"
-    assert row["review_kinds"] == ["evidence", "low_confidence"]
-    missing = next(r for r in result.items if r["question_id"] == "1.1")
-    assert missing.get("review_kind") is None and not missing["needs_review"]
+    row = next(r for r in result.items if r.question_id == "1.2")
+    assert row.review_kind == "evidence"
+    assert row.review_kinds == ["evidence", "low_confidence"]
+    missing = next(r for r in result.items if r.question_id == "1.1")
+    assert missing.review_kind is None and not missing.needs_review
 
 
 def test_an_item_whose_judge_was_unavailable_makes_the_submission_incomplete(exam: Exam) -> None:
@@ -335,8 +335,8 @@ def test_an_item_whose_judge_was_unavailable_makes_the_submission_incomplete(exa
         calls=[Call(error=reason)],
     )
     result = grade_submission(exam, _submission(**{"1.2": item}), {"1.2": judgment}, {})
-    row = next(r for r in result.items if r["question_id"] == "1.2")
-    assert row["raw_points"] is None
-    assert row["review_kind"] == "judge_unavailable"
-    assert result.submission["status"] == "incomplete"
-    assert "1 item(s) wait for the judge" in result.submission["status_reason"]
+    row = next(r for r in result.items if r.question_id == "1.2")
+    assert row.raw_points is None
+    assert row.review_kind == "judge_unavailable"
+    assert result.submission.status == "incomplete"
+    assert "1 item(s) wait for the judge" in result.submission.status_reason

@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
-from pipeline.store import SCHEMAS, StoreError, connect, partition_dir, query, read_table, write_partition
+from pipeline.store import (
+    SCHEMAS,
+    ItemScoreRow,
+    JudgeCallRow,
+    StoreError,
+    check_rows,
+    connect,
+    partition_dir,
+    query,
+    read_table,
+    stamped,
+    write_partition,
+)
 
 
 def _item(round_id: str, submission: str, question: str, raw: float | None) -> dict:
@@ -80,3 +93,31 @@ def test_every_table_is_a_view_even_before_it_was_written(tmp_path: Path) -> Non
 
 def test_comment_only_sql_returns_nothing_instead_of_crashing(tmp_path: Path) -> None:
     assert query(tmp_path, "-- nothing to run") == ([], [])
+
+
+def test_typed_rows_are_checked_against_the_table_schemas() -> None:
+    """Issue 15 item 4: a column declared in one place and not the other fails at import, naming it."""
+    check_rows()  # the real row types fit their tables
+    fields = {f.name: f for f in dataclasses.fields(JudgeCallRow)}
+    missing_column = dataclasses.make_dataclass(
+        "MissingColumn", [(name, f.type, f) for name, f in fields.items() if name != "latency_ms"], kw_only=True
+    )
+    with pytest.raises(TypeError, match=r"MissingColumn: fields .* are not the columns of judge_calls"):
+        check_rows({"judge_calls": missing_column})
+    wrong_type = dataclasses.make_dataclass(
+        "WrongType", [(name, "str | None" if name == "tokens_in" else f.type, f) for name, f in fields.items()],
+        kw_only=True,
+    )  # fmt: skip
+    with pytest.raises(TypeError, match=r"WrongType.tokens_in: str \| None is not int64"):
+        check_rows({"judge_calls": wrong_type})
+
+
+def test_typed_rows_are_written_and_a_row_without_its_round_is_refused(tmp_path: Path) -> None:
+    row = ItemScoreRow(submission_id="s1", question_id="1.1", kind="text", raw_points=2.0, review_kinds=["code"])
+    with pytest.raises(StoreError, match="item_scores: row 0 has no round_id"):
+        write_partition(tmp_path, "item_scores", "r1", [row])
+    write_partition(tmp_path, "item_scores", "r1", [stamped(row, round_id="r1", rubric_sha="sha")])
+    [written] = read_table(tmp_path, "item_scores").to_pylist()
+    assert (written["round_id"], written["raw_points"], written["review_kinds"], written["confidence"]) == (
+        "r1", 2.0, ["code"], None,
+    )  # fmt: skip

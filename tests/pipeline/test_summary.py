@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pipeline.store import CriterionScoreRow, ItemScoreRow, RoundRows, SubmissionRow
 from pipeline.summary import summarize
 from rubric_schema import parse_exam
 
@@ -32,25 +33,29 @@ EXAM = {
 GONE = "c: unscored: call failed: judge unavailable: no answer from http://judge/v1 for 300 s (cannot reach it)"
 
 
-def _item(submission: str, question: str, points: float | None, kinds: list[str], reason: str = "") -> dict:
-    return {
-        "submission_id": submission,
-        "question_id": question,
-        "kind": "text",
-        "raw_points": points,
-        "needs_review": bool(kinds),
-        "review_reason": reason,
-        "review_kind": kinds[0] if kinds else None,
-        "review_kinds": kinds,
-    }
+def _item(
+    submission: str, question: str, points: float | None, kinds: list[str], reason: str = ""
+) -> ItemScoreRow:
+    return ItemScoreRow(
+        submission_id=submission,
+        question_id=question,
+        kind="text",
+        raw_points=points,
+        needs_review=bool(kinds),
+        review_reason=reason,
+        review_kind=kinds[0] if kinds else None,
+        review_kinds=kinds,
+    )
 
 
-def _summary(items: list[dict], criteria: list[dict] | None = None):
+def _summary(items: list[ItemScoreRow], criteria: list[CriterionScoreRow] | None = None):
     submissions = [
-        {"submission_id": s, "source_file": f"{s}.md", "status": "incomplete", "status_reason": "", "raw_total": None}
-        for s in sorted({i["submission_id"] for i in items})
+        SubmissionRow(submission_id=s, source_file=f"{s}.md", status="incomplete", status_reason="", raw_total=None)
+        for s in sorted({i.submission_id for i in items})
     ]
-    rows = {"submissions": submissions, "item_scores": items, "judge_calls": [], "criterion_scores": criteria or []}
+    rows = RoundRows(
+        submissions=submissions, item_scores=items, judge_calls=[], criterion_scores=criteria or [], executor_runs=[]
+    )
     return summarize(parse_exam(EXAM, source=Path("mini.yaml")), "r1", rows, out_dir=Path("out"))
 
 
@@ -82,12 +87,13 @@ def test_items_waiting_for_the_judge_are_one_line_not_one_per_item():
 
 def test_the_summary_says_how_the_judge_decided_its_criteria():
     """Score distributions, or generated verdicts (the mode asked for, or an endpoint without logprobs)."""
+    key = {"submission_id": "s1", "question_id": "Q1", "criterion_id": "c"}
     criteria = [
-        {"source": "judge", "points": 1.0, "distribution": '{"0": 0.5, "2": 0.5}'},
-        {"source": "judge", "points": 2.0, "distribution": '{"0": 0.1, "2": 0.9}'},
-        {"source": "judge", "points": 0.0, "distribution": None},
-        {"source": "judge", "points": None, "distribution": None},  # unscored: decided by nobody
-        {"source": "rule", "points": -1.0, "distribution": None},
+        CriterionScoreRow(**key, source="judge", points=1.0, distribution='{"0": 0.5, "2": 0.5}'),
+        CriterionScoreRow(**key, source="judge", points=2.0, distribution='{"0": 0.1, "2": 0.9}'),
+        CriterionScoreRow(**key, source="judge", points=0.0, distribution=None),
+        CriterionScoreRow(**key, source="judge", points=None, distribution=None),  # unscored: decided by nobody
+        CriterionScoreRow(**key, source="rule", points=-1.0, distribution=None),
     ]
     summary = _summary([_item("s1", "Q1", 1.0, [])], criteria)
     assert (summary.judged_by_distribution, summary.judged_by_verdict) == (2, 1)

@@ -139,19 +139,19 @@ def test_sections_agree_with_what_grading_wrote(graded):
     out, rows = graded
     data = load_report_data(out, "panel")
     assert data.summary.n_submissions == 14
-    assert sorted(data.summary.raw_totals) == sorted(r["raw_total"] for r in rows["submissions"])
+    assert sorted(data.summary.raw_totals) == sorted(r.raw_total for r in rows["submissions"])
     assert [q.question_id for q in data.questions][-1] == "10.1" and len(data.questions) == 18
-    missing = sum(1 for r in rows["item_scores"] if r["kind"] == "missing")
+    missing = sum(1 for r in rows["item_scores"] if r.kind == "missing")
     assert sum(q.n_missing for q in data.questions) == missing > 0
-    judged = [r for r in rows["criterion_scores"] if r["source"] != "rule" and r["max_points"] > 0]
-    assert sum(c.n for c in data.criteria) == sum(1 for r in judged if r["points"] is not None)
-    assert sum(c.hits for c in data.criteria) == sum(1 for r in judged if (r["points"] or 0) > 0)
-    assert {t.task_id for t in data.code} == {r["task_id"] for r in rows["executor_runs"]}
+    judged = [r for r in rows["criterion_scores"] if r.source != "rule" and r.max_points > 0]
+    assert sum(c.n for c in data.criteria) == sum(1 for r in judged if r.points is not None)
+    assert sum(c.hits for c in data.criteria) == sum(1 for r in judged if (r.points or 0) > 0)
+    assert {t.task_id for t in data.code} == {r.task_id for r in rows["executor_runs"]}
     attention = next(t for t in data.code if t.task_id == "attention")
     assert attention.speed_ratios and attention.median_speed_ratio is not None
-    flagged = [r for r in rows["item_scores"] if r["needs_review"]]
+    flagged = [r for r in rows["item_scores"] if r.needs_review]
     assert len(data.review) == len(flagged) > 0
-    assert data.provenance.rubric_shas == [rows["submissions"][0]["rubric_sha"]]
+    assert data.provenance.rubric_shas == [rows["submissions"][0].rubric_sha]
     assert [m.model for m in data.provenance.models] == ["fake-judge"]
 
 
@@ -178,15 +178,15 @@ def test_documented_queries_run_as_written_from_the_repository_root(graded, monk
     assert hit_rates and all(0 <= r["hit_rate"] <= 1 for r in hit_rates)
     assert disagreement, "the panel grade sheet should join the panel items"
     assert all(r["human_points"] <= r["max_points"] for r in disagreement)
-    assert len(queue) == sum(1 for r in rows["item_scores"] if r["needs_review"])
+    assert len(queue) == sum(1 for r in rows["item_scores"] if r.needs_review)
 
 
 def test_review_queue_is_grouped_by_the_kind_grading_recorded(graded):
     """Issue 13 item 4: the report groups by review_kind, the most urgent kind first, and counts each."""
     out, rows = graded
     data = load_report_data(out, "panel")
-    flagged = [r for r in rows["item_scores"] if r["needs_review"]]
-    recorded = {(r["submission_id"], r["question_id"]): r["review_kind"] for r in flagged}
+    flagged = [r for r in rows["item_scores"] if r.needs_review]
+    recorded = {(r.submission_id, r.question_id): r.review_kind for r in flagged}
     assert {(q.submission_id, q.question_id): q.review_kind for q in data.review} == recorded
     assert "other" not in recorded.values()  # every sentence grading writes here has a kind
     order = [kind.value for kind in ReviewKind]

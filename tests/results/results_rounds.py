@@ -6,6 +6,7 @@ Both builders are loaded from tests/report, not copied: one definition of each f
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import sys
 from pathlib import Path
@@ -39,7 +40,9 @@ ScoredRound = report_round.ScoredRound
 
 
 def grade_panel(out: Path) -> dict[str, list[dict]]:
-    """Grade the panel round with the real rules and the fakes, write it under `out`; returns the rows."""
+    """Grade the panel round with the real rules and the fakes, write it under `out`; returns the rows as
+    the tables hold them (column → value).
+    """
     rnd = load_round(PANEL)
     submissions, _ = split_round(rnd.submissions_dir, [q.id for q in rnd.exam.questions])
     judge = report_grading.FakeJudge(exam_sha(rnd.exam))
@@ -47,4 +50,4 @@ def grade_panel(out: Path) -> dict[str, list[dict]]:
     rows = round_rows(rnd.config.round_id, exam_sha(rnd.exam), results)
     for table, table_rows in rows.items():
         write_partition(out, table, rnd.config.round_id, table_rows)
-    return rows
+    return {table: [dataclasses.asdict(row) for row in table_rows] for table, table_rows in rows.items()}
