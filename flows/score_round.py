@@ -16,6 +16,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.utilities.annotations import quote
 
 from flows.progress import RoundProgress
+from flows.sandboxes import RoundSandboxes, round_sandboxes
 from pipeline.grading import SubmissionResult, cached_execute, grade_batch, rejected_result, round_rows
 from pipeline.ingest import DEFAULT_MAX_BYTES, RejectedFile, Submission, split_round
 from pipeline.judge import ChatBackend, JudgeSettings, embedded_backend, local_server, open_judge
@@ -52,6 +53,8 @@ class RoundResources:
     judge_settings: JudgeSettings
     judge_backend: ChatBackend | None = None
     """The embedded server every in-process task judges on; None: each task opens its judge from the settings."""
+    sandboxes: RoundSandboxes | None = None
+    """The warm sandboxes in-process tasks run code on; None: each Dask worker's process keeps its own."""
     progress: RoundProgress | None = None
     """Where finished batches and live judge counts go (in-process tasks only)."""
 
@@ -71,7 +74,8 @@ def score_batch(
     from pipeline.calibrate import load_calibration
 
     calibrator = load_calibration(calibration) if calibration else None
-    execute = cached_execute(run_code_task, settings.cache_dir / "exec")
+    run = resources.sandboxes.run if resources.sandboxes is not None else run_code_task
+    execute = cached_execute(run, settings.cache_dir / "exec")
     progress = resources.progress
     with open_judge(resources.judge_settings, backend=resources.judge_backend) as judge:
         with progress.watch(judge.stats) if progress is not None else nullcontext():
@@ -129,21 +133,33 @@ def judge_settings_for(judge: JudgeKind) -> JudgeSettings:
 def open_round_resources(
     settings: JudgeSettings, progress: RoundProgress, *, in_process: bool
 ) -> Iterator[RoundResources]:
-    """The round's shared resources: the judge endpoint (configured, or the embedded server) and progress.
+    """The round's shared resources: the judge endpoint (configured, or the embedded server), the
+    sandboxes and the progress; closed when the block ends.
 
     With threads, the embedded server is shared by the tasks and started on the first cache miss (a fully
-    cached re-run never loads the model). Dask workers are other processes: they get the server's URL,
-    so it is started here, before them.
+    cached re-run never loads the model), and so are the sandboxes. Dask workers are other processes: they
+    get the server's URL, so it is started here, before them.
     """
+    with _judge_endpoint(settings, in_process) as (endpoint, backend):
+        if not in_process:
+            yield RoundResources(endpoint)
+            return
+        with round_sandboxes() as sandboxes:
+            yield RoundResources(endpoint, judge_backend=backend, sandboxes=sandboxes, progress=progress)
+
+
+@contextmanager
+def _judge_endpoint(settings: JudgeSettings, in_process: bool) -> Iterator[tuple[JudgeSettings, ChatBackend | None]]:
+    """The settings each task opens its judge with, and the embedded server they share (threads only)."""
     if settings.base_url or (settings.provider and settings.provider != "local"):
-        yield RoundResources(settings, progress=progress if in_process else None)
+        yield settings, None
     elif in_process:
         with embedded_backend(settings) as backend:
-            yield RoundResources(settings, judge_backend=backend, progress=progress)
+            yield settings, backend
     else:
         with local_server(settings) as server:
             update = {"base_url": server.base_url, "model": server.model, "timeout_s": settings.local_timeout_s}
-            yield RoundResources(settings.model_copy(update=update))
+            yield settings.model_copy(update=update), None
 
 
 def _as_is(value: Any) -> Any:
