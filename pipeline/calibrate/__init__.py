@@ -29,8 +29,6 @@ from pipeline.calibrate._data import (
     load_similarities,
     read_item_scores,
 )
-from pipeline.calibrate._embed import MODEL_ID as EMBEDDING_MODEL
-from pipeline.calibrate._embed import CachedEmbedder, Embedder, EmbedderError, default_embedder, embed_answers
 from pipeline.calibrate._evaluate import CrossValidated, Evaluation, cross_validate, evaluate, routing_curve
 from pipeline.calibrate._fit import CalibrationConfig, CalibrationModel, Stack, fit_mapping, fit_model
 from pipeline.calibrate._metrics import (
@@ -43,6 +41,8 @@ from pipeline.calibrate._metrics import (
 )
 from pipeline.calibrate._neighbours import NeighbourPool, neighbour_shares
 from pipeline.calibrate._reviews import load_review_grades
+from pipeline.embed import MODEL_ID as EMBEDDING_MODEL
+from pipeline.embed import CachedEmbedder, Embedder, EmbedderError, default_embedder, embed_answers
 
 __all__ = [
     "EMBEDDING_MODEL",

@@ -20,10 +20,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from pipeline import __version__
 from pipeline.calibrate._data import CalibrationData, JoinSummary
-from pipeline.calibrate._embed import Embedder, default_embedder
 from pipeline.calibrate._evaluate import CrossValidated, Evaluation, cross_validate, evaluate
 from pipeline.calibrate._fit import CalibrationConfig, CalibrationModel, fit_model
 from pipeline.calibrate._metrics import Scale, infer_scale
+from pipeline.embed import Embedder, default_embedder
 
 FORMAT = "gradeflow.calibration/2"
 """Artifact format; a reader refuses any other. /2: second-stage stacks and the graded-answer pool."""

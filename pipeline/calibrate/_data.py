@@ -228,7 +228,7 @@ class CalibrationData:
     similarity: np.ndarray | None = None
     embedding: np.ndarray | None = None
     embedding_model: str = ""
-    """The model `embedding` comes from (`pipeline.calibrate._embed.MODEL_ID`)."""
+    """The model `embedding` comes from (`pipeline.embed.MODEL_ID`)."""
     extra_pool: GradedAnswers | None = None
     """Graded answers outside these items, embedded by the same model: neighbours only."""
 

