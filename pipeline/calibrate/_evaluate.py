@@ -8,6 +8,7 @@ seen, only the global map applies). The routing curve uses the k-fold prediction
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -276,5 +277,5 @@ def evaluate(
 
 
 def question_order(question_id: str) -> tuple[tuple[int, object], ...]:
-    """Numeric order for "1.2" < "1.10", plain order for anything else."""
-    return tuple((0, int(p)) if p.isdigit() else (1, p) for p in question_id.split("."))
+    """Natural order: runs of digits compare as numbers ("1.2" < "1.10", "Q2" < "Q10"), the rest as text."""
+    return tuple((0, int(p)) if p.isdigit() else (1, p) for p in re.split(r"(\d+)", question_id) if p)
