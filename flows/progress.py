@@ -83,6 +83,12 @@ class RoundProgress:
         self._calls_closed = self._failures_closed = 0
         self._watched: list[StatsLike] = []
 
+    def __reduce__(self) -> tuple[type[RoundProgress], tuple[()]]:
+        """A copy in another process starts empty: Prefect sends the flow's parameters, this among them, with
+        every task it hands to Dask, and progress is counted in the process that made it.
+        """
+        return RoundProgress, ()
+
     @contextmanager
     def listen(self, callback: Callable[[str, int], None]) -> Iterator[None]:
         """Receive ("start", total items) once, then ("advance", n items) per finished batch, while the block

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 import re
 import time
 from dataclasses import dataclass
@@ -70,3 +71,12 @@ def test_two_rounds_keep_their_own_counts():
         second.advance(submissions=2, items=36, unscored=0)
     assert (first.snapshot().items, first.snapshot().items_done) == (18, 0)
     assert heard == [("start", 18)]
+
+
+def test_a_copy_for_another_process_starts_empty():
+    """Dask workers get the flow's parameters pickled: the round's progress must pickle, and stays here."""
+    progress = RoundProgress()
+    progress.start(submissions=2, items=36)
+    with progress.listen(lambda event, n: None):
+        copy = pickle.loads(pickle.dumps(progress))
+    assert (copy.snapshot().items, progress.snapshot().items) == (0, 36)
