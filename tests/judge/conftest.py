@@ -68,6 +68,7 @@ def make_judge(tmp_path):
         delay = settings.pop("delay_s", 0.0)
         fake = FakeChat(respond, delay_s=delay, distribute=settings.pop("distribute", None))
         settings.setdefault("mode", "item")
+        settings.setdefault("screen_meaning", False)  # the screen's patterns only: tests/judge/test_intent.py reads
         config = JudgeSettings(cache_dir=tmp_path / "cache", **settings)
         return Judge(fake, config, cache=JudgeCache(config.cache_dir)), fake
 
