@@ -118,9 +118,15 @@ LangChain's chat models (unset: the embedded model through LangChain)."""
 
 
 def judge_settings_for(judge: JudgeKind) -> JudgeSettings:
-    """The judge settings a round runs with: the environment's, narrowed to the kind of judge asked for."""
+    """The judge settings a round runs with: the environment's, narrowed to the kind of judge asked for.
+
+    Read at the edge (run_round, score-new-rounds) and handed to the flow.
+    """
     if judge == "openai":
-        return JudgeSettings(provider=None)
+        settings = JudgeSettings(provider=None)
+        if not settings.base_url:
+            raise ValueError("--judge openai needs GRADEFLOW_JUDGE_BASE_URL (and an API key) in the environment")
+        return settings
     if judge == "langchain":
         configured = JudgeSettings()
         if configured.provider:
@@ -191,7 +197,7 @@ def score_round(
     round_dir: str,
     out_dir: str,
     settings: ScoreSettings,
-    judge: JudgeKind = "local",
+    judge_settings: JudgeSettings,
     calibration: str | None = None,
     samples: int | None = None,
     progress: RoundProgress | None = None,
@@ -206,7 +212,9 @@ def score_round(
     """
     rnd = load(round_dir)
     with round_lock(out_dir, rnd.config.round_id):
-        summary = _score_locked(rnd, out_dir, judge, calibration, samples, settings, progress or RoundProgress())
+        summary = _score_locked(
+            rnd, out_dir, judge_settings, calibration, samples, settings, progress or RoundProgress()
+        )
         reapply_reviews(out_dir, round_dir, rnd.config.round_id)
         return outcome(summary)
 
@@ -219,7 +227,7 @@ def round_flow(settings: ScoreSettings) -> Flow[..., State]:
 def _score_locked(
     rnd: Round,
     out_dir: str,
-    judge: JudgeKind,
+    judge_settings: JudgeSettings,
     calibration: str | None,
     samples: int | None,
     settings: ScoreSettings,
@@ -234,9 +242,6 @@ def _score_locked(
     )
     samples = samples or rnd.config.settings.samples or settings.samples
     batch_size = rnd.config.settings.batch_size or settings.batch_size
-    judge_settings = judge_settings_for(judge)
-    if judge == "openai" and not judge_settings.base_url:
-        raise ValueError("--judge openai needs GRADEFLOW_JUDGE_BASE_URL (and an API key) in the environment")
     batches = [submissions[i : i + batch_size] for i in range(0, len(submissions), batch_size)]
     context = FlowRunContext.get()
     in_process = context is not None and isinstance(context.task_runner, ThreadPoolTaskRunner)
@@ -272,7 +277,7 @@ def run_round(
     """
     settings = settings or ScoreSettings()
     state = round_flow(settings)(
-        str(round_dir), str(out_dir), settings, judge=judge, calibration=calibration, samples=samples,
+        str(round_dir), str(out_dir), settings, judge_settings_for(judge), calibration=calibration, samples=samples,
         progress=progress, return_state=True,
     )  # fmt: skip
     return summary_of(state)

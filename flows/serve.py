@@ -8,7 +8,7 @@ from pathlib import Path
 from prefect import flow, get_run_logger
 from prefect.states import Completed, Failed, State
 
-from flows.score_round import JudgeKind, round_flow, summary_of
+from flows.score_round import JudgeKind, judge_settings_for, round_flow, summary_of
 from pipeline.rounds import RoundBusy, load_round
 from pipeline.settings import ScoreSettings
 
@@ -42,6 +42,7 @@ def score_new_rounds(
     """
     logger = get_run_logger()
     settings = ScoreSettings()  # this run's environment (a worker's), read once and handed to every round
+    judge_settings = judge_settings_for(judge)
     score_round = round_flow(settings)
     scored: list[str] = []
     waiting: list[str] = []
@@ -54,7 +55,7 @@ def score_new_rounds(
             logger.info("round %s unchanged since its last scoring", round_id)
             continue
         try:
-            state = score_round(str(round_dir), str(out_dir), settings, judge=judge, return_state=True)
+            state = score_round(str(round_dir), str(out_dir), settings, judge_settings, return_state=True)
             summary = summary_of(state)
         except RoundBusy as error:
             logger.warning("%s", error)

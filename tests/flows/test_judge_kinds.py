@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from flows.score_round import judge_settings_for
 
 
@@ -20,3 +22,10 @@ def test_langchain_without_a_provider_is_the_embedded_model_through_langchain(mo
     monkeypatch.delenv("GRADEFLOW_JUDGE_PROVIDER", raising=False)
     settings = judge_settings_for("langchain")
     assert settings.provider == "local" and settings.base_url is None
+
+
+def test_openai_without_an_endpoint_fails_before_any_round_starts(monkeypatch):
+    """The judge settings are read at the edge (run_round, score-new-rounds), so a missing endpoint is said there."""
+    monkeypatch.delenv("GRADEFLOW_JUDGE_BASE_URL", raising=False)
+    with pytest.raises(ValueError, match="GRADEFLOW_JUDGE_BASE_URL"):
+        judge_settings_for("openai")
