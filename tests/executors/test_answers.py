@@ -56,7 +56,7 @@ EXPECTED: dict[str, tuple[str, str, dict[str, bool], str]] = {
         {"correct": False, "speed": False},
         "modified its input(s) q",
     ),
-    "attention_slow_loops": ("attention_strict", "ok", {"correct": True, "speed": False}, "(max 2)"),
+    "attention_slow_loops": ("attention", "ok", {"correct": True, "speed": False}, "(max 10)"),
     "batchnorm_forward_torch": ("batchnorm_forward", "ok", {"correct": True}, ""),
     "batchnorm_forward_numpy": ("batchnorm_forward", "ok", {"correct": True}, ""),
     "batchnorm_forward_unbiased": ("batchnorm_forward", "failed", {"correct": False}, "differs"),
@@ -79,12 +79,13 @@ ON_GPU: dict[str, tuple[str, str, dict[str, bool], str]] = {
 }
 """Where tensor answers run on a GPU, the reference is the device's fused attention: a NumPy answer, which
 runs on the CPU, is right but cannot come within 10x of it."""
-STRICT_ATTENTION = TASKS["attention"].model_copy(update={"max_speed_ratio": 2})
-"""The slow answer is checked against a tight threshold: the threshold is the rubric's, not ours."""
+SLOW_MARGIN = 1.5
+"""The slow answer must miss the rubric's own speed threshold by this factor at every timed size: a
+verdict that timing noise cannot flip (the rubric's threshold, not one made tight for the test)."""
 
 
 def task_for(name: str):
-    return STRICT_ATTENTION if name == "attention_strict" else TASKS[name]
+    return TASKS[name]
 
 
 @pytest.fixture(scope="module")
@@ -118,6 +119,14 @@ def test_rows_carry_the_executor_runs_columns(results):
     assert all(t.speed_ratio == pytest.approx(t.candidate_ms / t.reference_ms, rel=0.25) for t in speed)
     assert all(t.device == attention.device for t in speed)
     assert results["lis_dp"].device == "cpu", "pure-Python tasks run on the CPU wherever there is a GPU"
+
+
+def test_the_slow_attention_misses_the_rubrics_threshold_by_a_margin(results):
+    slow, fast = results["attention_slow_loops"], results["attention_torch"]
+    threshold = TASKS["attention"].max_speed_ratio
+    ratios = [t.speed_ratio for t in slow.tests if t.test_id.startswith("speed_")]
+    assert ratios and min(ratios) >= SLOW_MARGIN * threshold, ratios
+    assert all(t.speed_ratio < threshold for t in fast.tests if t.test_id.startswith("speed_"))
 
 
 def test_quadratic_answers_fit_near_two_and_linearithmic_near_one(results):
