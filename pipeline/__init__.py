@@ -1,4 +1,4 @@
-"""gradeflow's domain steps: ingest, judge, scoring, calibration, storage, reports and the CLI."""
+"""gradeflow's domain steps: ingest, judge, scoring, calibration, storage and reports (the CLI is gradeflow_cli)."""
 
 from importlib.metadata import PackageNotFoundError, version
 
