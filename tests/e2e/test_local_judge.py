@@ -15,7 +15,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from pipeline.cli import app
+from gradeflow_cli import app
 from pipeline.ingest import Item
 from pipeline.judge import JudgeSettings, judged_criteria, open_judge
 from pipeline.judge._schema import allowed_points
