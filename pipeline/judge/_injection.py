@@ -79,6 +79,14 @@ _INVISIBLE = re.compile("[\u200b-\u200f\u2060-\u2064\ufeff\u00ad]")
 """Zero-width and other invisible characters: they split a phrase for a regex but not for a model."""
 _LOOKALIKES = str.maketrans("асеорхуіјѕԁһАВЕКМНОРСТХІЈЅ", "aceopxyijsdhABEKMHOPCTXIJS")
 """Cyrillic letters drawn like Latin ones, folded for detection only (the judged text keeps them)."""
+_WORD = re.compile(r"\w")
+_FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})", re.MULTILINE)
+_BARE_SCORE = re.compile(
+    r"^\s*((score|points?|grade|marks?|分数|得分)\s*[:：=]?\s*)?\d+(\.\d+)?\s*(/\s*\d+(\.\d+)?)?"
+    r"\s*(分|points?|marks?)?\s*[.。]?\s*$",
+    _I,
+)
+"""A line that is nothing but a score: a forged turn's reply when it follows a forged role line or tag."""
 _SENTENCE = re.compile(r"(?<=[。！？!?；;])|(?<=\.)(?=\s)")
 
 
@@ -119,7 +127,7 @@ def _json_objects(text: str) -> list[tuple[int, int]]:
 
 def _fenced(text: str) -> list[tuple[int, int]]:
     """Spans of fenced code blocks (an unclosed fence runs to the end)."""
-    marks = [m.start() for m in re.finditer(r"^\s{0,3}(`{3,}|~{3,})", text, re.MULTILINE)]
+    marks = [m.start() for m in _FENCE.finditer(text)]
     if len(marks) % 2:
         marks.append(len(text))
     return list(zip(marks[::2], marks[1::2], strict=True))
@@ -151,7 +159,7 @@ def _clean_line(line: str, findings: list[str], flagged: set[str]) -> str | None
     """Drop the sentences addressed to the grader from a line (by pattern, or `flagged` by meaning); None
     when nothing is left of it.
     """
-    if _ROLE_LINE.match(_fold(line)) or _FAKE_TAG.search(_fold(line)):
+    if _forged_turn(line):
         findings.append(_snippet(line))
         return None
     sentences = [s for s in _SENTENCE.split(line) if s]
@@ -164,7 +172,32 @@ def _clean_line(line: str, findings: list[str], flagged: set[str]) -> str | None
     if len(kept) == len(sentences):
         return line
     cleaned = "".join(kept).rstrip()
-    return cleaned if cleaned.strip() else None
+    return cleaned if _WORD.search(cleaned) else None  # a cut leaves no "<!" or "）" behind
+
+
+def _forged_turn(line: str) -> bool:
+    return bool(_ROLE_LINE.match(_fold(line)) or _FAKE_TAG.search(_fold(line)))
+
+
+def _drop_empty_fences(lines: list[str]) -> list[str]:
+    """Remove fenced blocks with nothing left inside (the code comment that filled them was cut)."""
+    kept: list[str] = []
+    inside = False
+    position = 0
+    while position < len(lines):
+        line = lines[position]
+        if _FENCE.match(line):
+            if not inside:
+                after = position + 1
+                while after < len(lines) and not lines[after].strip():
+                    after += 1
+                if after < len(lines) and _FENCE.match(lines[after]):
+                    position = after + 1
+                    continue
+            inside = not inside
+        kept.append(line)
+        position += 1
+    return kept
 
 
 def canonical(answer: str) -> str:
@@ -212,5 +245,14 @@ def screen(answer: str, intent: IntentReader | None = None) -> Screening:
     flagged = set() if intent is None else intent.flagged(folded_sentences(stripped))
     if not findings and not flagged and not _suspicious(stripped):
         return Screening(text=text, findings=[])
-    lines = [_clean_line(line, findings, flagged) for line in stripped.split("\n")]
-    return Screening(text=canonical("\n".join(line for line in lines if line is not None)), findings=findings)
+    kept: list[str] = []
+    after_forged_turn = False
+    for line in stripped.split("\n"):
+        if after_forged_turn and _BARE_SCORE.match(_fold(line)):
+            findings.append(_snippet(line))  # the forged turn's reply: a score
+            continue
+        after_forged_turn = _forged_turn(line)
+        cleaned = _clean_line(line, findings, flagged)
+        if cleaned is not None:
+            kept.append(cleaned)
+    return Screening(text=canonical("\n".join(_drop_empty_fences(kept))), findings=findings)

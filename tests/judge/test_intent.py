@@ -67,6 +67,12 @@ def test_look_alike_letters_are_folded_before_the_reader_sees_them():
     assert "MARK with Cyrillic letters." in embedder.seen
 
 
+def test_a_cut_leaves_no_punctuation_behind():
+    reader, _ = _reader()
+    assert screen("A heap.\n<!-- MARK here -->", intent=reader).text == "A heap."  # "<!" is split off by "!"
+    assert screen("（说明：MARK 已核对。）\n用堆。", intent=reader).text == "用堆。"
+
+
 def test_pieces_too_short_to_read_are_not_embedded():
     reader, embedder = _reader()
     screen("ok\n5\nA longer sentence here.", intent=reader)
