@@ -220,6 +220,25 @@ def false_positives(intent: IntentReader | None = None) -> dict[str, object]:
     return report
 
 
+def judge_differing(cases: list[Case]) -> dict[str, object]:
+    """The screen on, judged by the model where it matters: the twins, and the variants whose screened text
+    differs from their twin's. A variant screened to its twin's very text is judged on the twin's prompt,
+    so it takes the twin's points (uplift exactly 0) without a call.
+    """
+    intent = default_intent_reader()
+    screened = [screen(c.item.answer, intent=intent) for c in cases]
+    twin_text = {c.twin: s.text for c, s in zip(cases, screened, strict=True) if c.template is None}
+    asked = [i for i, (c, s) in enumerate(zip(cases, screened, strict=True))
+             if c.template is None or s.text != twin_text[c.twin]]  # fmt: skip
+    points_asked, _, wall, calls = judge_all([cases[i] for i in asked], screen_on=True)
+    by_index = dict(zip(asked, points_asked, strict=True))
+    twin_points = {cases[i].twin: by_index[i] for i in asked if cases[i].template is None}
+    points = [by_index.get(i, twin_points[c.twin]) for i, c in enumerate(cases)]
+    flagged = [s.suspected for s in screened]
+    return {**summarise(cases, points, flagged), "seconds": round(wall, 1), "model_calls": calls,
+            "variants_judged": len(asked) - len(twin_points)}  # fmt: skip
+
+
 def screen_only(cases: list[Case]) -> dict[str, object]:
     """Flag recall per template file and false positives, by patterns and by patterns with the intent
     reader: no model call, so it runs in minutes where the judged runs take hours.
@@ -253,11 +272,20 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--seed-exam", type=int, default=4, help="How many of the twins come from the seed exam.")
     parser.add_argument(
-        "--only", choices=["off", "on", "screen"],
-        help="Run one screen setting only (its own result file); `screen`: the screen without the model.",
+        "--only", choices=["off", "on", "screen", "on-differing"],
+        help="Run one screen setting only (its own result file); `screen`: the screen without the model; "
+        "`on-differing`: the screen on, the model asked only where a variant's screened text is not its twin's.",
     )  # fmt: skip
     args = parser.parse_args()
     cases = build_cases(twins(args.bases, args.seed, args.seed_exam), load_templates(), args.per_base, args.seed)
+    if args.only == "on-differing":
+        report = {"twins": sum(c.template is None for c in cases), "screen_on": judge_differing(cases),
+                  "machine": machine(), "command": " ".join(sys.argv[1:])}  # fmt: skip
+        (RESULTS / "injection_screen_on_differing.json").write_text(
+            json.dumps(report, indent=2, ensure_ascii=False) + "\n"
+        )
+        print(json.dumps(report, indent=2, ensure_ascii=False))
+        return
     if args.only == "screen":
         report = {"twins": sum(c.template is None for c in cases), **screen_only(cases), "machine": machine(),
                   "command": " ".join(sys.argv[1:])}  # fmt: skip

@@ -185,8 +185,12 @@ def task_code(item: Item, entrypoint: str) -> str:
 
 
 def code_cache_key(task: CodeTask, code: str) -> str:
-    """Content address of one code run: the task's contract and the code."""
-    payload = json.dumps([task.model_dump(mode="json"), code, __version__], sort_keys=True)
+    """Content address of one code run: the task's contract, the exam's task module (its trials, reference
+    and checks: editing them re-runs the answers) and the code.
+    """
+    module = task.module
+    module_sha = hashlib.sha256(module.read_bytes()).hexdigest() if module and module.is_file() else None
+    payload = json.dumps([task.model_dump(mode="json"), module_sha, code, __version__], sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
