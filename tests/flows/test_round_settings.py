@@ -5,7 +5,6 @@ the environment inside the flow, and the thread runner's workers come from the s
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +13,9 @@ import pytest
 
 from flows.score_round import round_flow, task_runner
 from pipeline.settings import ScoreSettings
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "support"))
+from round_env import round_env  # noqa: E402
 
 REPO = Path(__file__).parents[2]
 RUBRIC = REPO / "eval_sets" / "ai-engineer-mid" / "rubric.yaml"
@@ -57,16 +59,15 @@ def test_run_round_hands_every_batch_the_callers_settings_not_the_environments(t
     (round_dir / "round.yaml").write_text(f"round_id: settings\nexam: {RUBRIC}\n")
     for name in ("a", "b", "c"):
         (round_dir / "submissions" / f"{name}.md").write_text("只是一段说明，没有题号。\n", encoding="utf-8")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GRADEFLOW_", "PREFECT_"))} | {
-        "GRADEFLOW_BATCH_SIZE": "8",  # what the environment says; the caller's settings must win
-        "GRADEFLOW_SAMPLES": "1",
-        "GRADEFLOW_WORKERS": "4",
-        "GRADEFLOW_CACHE_DIR": str(tmp_path / "environment-cache"),
-        "GRADEFLOW_JUDGE_LOCAL_SERVER_BINARY": str(tmp_path / "no-such-llama-server"),
-        "PREFECT_HOME": str(tmp_path / "prefect"),
-        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "600",
-        "PREFECT_LOGGING_LEVEL": "WARNING",
-    }
+    env = round_env(
+        tmp_path,
+        GRADEFLOW_BATCH_SIZE="8",  # what the environment says; the caller's settings must win
+        GRADEFLOW_SAMPLES="1",
+        GRADEFLOW_WORKERS="4",
+        GRADEFLOW_CACHE_DIR=str(tmp_path / "environment-cache"),
+        GRADEFLOW_JUDGE_LOCAL_SERVER_BINARY=str(tmp_path / "no-such-llama-server"),
+        PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="600",
+    )
     caller_cache = tmp_path / "caller-cache"
     done = subprocess.run(
         [sys.executable, "-c", ROUND_WITH_RECORDED_BATCHES, str(round_dir), str(tmp_path / "out"), str(caller_cache)],

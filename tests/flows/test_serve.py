@@ -7,7 +7,6 @@ temporary server's start-up timeout) when it is imported, so an environment set 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +16,9 @@ import pytest
 from flows.serve import FINGERPRINT
 from pipeline.judge._local import free_port
 from pipeline.store import query
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "support"))
+from round_env import round_env  # noqa: E402
 
 RUBRIC = Path(__file__).parents[2] / "eval_sets" / "ai-engineer-mid" / "rubric.yaml"
 
@@ -35,17 +37,15 @@ def test_an_incomplete_round_keeps_its_fingerprint_unset_and_the_run_ends_incomp
     (round_dir / "submissions").mkdir(parents=True)
     (round_dir / "round.yaml").write_text(f"round_id: r1\nexam: {RUBRIC}\n")
     (round_dir / "submissions" / "a.md").write_text("## 2.1\n用哈希表记录每个元素出现的次数，再遍历一次。\n")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GRADEFLOW_", "PREFECT_"))} | {
-        "GRADEFLOW_JUDGE_BASE_URL": f"http://127.0.0.1:{free_port()}/v1",  # nobody listens
-        "GRADEFLOW_JUDGE_MODEL": "stub",
-        "GRADEFLOW_JUDGE_OUTAGE_BUDGET_S": "1",
-        "GRADEFLOW_JUDGE_MAX_RETRIES": "0",
-        "GRADEFLOW_JUDGE_CACHE_DIR": str(tmp_path / "judge"),
-        "GRADEFLOW_CACHE_DIR": str(tmp_path / "cache"),
-        "PREFECT_HOME": str(tmp_path / "prefect"),
-        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180",
-        "PREFECT_LOGGING_LEVEL": "WARNING",
-    }
+    env = round_env(
+        tmp_path,
+        GRADEFLOW_JUDGE_BASE_URL=f"http://127.0.0.1:{free_port()}/v1",  # nobody listens
+        GRADEFLOW_JUDGE_MODEL="stub",
+        GRADEFLOW_JUDGE_OUTAGE_BUDGET_S="1",
+        GRADEFLOW_JUDGE_MAX_RETRIES="0",
+        GRADEFLOW_JUDGE_CACHE_DIR=str(tmp_path / "judge"),
+        GRADEFLOW_CACHE_DIR=str(tmp_path / "cache"),
+    )
     run = subprocess.run(
         [sys.executable, "-c", RUN_ONCE, str(tmp_path / "rounds"), str(tmp_path / "out")],
         env=env, cwd=RUBRIC.parents[2], capture_output=True, text=True, timeout=500,
