@@ -109,7 +109,7 @@ def run_agreement(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as cache:
         settings = JudgeSettings(
             cache_dir=Path(cache), mode=args.mode, concurrency=args.parallel, local_parallel=args.parallel,
-            explain="never",
+            explain="never", key_points=args.key_points,
         )
         with open_judge(settings) as judge:
             started = time.perf_counter()
@@ -151,6 +151,8 @@ def run_agreement(args: argparse.Namespace) -> None:
         "warm_cache_seconds_total": round(warm, 3),
         "warm_cache_calls": warm_calls,
         "parallel": args.parallel,
+        "local_threads": settings.local_threads,
+        "key_points": args.key_points,
         "questions": len({q.id for q, _ in chosen}),
         "load_average_1min_at_end": round(psutil.getloadavg()[0], 2),
         "machine": machine(),
@@ -398,6 +400,9 @@ def main() -> None:
         if name == "agreement":
             command.add_argument("--mode", choices=["distribution", "item", "criterion"], default="distribution")
             command.add_argument("--tag", default="", help="Suffix of the result files (a variant being compared).")
+            command.add_argument(
+                "--key-points", action="store_true", help="Decide criteria with key points one key point at a time."
+            )
     commands.add_parser("injection")
     tokens = commands.add_parser("prompt-tokens")
     tokens.add_argument("--round", default=str(ROOT / "eval_sets" / "ai-engineer-mid" / "rounds" / "demo"))

@@ -23,6 +23,8 @@ from typing import Any
 
 import yaml
 
+from rubric_schema import enumerated_points
+
 HERE = Path(__file__).resolve().parent
 DEFAULT_DATASETS = HERE.parent.parent / "shared" / "datasets"
 DEV_SHARE = 0.5
@@ -135,6 +137,14 @@ def _points(value: float) -> int | float:
     return int(value) if float(value).is_integer() else value
 
 
+def _key_points(references: tuple[str, ...]) -> dict[str, list[str]]:
+    """The reference's statements as the criterion's key points (what earns its points here), where it
+    makes several; none where a question has several references (an answer may follow any one of them).
+    """
+    points = enumerated_points(references[0]) if len(references) == 1 else []
+    return {"key_points": points} if points else {}
+
+
 def _rubric(spec: SetSpec, rows: list[Row]) -> dict[str, Any]:
     """One question per dataset question, each with one holistic criterion worth the question's maximum."""
     questions: dict[str, Row] = {}
@@ -179,6 +189,7 @@ def _rubric(spec: SetSpec, rows: list[Row]) -> dict[str, Any]:
                         "earns_points_for": spec.earns_points_for,
                         "reference": reference,
                         "grading_notes": spec.grading_notes,
+                        **_key_points(row.references),
                     }
                 ],
             }

@@ -1,5 +1,6 @@
 """Exam rubrics as validated data."""
 
+from rubric_schema._key_points import MAX_KEY_POINTS, enumerated_points
 from rubric_schema._load import RubricError, exam_json_schema, exam_sha, load_exam, parse_exam, question_sha
 from rubric_schema._models import (
     POINT_TOLERANCE,
@@ -18,6 +19,7 @@ from rubric_schema._models import (
 )
 
 __all__ = [
+    "MAX_KEY_POINTS",
     "POINT_TOLERANCE",
     "Alternative",
     "AnswerKind",
@@ -32,6 +34,7 @@ __all__ = [
     "RubricError",
     "Section",
     "exam_json_schema",
+    "enumerated_points",
     "exam_sha",
     "load_exam",
     "parse_exam",

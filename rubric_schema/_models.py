@@ -13,6 +13,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
+from rubric_schema._key_points import MAX_KEY_POINTS, enumerated_points
+
 POINT_TOLERANCE = 1e-6
 """Two point sums closer than this are equal (0.1 + 0.2 is not 0.3 in floats)."""
 
@@ -76,9 +78,23 @@ class Criterion(_Frozen):
     """Reference answer text condensed from the answer key."""
     grading_notes: str = ""
     """Partial credit, common mistakes, what not to reward."""
+    key_points: list[Annotated[str, Field(min_length=1)]] = Field(default_factory=list, max_length=MAX_KEY_POINTS)
+    """What earns the points, one checkable statement each, worth equal shares; empty: the judge uses
+    the key points `earns_points_for` enumerates, if any (`Criterion.judged_key_points`)."""
+
+    @property
+    def judged_key_points(self) -> list[str]:
+        """The key points a judge may decide one by one: the listed ones, else those the text enumerates."""
+        if self.per_mention is not None:
+            return []
+        return list(self.key_points) or enumerated_points(self.earns_points_for)
 
     @model_validator(mode="after")
     def _consistent(self) -> Criterion:
+        if self.key_points and self.per_mention is not None:
+            raise ValueError("a per-mention criterion is counted, not split into key points")
+        if len(self.key_points) == 1:
+            raise ValueError("one key point is the criterion itself: list two or more, or none")
         if self.answer_kind == "code" and self.code is None:
             raise ValueError("answer_kind 'code' needs a `code` reference to a code task")
         if self.answer_kind == "text" and self.code is not None:

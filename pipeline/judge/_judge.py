@@ -25,7 +25,7 @@ from pipeline.ingest import Item
 from pipeline.judge._backend import ChatBackend, ChatCallError, NoLogprobsError, OpenAIChat
 from pipeline.judge._cache import CachedReply, JudgeCache, cache_key
 from pipeline.judge._checks import agreement, combine, confidence, distinct_mentions, quote_in, two_sentences
-from pipeline.judge._distribution import Scale, criterion_scale, read
+from pipeline.judge._distribution import KEY_POINT_SCALE, Scale, criterion_scale, read, read_key_points
 from pipeline.judge._injection import Screening, canonical, screen
 from pipeline.judge._intent import default_intent_reader
 from pipeline.judge._local import LocalChat, sigterm_as_exit
@@ -232,7 +232,7 @@ class Judge:
         self.settings = settings
         self.cache = cache if cache is not None else JudgeCache(settings.cache_dir)
         self.stats = JudgeStats()
-        self._specs: dict[tuple[str, str | None], _Spec] = {}
+        self._specs: dict[tuple[str, str | None, int | None], _Spec] = {}
         self._specs_lock = threading.Lock()
         self._shas: dict[int, tuple[Question, str]] = {}
         self._checked_labels: set[tuple[str, ...]] = set()
@@ -254,15 +254,21 @@ class Judge:
             return "criterion"
         return self.settings.mode
 
-    def _spec(self, question: Question, criterion: Criterion | None, mode: Mode | None = None) -> _Spec:
+    def _spec(
+        self, question: Question, criterion: Criterion | None, mode: Mode | None = None, key_point: int | None = None
+    ) -> _Spec:
         mode = mode or self.mode
-        key = (self._question_sha(question) + mode, criterion.id if criterion else None)
+        key = (self._question_sha(question) + mode, criterion.id if criterion else None, key_point)
         with self._specs_lock:
             if key in self._specs:
                 return self._specs[key]
         if mode == "distribution":
             assert criterion is not None
-            spec = self._distribution_spec(question, criterion)
+            spec = (
+                self._distribution_spec(question, criterion)
+                if key_point is None
+                else self._key_point_spec(question, criterion, key_point)
+            )
         else:
             spec = self._verdict_spec(question, criterion, mode)
         with self._specs_lock:
@@ -271,13 +277,28 @@ class Judge:
 
     def _distribution_spec(self, question: Question, criterion: Criterion) -> _Spec:
         scale = criterion_scale(criterion)
+        criteria = judged_criteria(question)
         prompt = build_prompt(
-            question, [(c, None) for c in judged_criteria(question)], mode="distribution",
+            question, [(c, None) for c in criteria], mode="distribution",
             schema=list(scale.labels), directory=self.settings.prompts_dir,
             ask="distribution_count" if scale.counts else "distribution_grade",
+            ask_before_answer=len(criteria) == 1,  # the answer's only call: nothing after it to share
             extra={"criterion_id": criterion.id, "criterion_title": criterion.title, "max_count": scale.labels[-1]},
         )  # fmt: skip
         return _Spec(prompt=prompt, reply=BaseModel, schema={}, schema_name="", max_tokens=1, scale=scale)
+
+    def _key_point_spec(self, question: Question, criterion: Criterion, index: int) -> _Spec:
+        """One key point of a criterion, asked after the answer like a grade: is it stated, 1 or 0."""
+        key_points = criterion.judged_key_points
+        prompt = build_prompt(
+            question, [(c, None) for c in judged_criteria(question)], mode="distribution",
+            schema=list(KEY_POINT_SCALE.labels), directory=self.settings.prompts_dir, ask="distribution_key_point",
+            extra={
+                "criterion_id": criterion.id, "criterion_title": criterion.title, "key_point": key_points[index],
+                "key_point_number": str(index + 1), "key_points": str(len(key_points)),
+            },
+        )  # fmt: skip
+        return _Spec(prompt=prompt, reply=BaseModel, schema={}, schema_name="", max_tokens=1, scale=KEY_POINT_SCALE)
 
     def _verdict_spec(self, question: Question, criterion: Criterion | None, mode: Mode) -> _Spec:
         budget = self.settings.max_tokens_per_criterion
@@ -437,6 +458,10 @@ class Judge:
         common = {"rubric_sha": rubric_sha, "answer": answer, "raw_answer": raw_answer, "sample": sample}
         if mode == "distribution":
             for criterion in criteria:
+                key_points = len(criterion.judged_key_points) if self.settings.key_points else 0
+                if key_points:
+                    verdicts[criterion.id] = self._key_points_verdict(question, criterion, key_points, record, common)
+                    continue
                 spec = self._spec(question, criterion, mode)
                 probabilities = self._call_distribution(spec, record=record, **common)
                 if probabilities is None:
@@ -481,6 +506,23 @@ class Judge:
             error="; ".join(record.errors) or None,
         )
         return verdicts, call
+
+    def _key_points_verdict(
+        self, question: Question, criterion: Criterion, count: int, record: _Record, common: dict[str, Any]
+    ) -> _Verdict:
+        """Ask each key point of a criterion (stated or not) and read the criterion's points from all of them."""
+        p_stated = []
+        for index in range(count):
+            spec = self._spec(question, criterion, "distribution", key_point=index)
+            probabilities = self._call_distribution(spec, record=record, **common)
+            if probabilities is None:
+                return _Verdict(points=None, reason=record.errors[-1])
+            p_stated.append(probabilities.get("1", 0.0) / (sum(probabilities.values()) or 1.0))
+        reading = read_key_points(criterion, p_stated)
+        return _Verdict(
+            points=reading.points, expected_points=reading.expected_points,
+            distribution=reading.distribution, confidence=reading.confidence,
+        )  # fmt: skip
 
     def _judge_text(
         self, question: Question, criteria: list[Criterion], text: str, raw_answer: str, samples: int

@@ -105,6 +105,7 @@ def build_prompt(
     schema: dict[str, Any] | list[str],
     directory: Path | None = None,
     ask: str | None = None,
+    ask_before_answer: bool = False,
     extra: dict[str, str] | None = None,
 ) -> Prompt:
     """Render the system and user templates of `mode` in the question's language.
@@ -113,6 +114,8 @@ def build_prompt(
     `ask` names the template rendered into the user template's `${ask}`, after the answer: the one part
     of a distribution prompt that differs between the criteria of a question, so that every call for one
     answer shares the prompt up to it and the server evaluates the answer once, not once per criterion.
+    `ask_before_answer` renders it into `${ask_first}` instead, where no other call shares the answer (one
+    call per answer): the answer then ends the prompt, and a server evaluates only its tokens per call.
     """
     directory = directory or PROMPTS_DIR
     language = question.language
@@ -130,7 +133,9 @@ def build_prompt(
     }
     if ask is not None:
         ask_name = f"{ask}.ask.{language}.md"
-        values["ask"] = render(_read(directory, ask_name), values, source=ask_name).strip()
+        asked = render(_read(directory, ask_name), values, source=ask_name).strip()
+        # The template's ${ask_first} line has no blank line above it, so a dropped one leaves the text as it was.
+        values["ask_first"], values["ask"] = ("\n" + asked, "") if ask_before_answer else ("", asked)
     system_name = f"{mode}.system.{language}.md"
     user_name = f"{mode}.user.{language}.md"
     system = render(_read(directory, system_name), values, source=system_name)

@@ -32,6 +32,10 @@ class JudgeSettings(BaseSettings):
     distribution from the top log-probabilities (needs an endpoint that returns them; one that does not
     falls back to `criterion`, said in the summary). criterion: a generated yes/partial/no verdict with
     evidence per criterion. item: one generated verdict with points for every criterion of an item."""
+    key_points: bool = False
+    """Distribution mode: a criterion with key points (listed in the rubric, or enumerated in its
+    earns_points_for) is decided one key point at a time, Yes or No, and its points are the expected share
+    of key points stated; off: one 0–5 grade per criterion (docs/BENCHMARKS.md compares the two)."""
     explain: Literal["review", "always", "never"] = "review"
     """When the distribution judge adds the generated evidence and rationale (never deciding points): for
     items routed to review (default), for every item, or never."""

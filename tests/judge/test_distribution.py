@@ -11,7 +11,7 @@ from judge_fakes import answer_of, make_item, peaked
 
 from pipeline.judge import JudgeConfigError, OpenAIChat, judged_criteria
 from pipeline.judge._backend import ChatCallError, NoLogprobsError, label_grammar, renormalise
-from pipeline.judge._distribution import criterion_scale, read, snap
+from pipeline.judge._distribution import criterion_scale, read, snap, stated_count
 
 LABELS = ("0", "1", "2", "3", "4", "5")
 
@@ -145,6 +145,60 @@ def test_the_answer_comes_before_the_criterion_asked_so_the_server_reads_each_an
         asks = [user.split("</answer>")[1] for user in prompts]
         asked = sorted(next(c.id for c in criteria if f"`{c.id}`" in ask) for ask in asks)
         assert asked == sorted(c.id for c in criteria)
+
+
+def test_one_criterion_is_asked_before_the_answer_so_the_answer_ends_the_prompt(make_judge, zh_question):
+    """With one judged criterion no other call shares an answer: the ask moves above it, and what follows
+    the answer is only the chat template's end of turn (the part a server evaluates for every answer).
+    """
+    judge, fake = make_judge(_never, mode="distribution", explain="never", distribute=peaked("3"))
+    for n, text in enumerate(["链式存储", "顺序存储，因为随机访问快"]):
+        judge.judge_item(zh_question, make_item(zh_question, text, submission_id=f"s{n}"))
+    users = [c["messages"][-1]["content"] for c in fake.calls]
+    assert len(users) == 2 and all(user.rstrip().endswith("</answer>") for user in users)
+    before = {user.split("<answer>")[0] for user in users}
+    assert len(before) == 1 and "`holistic`" in before.pop()
+
+
+def test_stated_count_is_the_distribution_of_independent_key_points():
+    assert stated_count([]) == [1.0]
+    assert stated_count([0.5, 0.5]) == pytest.approx([0.25, 0.5, 0.25])
+    assert stated_count([1.0, 0.0, 1.0]) == pytest.approx([0.0, 0.0, 1.0, 0.0])
+
+
+def _enumerated(question):
+    data = question.model_dump()
+    data["criteria"][0]["earns_points_for"] = "说出存储结构：链式存储；说明原因：插入删除不需移动元素；举例：单链表"
+    return type(question).model_validate(data)
+
+
+def test_key_points_are_asked_one_by_one_after_the_shared_answer_and_summed(make_judge, zh_question):
+    """Each key point is one call (stated: 1 or 0); the answer is shared by the calls, so the asks follow it;
+    the points are the expected share of key points stated, snapped to the criterion's step.
+    """
+    question = _enumerated(zh_question)
+    stated = {"链式存储": 0.9, "插入删除不需移动元素": 0.9, "单链表": 0.1}
+
+    def distribute(messages, labels):
+        ask = messages[-1]["content"].split("</answer>")[1]
+        p = next(p for key, p in stated.items() if key in ask)
+        return {"1": p, "0": 1 - p}
+
+    judge, fake = make_judge(_never, mode="distribution", explain="never", key_points=True, distribute=distribute)
+    judgment = judge.judge_item(question, make_item(question, "用链表，插入删除不用移动元素"))
+    award = judgment.awards["holistic"]
+    assert [c["labels"] for c in fake.calls] == [("0", "1")] * 3
+    assert len({c["messages"][-1]["content"].split("</answer>")[0] for c in fake.calls}) == 1
+    assert award.expected_points == pytest.approx(10 * (0.9 + 0.9 + 0.1) / 3, abs=1e-3) and award.points == 6
+    two_of_three = 0.9 * 0.9 * 0.9 + 2 * 0.9 * 0.1 * 0.1  # the first two, or the third and one of them
+    assert award.distribution is not None and award.distribution["6.66667"] == pytest.approx(two_of_three, abs=1e-3)
+
+
+def test_without_the_setting_a_criterion_with_key_points_gets_one_grade(make_judge, zh_question):
+    judge, fake = make_judge(_never, mode="distribution", explain="never", distribute=peaked("4"))
+    question = _enumerated(zh_question)
+    assert judge.judge_item(question, make_item(question, "用链表")).awards["holistic"].points == 8
+    assert [c["labels"] for c in fake.calls] == [LABELS]
 
 
 def test_an_unsure_distribution_routes_the_item_to_review_with_an_explanation(make_judge, question):
