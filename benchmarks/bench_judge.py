@@ -322,7 +322,7 @@ def run_injection(args: argparse.Namespace) -> None:
     print(json.dumps(report, indent=2, ensure_ascii=False))
 
 
-def _round_pairs(round_dir: Path) -> list[tuple[Question, Item]]:
+def round_pairs(round_dir: Path) -> list[tuple[Question, Item]]:
     """A round's judged items in the judge's order: grouped by question, submissions in file order."""
     exam = load_exam(ROOT / "eval_sets" / "ai-engineer-mid" / "rubric.yaml")
     by_question: dict[str, list[tuple[Question, Item]]] = defaultdict(list)
@@ -353,7 +353,7 @@ def run_prompt_tokens(args: argparse.Namespace) -> None:
     """Prompt tokens to evaluate per call, per layout: a slot keeps its last prompt and reuses the common prefix."""
     import httpx
 
-    pairs = _round_pairs(Path(args.round))
+    pairs = round_pairs(Path(args.round))
     figures: dict[str, object] = {"round": args.round, "items": len(pairs)}
     with local_server(JudgeSettings()) as server:
         root = server.base_url.removesuffix("/v1")

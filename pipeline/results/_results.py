@@ -16,7 +16,7 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from pipeline.calibrate import HumanGrade, load_human_grades
+from pipeline.calibrate import HumanGrade, load_human_grades, load_review_grades
 from pipeline.results import _analysis
 from pipeline.results._analysis import Points
 from pipeline.results._frames import natural_sorted, to_frame
@@ -167,18 +167,22 @@ class Results:
 
     def agreement(
         self,
-        grades: str | Path | list[HumanGrade],
+        grades: str | Path | list[HumanGrade] | None = None,
         *,
         rubric: str | Path | Exam | None = None,
         round_id: str | None = None,
         points: Points = "raw",
     ) -> pd.DataFrame:
-        """Judge against a human grade sheet (CSV as `gradeflow calibrate --grades` takes), per question.
+        """Judge against human grades, per question: a grade sheet (CSV as `gradeflow calibrate --grades`
+        takes) or a list of grades; none: the round's own reviews (`human_reviews`, current and not stale).
 
         Pass the `rubric` when graders marked criteria of questions with choice groups or caps (their
-        points do not simply add up), as for `gradeflow calibrate`.
+        points do not simply add up), as for `gradeflow calibrate`; reviews are item points already.
         """
-        sheet = grades if isinstance(grades, list) else load_human_grades(grades)
+        if grades is None:
+            sheet = load_review_grades(self.out_dir, round_id=round_id)
+        else:
+            sheet = grades if isinstance(grades, list) else load_human_grades(grades)
         exam = load_exam(rubric) if isinstance(rubric, str | Path) else rubric
         return _analysis.agreement_by_question(self._round(self.item_scores, round_id), sheet, exam, points)
 

@@ -36,6 +36,10 @@ class JudgeCriterion:
     evidence_verified: bool
     rationale: str
     source: str
+    expected_points: float | None = None
+    """The distribution judge's unsnapped expected points (None for a generated verdict or a code check)."""
+    p_max: float | None = None
+    """The probability of the judge's likeliest grade: how sure it was of this criterion."""
 
 
 @dataclass(frozen=True)
@@ -131,6 +135,8 @@ class RoundView:
                 evidence_verified=bool(row["evidence_verified"]),
                 rationale=row["rationale"] or "",
                 source=row["source"] or "",
+                expected_points=row["expected_points"],
+                p_max=row["p_max"],
             )
         runs: dict[ItemKey, list[CodeRun]] = {}
         executed = read_table(self.round_out, "executor_runs")

@@ -190,6 +190,28 @@ def test_agreement_by_question_against_a_grade_sheet(scored):
     assert open_results(scored.out).agreement([]).empty
 
 
+def test_agreement_without_a_sheet_reads_the_rounds_own_reviews(scored):
+    """The review station's grades (current, not stale) are the human side when no sheet is given."""
+    items = {(i["submission_id"], i["question_id"]): i for i in scored.rows["item_scores"]}
+    round_id = scored.rows["item_scores"][0]["round_id"]
+
+    def review(submission_id: str, reviewer: str, points: float, *, stale: bool = False) -> dict:
+        return {
+            "round_id": round_id, "submission_id": submission_id, "question_id": "4.1", "criterion_id": "c",
+            "reviewer": reviewer, "points": points, "item_points": points, "mode": "review", "current": True,
+            "stale": stale, "seq": 1,
+        }  # fmt: skip
+
+    rows = [review(s, "alice", 0.0) for s in ("s01", "s02", "s03")]
+    rows.append(review("s04", "alice", 99.0, stale=True))  # its answer changed since: it does not count
+    write_partition(scored.out, "human_reviews", round_id, rows)
+    table = open_results(scored.out).agreement()
+    judge = [items[(s, "4.1")]["raw_points"] for s in ("s01", "s02", "s03")]
+    assert list(table.index) == ["4.1"] and table.loc["4.1", "n"] == 3
+    assert table.loc["4.1", "human_mean"] == 0.0
+    assert table.loc["4.1", "judge_minus_human"] == pytest.approx(statistics.mean(judge))
+
+
 def test_agreement_on_the_panel_round_goes_through_the_rubric(panel):
     out, rows = panel
     rubric = PANEL.parent.parent / "rubric.yaml"

@@ -47,8 +47,10 @@ class FakeJudge:
             for c in question.all_criteria():
                 half = coin(item.submission_id, c.id) % 3 == 0
                 points = round(c.points / 2 / c.step) * c.step if half else c.points
+                sure = {f"{points:g}": 0.8, "0": 0.2} if points else {"0": 1.0}  # as the distribution judge keeps it
                 awards[c.id] = CriterionAward(points=points, evidence=quote, evidence_verified=True,
-                                              rationale=f"fake verdict on {c.id}")
+                                              rationale=f"fake verdict on {c.id}", expected_points=0.8 * points,
+                                              distribution=sure)
             confidence = 0.3 + (coin(item.submission_id, question.id) % 70) / 100
             low = self.flag_all or confidence < 0.5
             verdicts.append(ItemJudgment(submission_id=item.submission_id, question_id=question.id, awards=awards,

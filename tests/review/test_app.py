@@ -65,6 +65,9 @@ def test_item_page_shows_rubric_values_judge_and_evidence(station: Station) -> N
     assert form.checked == {cid: f"{j.points:g}" for cid, j in item.judge.items()}  # the judge's, to accept or change
     page = alice.client.get(form.path).text
     assert 'id="judge-points"' in page and "<mark data-criterion=" in page
+    scored = [j for j in item.judge.values() if j.points]
+    assert scored and all(j.p_max == 0.8 for j in scored)  # each criterion's own certainty, not only the item's
+    assert page.count('<span class="p-max">80 %</span>') == len(scored)
 
 
 def test_blind_mode_hides_the_judge_and_records_the_mode(station: Station) -> None:
