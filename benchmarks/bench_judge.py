@@ -365,18 +365,27 @@ def run_prompt_tokens(args: argparse.Namespace) -> None:
         for layout in ("shared", "per_criterion"):
             last: list[int] = []
             total = evaluated = calls = 0
+            later: list[int] = []  # tokens evaluated for each item after its question's first (prefix cached)
+            seen: set[str] = set()
             for question, item in pairs:
                 answer = screen(item.answer).text
+                item_tokens = 0
                 for messages in _distribution_messages(question, answer, shared=layout == "shared"):
                     ids = tokens(messages)
                     common = next(
                         (k for k, (a, b) in enumerate(zip(ids, last, strict=False)) if a != b), min(len(ids), len(last))
                     )
                     total, evaluated, calls = total + len(ids), evaluated + len(ids) - common, calls + 1
+                    item_tokens += len(ids) - common
                     last = ids
+                if question.id in seen:
+                    later.append(item_tokens)
+                seen.add(question.id)
             figures[layout] = {
                 "calls": calls, "prompt_tokens": total, "evaluated_tokens": evaluated,
                 "evaluated_per_item": round(evaluated / len(pairs), 1),
+                "evaluated_per_later_item": round(statistics.mean(later), 1) if later else None,
+                "later_items": len(later),
             }  # fmt: skip
     (RESULTS / "judge_prompt_tokens.json").write_text(json.dumps(figures, indent=2) + "\n")
     print(json.dumps(figures, indent=2))
