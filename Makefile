@@ -36,13 +36,15 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # The main job, offline: the embedded judge (assembled and started by gradeflow), the sandbox, Prefect.
-# The distribution judge (the default mode) and all cores for llama-server unless the environment says
-# otherwise: the demo is the only job on the machine (the default, half the cores, suits a shared one).
+# The distribution judge (the default mode) on every core; explanations come on demand (review station,
+# `gradeflow explain`), never before the scores. The wall time printed is the demo's, after set-up.
 demo: setup
-	$(BIN)/gradeflow validate eval_sets/ai-engineer-mid/rubric.yaml
-	GRADEFLOW_JUDGE_LOCAL_THREADS=$${GRADEFLOW_JUDGE_LOCAL_THREADS:-$$(nproc)} \
-	  $(BIN)/gradeflow score $(DEMO_ROUND) --out $(DEMO_OUT) --judge local
-	$(BIN)/gradeflow report $(DEMO_OUT) --out $(DEMO_OUT)/report.html
+	@start=$$(date +%s); \
+	$(BIN)/gradeflow validate eval_sets/ai-engineer-mid/rubric.yaml && \
+	$(BIN)/gradeflow score $(DEMO_ROUND) --out $(DEMO_OUT) --judge local && \
+	$(BIN)/gradeflow report $(DEMO_OUT) --out $(DEMO_OUT)/report.html; rc=$$?; \
+	elapsed=$$(( $$(date +%s) - start )); \
+	printf 'demo wall time (after set-up): %dm%02ds\n' $$((elapsed / 60)) $$((elapsed % 60)); exit $$rc
 	@echo "tables: $(DEMO_OUT)/<table>/round_id=demo/part-0.parquet"
 	@echo "query:  $(BIN)/gradeflow query \"select question_id, avg(raw_points) from item_scores group by 1\" --data $(DEMO_OUT)"
 	@echo "report: $(DEMO_OUT)/report.html"

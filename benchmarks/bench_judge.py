@@ -109,7 +109,7 @@ def run_agreement(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as cache:
         settings = JudgeSettings(
             cache_dir=Path(cache), mode=args.mode, concurrency=args.parallel, local_parallel=args.parallel,
-            explain="never", key_points=args.key_points,
+            explain="never", key_points=args.key_points, prompts_dir=args.prompts_dir, prefix_states=False,
         )
         with open_judge(settings) as judge:
             started = time.perf_counter()
@@ -146,6 +146,8 @@ def run_agreement(args: argparse.Namespace) -> None:
         "tokens_in_per_item": round(stats["tokens_in"] / len(rows), 1),
         "tokens_out_per_item": round(stats["tokens_out"] / len(rows), 1),
         "server_cached_prompt_tokens_per_item": round(stats["cached_tokens"] / len(rows), 1),
+        "evaluated_prompt_tokens_per_item": round(stats["evaluated_tokens"] / len(rows), 1),
+        "prompts_dir": str(args.prompts_dir or "prompts/"),
         "calls": stats["calls"],
         "failures": stats["failures"],
         "warm_cache_seconds_total": round(warm, 3),
@@ -411,6 +413,9 @@ def main() -> None:
             command.add_argument("--tag", default="", help="Suffix of the result files (a variant being compared).")
             command.add_argument(
                 "--key-points", action="store_true", help="Decide criteria with key points one key point at a time."
+            )
+            command.add_argument(
+                "--prompts-dir", type=Path, default=None, help="Prompt templates to judge with (an A/B's other arm)."
             )
     commands.add_parser("injection")
     tokens = commands.add_parser("prompt-tokens")

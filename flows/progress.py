@@ -1,5 +1,6 @@
-"""Progress of a running round: batches report to the round's `RoundProgress` when they finish, and their
-judges' counters are read live, for the CLI's bar (a terminal) or its progress lines (a log).
+"""Progress of a running round: each judged item reports to the round's `RoundProgress` as it is judged,
+batches report the rest of their items when they finish, and the judges' counters are read live, for the
+CLI's bar (a terminal) or its progress lines (a log).
 
 Only in-process task runners (threads) are handed the round's progress; on Dask the counts stay at the
 start and the Prefect UI shows the progress instead.
@@ -40,7 +41,7 @@ class Snapshot:
 
     @property
     def rate(self) -> float | None:
-        """Items per second so far (None before the first batch ends)."""
+        """Items per second so far (None before the first item is done)."""
         return self.items_done / self.elapsed_s if self.items_done and self.elapsed_s > 0 else None
 
     @property
@@ -55,10 +56,12 @@ class Snapshot:
             return f"scoring: starting (Prefect, reading the round); elapsed {_duration(self.elapsed_s)}"
         share = f" ({self.items_done / self.items:.0%})" if self.items else ""
         rate = self.rate
-        pace = f"{rate:.2f} items/s, ETA {_duration(self.eta_s or 0.0)}" if rate else "rate: after the first batch"
+        pace = f"{rate:.2f} items/s, ETA {_duration(self.eta_s or 0.0)}" if rate else "rate: after the first item"
+        calls_rate = f" ({self.judge_calls / self.elapsed_s:.2f}/s)" if self.judge_calls and self.elapsed_s > 0 else ""
         return (
             f"scoring: {self.items_done}/{self.items} items{share}, "
             f"{self.submissions_done}/{self.submissions} submissions; {pace}; "
+            f"judge requests: {self.judge_calls}{calls_rate}; "
             f"errors so far: {self.unscored} unscored item(s), {self.judge_failures} of {self.judge_calls} "
             f"judge request(s) failed; elapsed {_duration(self.elapsed_s)}"
         )
@@ -117,8 +120,16 @@ class RoundProgress:
             self._calls_closed = self._failures_closed = 0
         self._emit("start", items)
 
+    def judged(self, items: int) -> None:
+        """Announce items judged (as each is): they count as done; their batch does not count them again."""
+        with self._lock:
+            self._items_done += items
+        self._emit("advance", items)
+
     def advance(self, submissions: int, items: int, unscored: int) -> None:
-        """Announce that a batch is scored: its submissions, its items and how many of them have no points."""
+        """Announce that a batch is scored: its submissions, its items not announced as judged already, and
+        how many of all its items have no points.
+        """
         with self._lock:
             self._submissions_done += submissions
             self._items_done += items

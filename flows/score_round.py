@@ -17,9 +17,16 @@ from prefect.utilities.annotations import quote
 
 from flows.progress import RoundProgress
 from flows.sandboxes import RoundSandboxes, round_sandboxes
-from pipeline.grading import SubmissionResult, cached_execute, grade_batch, rejected_result, round_rows
+from pipeline.grading import (
+    SubmissionResult,
+    cached_execute,
+    grade_batch,
+    judged_pairs,
+    rejected_result,
+    round_rows,
+)
 from pipeline.ingest import DEFAULT_MAX_BYTES, RejectedFile, Submission, split_round
-from pipeline.judge import ChatBackend, JudgeSettings, embedded_backend, local_server, open_judge
+from pipeline.judge import ChatBackend, ItemJudgment, JudgeSettings, embedded_backend, local_server, open_judge
 from pipeline.judge._outage import reset_outages
 from pipeline.review import STORE_FILE, ReviewStore, RoundView, export
 from pipeline.rounds import Round, load_round, round_lock
@@ -59,7 +66,31 @@ class RoundResources:
     """Where finished batches and live judge counts go (in-process tasks only)."""
 
 
+Judged = dict[tuple[str, str], ItemJudgment]
+"""(submission id, question id) → the judge's verdict on that item."""
+
+
 # NO_CACHE: task results are not persisted, so a cache key would only cost hashing every batch's inputs.
+@task(name="judge-round", retries=2, retry_delay_seconds=[2, 15], cache_policy=NO_CACHE)
+def judge_round(exam: Exam, submissions: list[Submission], resources: RoundResources, samples: int) -> Judged:
+    """Judge every free-text item of the round in one pass, one question after another on each lane.
+
+    Across batches one question's items would meet on the server's slots with other questions' and push
+    their rubric prefixes out; in one pass each prefix is evaluated once per lane. A retry costs nothing
+    already judged (the judge's cache).
+    """
+    pairs = judged_pairs(exam, submissions)
+    if not pairs:
+        return {}
+    progress = resources.progress
+    with open_judge(resources.judge_settings, backend=resources.judge_backend) as judge:
+        with progress.watch(judge.stats) if progress is not None else nullcontext():
+            judgments = judge.judge_items(
+                pairs, samples=samples, on_item=(lambda _: progress.judged(1)) if progress is not None else None
+            )
+    return {(j.submission_id, j.question_id): j for j in judgments}
+
+
 @task(name="score-batch", retries=2, retry_delay_seconds=[2, 15], cache_policy=NO_CACHE)
 def score_batch(
     exam: Exam,
@@ -68,8 +99,11 @@ def score_batch(
     samples: int,
     calibration: str | None,
     settings: ScoreSettings,
+    judged: Judged | None = None,
 ) -> list[SubmissionResult]:
-    """Judge, run and score one batch; a retry costs nothing already cached (judge and code caches)."""
+    """Judge (what `judged` lacks), run and score one batch; a retry costs nothing already cached (judge and
+    code caches).
+    """
     from executors import run_code_task
     from pipeline.calibrate import load_calibration
 
@@ -86,10 +120,11 @@ def score_batch(
                 execute=execute,
                 samples=samples,
                 calibrator=calibrator,
+                judged=judged,
             )
     if progress is not None:
         unscored = sum(1 for r in results for i in r.items if i.raw_points is None and i.kind != "missing")
-        progress.advance(len(submissions), sum(len(s.items) for s in submissions), unscored)
+        progress.advance(len(submissions), sum(len(s.items) for s in submissions) - len(judged or {}), unscored)
     return results
 
 
@@ -172,6 +207,11 @@ def _as_is(value: Any) -> Any:
     return value
 
 
+def _of_batch(judged: Judged, batch: list[Submission]) -> Judged:
+    ids = {s.submission_id for s in batch}
+    return {key: judgment for key, judgment in judged.items() if key[0] in ids}
+
+
 def task_runner(settings: ScoreSettings) -> Any:
     """Threads on this machine by default; Dask (a local cluster or GRADEFLOW_DASK_ADDRESS) to scale out."""
     if settings.task_runner == "dask":
@@ -251,8 +291,14 @@ def _score_locked(
     # so batches sent to Dask go as they are.
     large = quote if in_process else _as_is
     with open_round_resources(judge_settings, progress, in_process=in_process) as resources:
+        # In one process the round is judged in one pass first (one question after another on each server
+        # slot); Dask workers judge their own batches, each on its own judge or the shared endpoint.
+        judged = judge_round(quote(rnd.exam), quote(submissions), quote(resources), samples) if in_process else {}
         futures = [
-            score_batch.submit(large(rnd.exam), large(batch), large(resources), samples, calibration, settings)
+            score_batch.submit(
+                large(rnd.exam), large(batch), large(resources), samples, calibration, settings,
+                large(_of_batch(judged, batch)),
+            )
             for batch in batches
         ]
         results = [result for future in futures for result in future.result()]

@@ -79,6 +79,9 @@ def _print_summary(summary) -> None:  # noqa: ANN001 (flows import is deferred)
     )
     if summary.judged_by_distribution or summary.judged_by_verdict:
         console.print(summary.judge_path_line(), highlight=False)
+    tokens = summary.prompt_tokens_line()
+    if tokens is not None:
+        console.print(tokens, highlight=False)
     for kind, count in summary.review_kinds.items():
         console.print(f"  review: {count} item(s) × {kind}", highlight=False)
     for failure in summary.failures:

@@ -11,7 +11,7 @@ import ast
 import hashlib
 import json
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -425,6 +425,12 @@ def judged_questions(exam: Exam) -> set[str]:
     return {q.id for q in exam.questions if any(c.answer_kind != "code" for c in q.all_criteria())}
 
 
+def judged_pairs(exam: Exam, submissions: Sequence[Submission]) -> list[tuple[Question, Item]]:
+    """The items the judge decides, with their questions, in submission order."""
+    judged = judged_questions(exam)
+    return [(exam.question(qid), item) for s in submissions for qid, item in s.items.items() if qid in judged]
+
+
 def grade_batch(
     exam: Exam,
     submissions: Sequence[Submission],
@@ -433,14 +439,17 @@ def grade_batch(
     execute: Execute,
     samples: int = 1,
     calibrator: CalibratorLike | None = None,
+    judged: Mapping[tuple[str, str], ItemJudgmentLike] | None = None,
 ) -> list[SubmissionResult]:
-    """Judge all items of a batch in one call (grouped by question for the prompt cache), run code, score."""
-    judged = judged_questions(exam)
-    pairs = [
-        (exam.question(qid), item) for s in submissions for qid, item in s.items.items() if qid in judged
-    ]
-    judgments = judge.judge_items(pairs, samples=samples) if pairs else []
-    by_item = {(j.submission_id, j.question_id): j for j in judgments}
+    """Judge the items of a batch in one call (grouped by question for the prompt cache), run code, score.
+
+    `judged`: judgments made ahead for the whole round (submission id, question id → judgment); only the
+    items it lacks are judged here.
+    """
+    ahead = judged or {}
+    pairs = [(q, item) for q, item in judged_pairs(exam, submissions) if (item.submission_id, q.id) not in ahead]
+    judgments = [*judge.judge_items(pairs, samples=samples)] if pairs else []
+    by_item = {**ahead, **{(j.submission_id, j.question_id): j for j in judgments}}
     results = []
     for submission in submissions:
         runs = {qid: run_code_tasks(exam, item, execute) for qid, item in submission.items.items()}

@@ -9,7 +9,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict
 
 from pipeline.reasons import ReviewKind
-from pipeline.store import RoundRows
+from pipeline.store import JudgeCallRow, RoundRows
 from rubric_schema import Exam
 
 
@@ -56,6 +56,22 @@ class RoundSummary(BaseModel):
     judged_by_verdict: int = 0
     """Criteria the judge decided from a generated verdict (the mode asked for, or an endpoint without
     log-probabilities)."""
+    prompt_tokens_evaluated: int | None = None
+    """Prompt tokens the judge's server computed in this round; None where it does not say."""
+    prompt_tokens_floor: int | None = None
+    """The round's unique prompt tokens: each question's prefix once, each answer once, each ask once."""
+
+    def prompt_tokens_line(self) -> str | None:
+        """'prompt tokens evaluated N (floor M, ratio r)'; None where the server did not report them."""
+        if self.prompt_tokens_evaluated is None:
+            return None
+        if not self.prompt_tokens_floor:
+            return f"prompt tokens evaluated {self.prompt_tokens_evaluated:,} (floor unknown)"
+        ratio = self.prompt_tokens_evaluated / self.prompt_tokens_floor
+        return (
+            f"prompt tokens evaluated {self.prompt_tokens_evaluated:,} "
+            f"(floor {self.prompt_tokens_floor:,}, ratio {ratio:.2f})"
+        )
 
     def judge_path_line(self) -> str:
         """How the judge decided the criteria it scored: distributions, generated verdicts, or both."""
@@ -133,7 +149,23 @@ def summarize(exam: Exam, round_id: str, rows: RoundRows, *, out_dir: Path) -> R
         judge_errors=sum(1 for c in calls if c.error),
         judged_by_distribution=sum(1 for r in judged if r.distribution is not None),
         judged_by_verdict=sum(1 for r in judged if r.distribution is None),
+        **_prompt_tokens(calls),
     )
+
+
+def _prompt_tokens(calls: list[JudgeCallRow]) -> dict[str, int | None]:
+    """The round's evaluated prompt tokens and their floor (each question's prefix counted once), where every
+    call that reached the model says; a fully cached round evaluated nothing.
+    """
+    made = [c for c in calls if not c.cache_hit]
+    if any(c.tokens_evaluated is None for c in made):
+        return {"prompt_tokens_evaluated": None, "prompt_tokens_floor": None}
+    evaluated = sum(c.tokens_evaluated or 0 for c in made)
+    if any(c.tokens_floor is None for c in made):
+        return {"prompt_tokens_evaluated": evaluated, "prompt_tokens_floor": None}
+    prefixes = {c.prefix_sha: c.prefix_tokens or 0 for c in made if c.prefix_sha}
+    floor = sum(c.tokens_floor or 0 for c in made) + sum(prefixes.values())
+    return {"prompt_tokens_evaluated": evaluated, "prompt_tokens_floor": floor}
 
 
 def _unavailable(review_reason: str) -> str:

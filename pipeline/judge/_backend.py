@@ -28,6 +28,8 @@ class ChatReply(BaseModel):
     tokens_out: int = 0
     cached_tokens: int | None = None
     """Prompt tokens the server took from its prompt cache, when it says."""
+    evaluated_tokens: int | None = None
+    """Prompt tokens the server computed for this call (llama-server's `timings.prompt_n`), when it says."""
     latency_ms: float = 0.0
 
 
@@ -43,6 +45,8 @@ class LabelReply(BaseModel):
     decoded: str = ""
     tokens_in: int = 0
     cached_tokens: int | None = None
+    evaluated_tokens: int | None = None
+    """Prompt tokens the server computed for this call (llama-server's `timings.prompt_n`), when it says."""
     latency_ms: float = 0.0
 
 
@@ -101,8 +105,13 @@ class ChatBackend(Protocol):
         """Return a reply constrained to `schema`, or raise ChatCallError."""
         ...
 
-    def distribution(self, messages: list[dict[str, str]], *, labels: Sequence[str], seed: int) -> LabelReply:
-        """Return one token's distribution over `labels`; NoLogprobsError where the endpoint has none."""
+    def distribution(
+        self, messages: list[dict[str, str]], *, labels: Sequence[str], seed: int, slot: int | None = None
+    ) -> LabelReply:
+        """Return one token's distribution over `labels`; NoLogprobsError where the endpoint has none.
+
+        `slot`: the server slot to evaluate it in (llama-server's `id_slot`), where the endpoint has slots.
+        """
         ...
 
 
@@ -112,6 +121,42 @@ def _cached_tokens(body: dict[str, Any]) -> int | None:
         return int(details["cached_tokens"])
     timings = body.get("timings") or {}
     return int(timings["cache_n"]) if "cache_n" in timings else None
+
+
+def _evaluated_tokens(body: dict[str, Any], tokens_in: int, cached: int | None) -> int | None:
+    """Prompt tokens computed for the call: llama-server says (`prompt_n`); elsewhere prompt minus cached."""
+    timings = body.get("timings") or {}
+    if "prompt_n" in timings:
+        return int(timings["prompt_n"])
+    return tokens_in - cached if cached is not None else None
+
+
+def _server_root(base_url: str) -> str:
+    return base_url.rstrip("/").removesuffix("/v1")
+
+
+def llama_token_count(base_url: str, text: str) -> int | None:
+    """How many tokens `text` is for a llama-server's model (its /tokenize); None when it does not say."""
+    try:
+        body = httpx.post(f"{_server_root(base_url)}/tokenize", json={"content": text}, timeout=30.0).json()
+    except (httpx.HTTPError, ValueError):
+        return None
+    tokens = body.get("tokens") if isinstance(body, dict) else None
+    return len(tokens) if isinstance(tokens, list) else None
+
+
+def llama_slot_state(base_url: str, slot: int, action: str, filename: str) -> bool:
+    """Save a llama-server slot's evaluated prompt to `filename`, or restore it from there
+    (`/slots/{id}?action=save|restore`, under the server's --slot-save-path); whether the server did it.
+    """
+    try:
+        reply = httpx.post(
+            f"{_server_root(base_url)}/slots/{slot}", params={"action": action}, json={"filename": filename},
+            timeout=120.0,
+        )  # fmt: skip
+    except httpx.HTTPError:
+        return False
+    return reply.status_code == 200
 
 
 _SLOTS: dict[str, threading.BoundedSemaphore] = {}
@@ -234,15 +279,19 @@ class OpenAIChat:
         if choice.get("finish_reason") == "length":
             raise ChatCallError(f"reply cut off at max_tokens={max_tokens}: {content[-80:]!r}")
         usage = body.get("usage") or {}
+        tokens_in, cached = int(usage.get("prompt_tokens") or 0), _cached_tokens(body)
         return ChatReply(
             content=content,
-            tokens_in=int(usage.get("prompt_tokens") or 0),
+            tokens_in=tokens_in,
             tokens_out=int(usage.get("completion_tokens") or 0),
-            cached_tokens=_cached_tokens(body),
+            cached_tokens=cached,
+            evaluated_tokens=_evaluated_tokens(body, tokens_in, cached),
             latency_ms=latency_ms,
         )
 
-    def distribution(self, messages: list[dict[str, str]], *, labels: Sequence[str], seed: int) -> LabelReply:
+    def distribution(
+        self, messages: list[dict[str, str]], *, labels: Sequence[str], seed: int, slot: int | None = None
+    ) -> LabelReply:
         """One decoded token over `labels`; its probabilities read back from `top_logprobs`.
 
         A loopback llama-server also gets a GBNF grammar of the labels, so the decoded token is one of
@@ -262,6 +311,8 @@ class OpenAIChat:
         if self.grammar:
             request["grammar"] = label_grammar(labels)
             request["cache_prompt"] = True
+            if slot is not None:
+                request["id_slot"] = slot
         body = self._post(request)
         latency_ms = (time.perf_counter() - started) * 1000
         choice = body["choices"][0]
@@ -279,12 +330,14 @@ class OpenAIChat:
                 f"none of the labels {', '.join(labels)} among the top {len(top)} tokens (decoded {content!r})"
             )
         usage = body.get("usage") or {}
+        tokens_in, cached = int(usage.get("prompt_tokens") or 0), _cached_tokens(body)
         return LabelReply(
             probabilities=probabilities,
             coverage=coverage,
             decoded=content,
-            tokens_in=int(usage.get("prompt_tokens") or 0),
-            cached_tokens=_cached_tokens(body),
+            tokens_in=tokens_in,
+            cached_tokens=cached,
+            evaluated_tokens=_evaluated_tokens(body, tokens_in, cached),
             latency_ms=latency_ms,
         )
 
@@ -295,7 +348,7 @@ class OpenAIChat:
         """
         if not self.grammar:
             return None
-        root = str(self._client.base_url).rstrip("/").removesuffix("/v1")
+        root = _server_root(str(self._client.base_url))
         split = []
         for label in labels:
             try:

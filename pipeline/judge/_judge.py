@@ -13,7 +13,7 @@ import json
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,7 +30,8 @@ from pipeline.judge._injection import Screening, canonical, screen
 from pipeline.judge._intent import default_intent_reader
 from pipeline.judge._local import LocalChat, sigterm_as_exit
 from pipeline.judge._outage import PatientChat, patience_for
-from pipeline.judge._prompts import Mode, Prompt, build_prompt
+from pipeline.judge._prefix_states import PrefixStates, SlotServer
+from pipeline.judge._prompts import Mode, Prompt, build_prompt, neutralise
 from pipeline.judge._schema import (
     allowed_points,
     criterion_model,
@@ -61,6 +62,17 @@ class JudgeCall(_Frozen):
     latency_ms: float
     tokens_in: int
     tokens_out: int
+    tokens_cached: int | None = None
+    """Prompt tokens the server reused (its slot's cache, a restored prefix state); None where it does not say."""
+    tokens_evaluated: int | None = None
+    """Prompt tokens the server computed for these calls; None where it does not say."""
+    tokens_floor: int | None = None
+    """The fewest prompt tokens these calls could cost with the question's prefix already evaluated: the
+    answer once and each ask after it; None where the endpoint cannot count tokens."""
+    prefix_sha: str | None = None
+    """The question's shared prompt prefix (`Prompt.prefix_sha`) when a call was made; a round evaluates it
+    at least once."""
+    prefix_tokens: int | None = None
     error: str | None = None
 
 
@@ -93,6 +105,7 @@ class JudgeStats:
     tokens_in: int = 0
     tokens_out: int = 0
     cached_tokens: int = 0
+    evaluated_tokens: int = 0
     explained: int = 0
     """Items given the generated evidence-and-rationale pass (routed to review, or asked for)."""
     fallback: str = ""
@@ -141,8 +154,25 @@ class _Record:
     latency_ms: float = 0.0
     tokens_in: int = 0
     tokens_out: int = 0
+    tokens_cached: int | None = 0
+    tokens_evaluated: int | None = 0
+    """None once a call's server did not say."""
+    fresh: list[int] = field(default_factory=list)
+    """The prompt size of each call the model was asked (not the cache), in order."""
+    prefix: Prompt | None = None
+    """The prompt of the first such call: its prefix is the question's."""
     errors: list[str] = field(default_factory=list)
     prompt_shas: list[str] = field(default_factory=list)
+
+    def spent(self, prompt: Prompt, tokens_in: int, cached: int | None, evaluated: int | None) -> None:
+        """Count one call the model was asked."""
+        self.cache_hit = False
+        self.fresh.append(tokens_in)
+        self.prefix = self.prefix or prompt
+        self.tokens_cached = None if cached is None or self.tokens_cached is None else self.tokens_cached + cached
+        self.tokens_evaluated = (
+            None if evaluated is None or self.tokens_evaluated is None else self.tokens_evaluated + evaluated
+        )
 
 
 def judged_criteria(question: Question) -> list[Criterion]:
@@ -238,6 +268,45 @@ class Judge:
         self._checked_labels: set[tuple[str, ...]] = set()
         self.intent = default_intent_reader() if settings.screen_injections and settings.screen_meaning else None
         """Reads sentences by meaning for the injection screen; None: the screen's patterns only."""
+        self.prefixes = (
+            PrefixStates(backend, settings.prefix_state_dir, settings.prefix_state_max_mib << 20)
+            if isinstance(backend, SlotServer) and settings.prefix_states
+            else None
+        )
+        """The questions' prefixes saved by earlier rounds (the embedded server's slots); None elsewhere."""
+        self._slot_prefix: dict[int, str] = {}
+        """The prefix each server slot holds now (each slot is one lane's: no lock needed per slot)."""
+        self._token_counts: dict[str, int | None] = {}
+        self._token_counts_lock = threading.Lock()
+
+    @property
+    def slots(self) -> int:
+        """The server slots lanes can be pinned to (llama-server's --parallel); 0 where there are none."""
+        return int(getattr(self.backend, "slots", 0))
+
+    def _tokens(self, text: str) -> int | None:
+        """The model's token count of `text` (once per text), where the backend can count."""
+        key = hashlib.sha256(text.encode()).hexdigest()
+        with self._token_counts_lock:
+            if key in self._token_counts:
+                return self._token_counts[key]
+        count = getattr(self.backend, "token_count", None)
+        counted = count(text) if count is not None else None
+        with self._token_counts_lock:
+            self._token_counts[key] = counted
+        return counted
+
+    def _floor(self, record: _Record, answer: str) -> tuple[int | None, int | None]:
+        """(tokens_floor, prefix_tokens) of a sample's calls: each call past the question's prefix, less the
+        answer for every call after the first (it is the shared prompt of the calls that follow it).
+        """
+        if record.prefix is None:
+            return 0, None
+        prefix, answered = self._tokens(record.prefix.prefix), self._tokens(neutralise(answer))
+        if prefix is None or answered is None:
+            return None, prefix
+        floor = sum(tokens - prefix for tokens in record.fresh) - (len(record.fresh) - 1) * answered
+        return max(floor, 0), prefix
 
     def _question_sha(self, question: Question) -> str:
         """question_sha once per question object: it serialises the whole question, a cost on every call."""
@@ -337,7 +406,15 @@ class Judge:
         self.stats.add(calls=1, failures=1)
 
     def _call_distribution(
-        self, spec: _Spec, *, rubric_sha: str, answer: str, raw_answer: str, sample: int, record: _Record
+        self,
+        spec: _Spec,
+        *,
+        rubric_sha: str,
+        answer: str,
+        raw_answer: str,
+        sample: int,
+        record: _Record,
+        slot: int | None = None,
     ) -> dict[str, float] | None:
         """The labels' probabilities for one answer: from the cache, else from one decoded token."""
         assert spec.scale is not None
@@ -355,9 +432,13 @@ class Judge:
                     return probabilities
         record.cache_hit = False
         self._labels_checked(spec.scale)
+        restored = self._enter_slot(slot, spec.prompt)
         started = time.perf_counter()
         try:
-            reply = self.backend.distribution(spec.prompt.messages(answer), labels=spec.scale.labels, seed=sample)
+            reply = self.backend.distribution(
+                spec.prompt.messages(answer), labels=spec.scale.labels, seed=sample,
+                **({"slot": slot} if slot is not None else {}),
+            )  # fmt: skip
         except NoLogprobsError:
             raise
         except ChatCallError as error:
@@ -366,13 +447,36 @@ class Judge:
         record.latency_ms += (time.perf_counter() - started) * 1000
         record.tokens_in += reply.tokens_in
         record.tokens_out += 1
-        self.stats.add(calls=1, tokens_in=reply.tokens_in, tokens_out=1, cached_tokens=reply.cached_tokens or 0)
+        record.spent(spec.prompt, reply.tokens_in, reply.cached_tokens, reply.evaluated_tokens)
+        self.stats.add(
+            calls=1, tokens_in=reply.tokens_in, tokens_out=1, cached_tokens=reply.cached_tokens or 0,
+            evaluated_tokens=reply.evaluated_tokens or 0,
+        )  # fmt: skip
+        self._leave_slot(slot, spec.prompt, restored, reply.cached_tokens)
         content = json.dumps(reply.probabilities, sort_keys=True)
         self.cache.put(
             key,
             CachedReply(content=content, tokens_in=reply.tokens_in, tokens_out=1, latency_ms=reply.latency_ms),
         )
         return reply.probabilities
+
+    def _enter_slot(self, slot: int | None, prompt: Prompt) -> bool | None:
+        """Before a call on `slot`: where the slot holds another question's prefix, restore this one's if an
+        earlier round saved it. True: restored; False: to be evaluated (and saved); None: the slot has it.
+        """
+        if slot is None or self.prefixes is None or self._slot_prefix.get(slot) == prompt.prefix_sha:
+            return None
+        self._slot_prefix[slot] = prompt.prefix_sha
+        return self.prefixes.restore(slot, prompt.prefix_sha)
+
+    def _leave_slot(self, slot: int | None, prompt: Prompt, restored: bool | None, cached: int | None) -> None:
+        """After a call on `slot`: confirm a restore took, or save the prefix the slot has just evaluated."""
+        if slot is None or self.prefixes is None or restored is None:
+            return
+        if restored:
+            self.prefixes.confirm(slot, prompt.prefix_sha, cached_tokens=cached, prefix_tokens=self._tokens(prompt.prefix))
+        else:
+            self.prefixes.save(slot, prompt.prefix_sha)
 
     def _call(
         self,
@@ -419,11 +523,13 @@ class Judge:
         record.latency_ms += (time.perf_counter() - started) * 1000
         record.tokens_in += reply.tokens_in
         record.tokens_out += reply.tokens_out
+        record.spent(spec.prompt, reply.tokens_in, reply.cached_tokens, reply.evaluated_tokens)
         self.stats.add(
             calls=1,
             tokens_in=reply.tokens_in,
             tokens_out=reply.tokens_out,
             cached_tokens=reply.cached_tokens or 0,
+            evaluated_tokens=reply.evaluated_tokens or 0,
         )
         try:
             parsed = parse_reply(spec.reply, reply.content)
@@ -451,12 +557,14 @@ class Judge:
         sample: int,
         temperature: float,
         mode: Mode,
+        slot: int | None = None,
     ) -> tuple[dict[str, _Verdict], JudgeCall]:
         rubric_sha = self._question_sha(question)
         record = _Record()
         verdicts: dict[str, _Verdict] = {}
         common = {"rubric_sha": rubric_sha, "answer": answer, "raw_answer": raw_answer, "sample": sample}
         if mode == "distribution":
+            common["slot"] = slot
             for criterion in criteria:
                 key_points = len(criterion.judged_key_points) if self.settings.key_points else 0
                 if key_points:
@@ -494,6 +602,7 @@ class Judge:
         prompt_sha = (
             record.prompt_shas[0] if len(record.prompt_shas) == 1 else _joined_sha(record.prompt_shas)
         )
+        floor, prefix_tokens = self._floor(record, answer) if mode == "distribution" else (None, None)
         call = JudgeCall(
             sample=sample,
             model=self.backend.model,
@@ -503,6 +612,11 @@ class Judge:
             latency_ms=round(record.latency_ms, 1),
             tokens_in=record.tokens_in,
             tokens_out=record.tokens_out,
+            tokens_cached=record.tokens_cached,
+            tokens_evaluated=record.tokens_evaluated,
+            tokens_floor=floor,
+            prefix_sha=record.prefix.prefix_sha if record.prefix is not None else None,
+            prefix_tokens=prefix_tokens,
             error="; ".join(record.errors) or None,
         )
         return verdicts, call
@@ -525,7 +639,13 @@ class Judge:
         )  # fmt: skip
 
     def _judge_text(
-        self, question: Question, criteria: list[Criterion], text: str, raw_answer: str, samples: int
+        self,
+        question: Question,
+        criteria: list[Criterion],
+        text: str,
+        raw_answer: str,
+        samples: int,
+        slot: int | None = None,
     ) -> tuple[dict[str, CriterionAward], list[float], list[JudgeCall]]:
         """Awards for one text of an answer, the per-criterion agreement, and the calls made."""
         mode = self.mode
@@ -534,7 +654,8 @@ class Judge:
         temperature = self.settings.temperature if samples == 1 else self.settings.sample_temperature
         try:
             per_sample = [
-                self._sample(question, criteria, text, raw_answer, s, temperature, mode) for s in range(samples)
+                self._sample(question, criteria, text, raw_answer, s, temperature, mode, slot)
+                for s in range(samples)
             ]
         except NoLogprobsError as error:
             with self.stats._lock:
@@ -548,8 +669,11 @@ class Judge:
             agreements.append(agreed)
         return awards, agreements, [call for _, call in per_sample]
 
-    def judge_item(self, question: Question, item: Item, *, samples: int | None = None) -> ItemJudgment:
-        """Judge one item; `samples` > 1 draws that many generated verdicts and takes the median.
+    def judge_item(
+        self, question: Question, item: Item, *, samples: int | None = None, slot: int | None = None
+    ) -> ItemJudgment:
+        """Judge one item; `samples` > 1 draws that many generated verdicts and takes the median. `slot`: the
+        server slot its one-token calls go to (one lane's; see judge_items).
 
         Text the screen takes for an injection is cut before judging. Where the screen removed most of
         the answer, the full text is judged too and the item goes to review at low confidence with both
@@ -577,10 +701,14 @@ class Judge:
                 "possible prompt injection, removed before judging: " + " | ".join(screening.findings[:3])
             )
         removed = 1.0 - len(screening.text.strip()) / max(len(full_text.strip()), 1)
-        awards, agreements, calls = self._judge_text(question, criteria, screening.text, item.answer, samples)
+        awards, agreements, calls = self._judge_text(
+            question, criteria, screening.text, item.answer, samples, slot
+        )
         if screening.suspected and removed >= MOST_OF_THE_ANSWER:
             screened = awards
-            full, full_agreements, more_calls = self._judge_text(question, criteria, full_text, item.answer, samples)
+            full, full_agreements, more_calls = self._judge_text(
+                question, criteria, full_text, item.answer, samples, slot
+            )
             calls += more_calls
             both = (
                 f"the screen removed {removed:.0%} of the answer; full text {_points_text(_total(full))} point(s), "
@@ -649,13 +777,19 @@ class Judge:
         return judgment.model_copy(update={"awards": awards})
 
     def judge_items(
-        self, pairs: list[tuple[Question, Item]], *, samples: int | None = None
+        self,
+        pairs: list[tuple[Question, Item]],
+        *,
+        samples: int | None = None,
+        on_item: Callable[[ItemJudgment], None] | None = None,
     ) -> list[ItemJudgment]:
         """Judge many items, `concurrency` at a time; results come back in input order.
 
         The calls in flight at once are for different questions wherever there are enough questions, and
-        one question's items follow each other on one lane: a server that keeps each slot's last prompt
-        (llama-server) then computes a question's long rubric prefix once, not once in every slot.
+        one question's items follow each other on one lane. On the embedded server each lane has a slot of
+        its own (`id_slot`), so a question's long rubric prefix is computed once per lane (restored from an
+        earlier round where one saved it), never again for a call that another lane's question displaced.
+        `on_item` is told each item as it is judged (the round's progress).
         """
         by_question: dict[str, list[int]] = {}
         for i, (question, _) in enumerate(pairs):
@@ -668,17 +802,20 @@ class Judge:
             chunks.extend(indices[k : k + size] for k in range(0, len(indices), size))
         results: list[ItemJudgment | None] = [None] * len(pairs)
 
-        def lane() -> None:
+        def lane(number: int) -> None:
+            slot = number if number < self.slots else None
             while True:
                 try:
                     chunk = chunks.popleft()
                 except IndexError:
                     return
                 for i in chunk:
-                    results[i] = self.judge_item(*pairs[i], samples=samples)
+                    results[i] = judgment = self.judge_item(*pairs[i], samples=samples, slot=slot)
+                    if on_item is not None:
+                        on_item(judgment)
 
         with ThreadPoolExecutor(max_workers=lanes, thread_name_prefix="judge") as pool:
-            for future in [pool.submit(lane) for _ in range(min(lanes, len(chunks)))]:
+            for future in [pool.submit(lane, n) for n in range(min(lanes, len(chunks)))]:
                 future.result()
         return [r for r in results if r is not None]
 

@@ -138,9 +138,11 @@ class LangChainChat:
             latency_ms=latency_ms,
         )
 
-    def distribution(self, messages: list[dict[str, str]], *, labels: Sequence[str], seed: int) -> LabelReply:
+    def distribution(
+        self, messages: list[dict[str, str]], *, labels: Sequence[str], seed: int, slot: int | None = None
+    ) -> LabelReply:
         """One decoded token over `labels`, read from the provider's top log-probabilities (OpenAIChat's
-        reading, through LangChain); NoLogprobsError for a provider that has none.
+        reading, through LangChain); NoLogprobsError for a provider that has none. `slot`: llama-server's.
         """
         model = self._chat(0.0, 1, seed)
         if not _accepts(model, "logprobs"):
@@ -148,6 +150,8 @@ class LangChainChat:
         options: dict[str, Any] = {"logprobs": True, "top_logprobs": TOP_LOGPROBS}
         if self.grammar:
             options["extra_body"] = {"grammar": label_grammar(labels), "cache_prompt": True}
+            if slot is not None:
+                options["extra_body"]["id_slot"] = slot
         started = time.perf_counter()
         reply: AIMessage = self._invoke(model.bind(**options), messages)
         latency_ms = (time.perf_counter() - started) * 1000

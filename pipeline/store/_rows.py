@@ -110,6 +110,16 @@ class JudgeCallRow:
     latency_ms: float | None = None
     tokens_in: int | None = None
     tokens_out: int | None = None
+    tokens_cached: int | None = None
+    """Prompt tokens the server reused from its cache (or a restored prefix state) for these calls."""
+    tokens_evaluated: int | None = None
+    """Prompt tokens the server computed for these calls."""
+    tokens_floor: int | None = None
+    """The fewest prompt tokens these calls could have cost: the answer once and each ask after it, the
+    question's prefix aside (it is counted once per round: `prefix_sha`, `prefix_tokens`)."""
+    prefix_sha: str | None = None
+    """sha256 of the prompt up to the answer, shared by every call of the question."""
+    prefix_tokens: int | None = None
     error: str | None = None
     gradeflow_version: str | None = None
 

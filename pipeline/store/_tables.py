@@ -101,6 +101,11 @@ SCHEMAS: dict[str, pa.Schema] = {
             pa.field("latency_ms", pa.float64()),
             pa.field("tokens_in", pa.int64()),
             pa.field("tokens_out", pa.int64()),
+            pa.field("tokens_cached", pa.int64()),
+            pa.field("tokens_evaluated", pa.int64()),
+            pa.field("tokens_floor", pa.int64()),
+            pa.field("prefix_sha", pa.string()),
+            pa.field("prefix_tokens", pa.int64()),
             pa.field("error", pa.string()),
             pa.field("gradeflow_version", pa.string()),
         ]

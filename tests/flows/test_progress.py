@@ -25,7 +25,7 @@ def test_the_line_says_items_rate_eta_and_errors_so_far():
     stats = Stats(calls=12, cache_hits=3, failures=2)
     with progress.watch(stats):
         line = progress.snapshot().line()
-        assert "0/40 items (0%), 0/4 submissions; rate: after the first batch" in line
+        assert "0/40 items (0%), 0/4 submissions; rate: after the first item" in line
         assert "2 of 15 judge request(s) failed" in line  # counted live, before any batch ends
         progress.advance(submissions=2, items=20, unscored=1)
         snap = progress.snapshot()

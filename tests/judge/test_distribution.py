@@ -205,13 +205,23 @@ def test_an_unsure_distribution_routes_the_item_to_review_with_an_explanation(ma
     def respond(messages, schema):
         return json.dumps({"evidence": "min-heap of size k", "rationale": "Names the heap.", "verdict": "yes"})
 
-    judge, fake = make_judge(respond, mode="distribution", distribute=lambda m, labels: dict.fromkeys(labels, 1.0))
+    judge, fake = make_judge(
+        respond, mode="distribution", explain="review", distribute=lambda m, labels: dict.fromkeys(labels, 1.0)
+    )
     judgment = judge.judge_item(question, make_item(question, "I would use a min-heap of size k."))
     assert judgment.needs_review and judgment.confidence < 0.5
     heap = judgment.awards["heap"]
     assert heap.evidence == "min-heap of size k" and heap.evidence_verified and heap.rationale == "Names the heap."
     assert heap.points == snap(question.criterion("heap"), heap.expected_points)  # the explanation decided nothing
     assert judge.stats.explained == 1
+
+
+def test_by_default_an_item_in_review_waits_for_no_explanation(make_judge, question):
+    judge, fake = make_judge(_never, mode="distribution", distribute=lambda m, labels: dict.fromkeys(labels, 1.0))
+    judgment = judge.judge_item(question, make_item(question, "I would use a min-heap of size k."))
+    assert judgment.needs_review and judge.stats.explained == 0
+    assert all("labels" in call for call in fake.calls)  # one-token calls only: no generated explanation
+    assert all(not a.evidence and not a.rationale for a in judgment.awards.values())
 
 
 def test_an_endpoint_without_logprobs_falls_back_to_generated_verdicts(make_judge, question):
