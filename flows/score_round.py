@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,10 +29,10 @@ from pipeline.grading import (
 from pipeline.ingest import DEFAULT_MAX_BYTES, RejectedFile, Submission, split_round
 from pipeline.judge import ChatBackend, ItemJudgment, JudgeSettings, embedded_backend, local_server, open_judge
 from pipeline.judge._outage import reset_outages
-from pipeline.review import STORE_FILE, ReviewStore, RoundView, export
-from pipeline.rounds import Round, load_round, round_lock
+from pipeline.review import STORE_FILE, ReviewStore, RoundView, export, record_round_source
+from pipeline.rounds import Round, RoundLock, RoundShrunk, load_round, round_lock
 from pipeline.settings import ScoreSettings
-from pipeline.store import RoundRows, write_partition
+from pipeline.store import RoundRows, read_partition, write_partition
 from pipeline.summary import RoundSummary, summarize
 from rubric_schema import Exam, exam_sha
 
@@ -137,14 +138,47 @@ def write_tables(out_dir: str, round_id: str, rows: RoundRows) -> dict[str, str]
     }
 
 
-@task(name="reapply-reviews", retries=1, retry_delay_seconds=2)
-def reapply_reviews(out_dir: str, round_dir: str, round_id: str) -> None:
+def _files(sources: Iterable[str | None]) -> set[str]:
+    """Submission files named by source_file values (a JSONL line is `file:line`)."""
+    return {re.sub(r":\d+$", "", source) for source in sources if source}
+
+
+def refuse_shrink(out_dir: str, rnd: Round, found: Iterable[str], *, allow_shrink: bool) -> None:
+    """Raise RoundShrunk before anything is judged when this run found fewer submission files than the
+    round's tables hold (files moved away, into a subfolder, a mount gone): replacing the tables would drop
+    their scores and grades. `allow_shrink` lets a smaller round through; no file at all never does.
+    """
+    round_id = rnd.config.round_id
+    before = _files(read_partition(out_dir, "submissions", round_id).column("source_file").to_pylist())
+    now = _files(found)
+    if not before or now and (allow_shrink or len(now) >= len(before)):
+        return
+    gone = sorted({Path(f).name for f in before} - {Path(f).name for f in now})
+    named = ", ".join(gone[:5]) + (f" and {len(gone) - 5} more" if len(gone) > 5 else "")
+    if not now:
+        raise RoundShrunk(
+            f"round {round_id}: no submission files in {rnd.submissions_dir}, and {out_dir} holds "
+            f"{len(before)} scored last time; its tables are kept as they are (a round with no files never "
+            "replaces them: to drop the round, remove its output folder)"
+        )
+    raise RoundShrunk(
+        f"round {round_id}: {len(now)} submission file(s) in {rnd.submissions_dir}, {len(before)} last time "
+        f"(gone: {named}); the tables in {out_dir} are kept as they are: put the files back, or pass "
+        "--allow-shrink to replace them with the smaller round"
+    )
+
+
+# NO_CACHE: `held` (the round lock) is no input to hash.
+@task(name="reapply-reviews", retries=1, retry_delay_seconds=2, cache_policy=NO_CACHE)
+def reapply_reviews(out_dir: str, round_dir: str, round_id: str, held: RoundLock | None = None) -> None:
     """A re-scored round keeps what its reviewers decided: the review log rewrites human_reviews and the
     final points of the tables just written (a grade of an answer that changed is kept but marked stale).
+    The flow hands it its round lock (`held`), which the export would otherwise wait for; without one the
+    export takes the lock itself.
     """
     log = Path(out_dir) / STORE_FILE
     if log.is_file():
-        export(RoundView(out_dir, round_dir, round_id=round_id), ReviewStore(log))
+        export(RoundView(out_dir, round_dir, round_id=round_id), ReviewStore(log), held=held)
 
 
 JudgeKind = Literal["local", "openai", "langchain"]
@@ -241,6 +275,7 @@ def score_round(
     calibration: str | None = None,
     samples: int | None = None,
     progress: RoundProgress | None = None,
+    allow_shrink: bool = False,
 ) -> State:
     """Score every submission of a round directory and write its tables under out_dir.
 
@@ -248,14 +283,17 @@ def score_round(
     settings come from the caller (the flow never reads the environment's GRADEFLOW_* itself).
     The final state carries the RoundSummary: Completed, or Failed "Incomplete" when the judge was
     unavailable and items wait for the next run. A second run of the same round into the same folder
-    meanwhile fails at once with RoundBusy (pipeline.rounds.round_lock).
+    meanwhile fails at once with RoundBusy (pipeline.rounds.round_lock); a run that finds fewer submission
+    files than the tables hold fails with RoundShrunk before judging, unless `allow_shrink` (refuse_shrink).
     """
     rnd = load(round_dir)
-    with round_lock(out_dir, rnd.config.round_id):
+    with round_lock(out_dir, rnd.config.round_id) as held:
         summary = _score_locked(
-            rnd, out_dir, judge_settings, calibration, samples, settings, progress or RoundProgress()
+            rnd, out_dir, judge_settings, calibration, samples, settings, progress or RoundProgress(),
+            allow_shrink=allow_shrink,
         )
-        reapply_reviews(out_dir, round_dir, rnd.config.round_id)
+        record_round_source(out_dir, round_dir, rnd.config.round_id)  # review and explain need no --round-dir
+        reapply_reviews(out_dir, round_dir, rnd.config.round_id, held)
         return outcome(summary)
 
 
@@ -272,10 +310,14 @@ def _score_locked(
     samples: int | None,
     settings: ScoreSettings,
     progress: RoundProgress,
+    *,
+    allow_shrink: bool,
 ) -> RoundSummary:
     logger = get_run_logger()
     reset_outages()
     submissions, rejected = ingest(rnd)
+    refuse_shrink(out_dir, rnd, [s.source_file for s in submissions] + [r.source_file for r in rejected],
+                  allow_shrink=allow_shrink)
     progress.start(len(submissions), sum(len(s.items) for s in submissions))
     logger.info(
         "round %s: %d submissions, %d rejected files", rnd.config.round_id, len(submissions), len(rejected)
@@ -317,14 +359,16 @@ def run_round(
     samples: int | None = None,
     settings: ScoreSettings | None = None,
     progress: RoundProgress | None = None,
+    allow_shrink: bool = False,
 ) -> RoundSummary:
     """Run the flow with the caller's settings (else the environment's) on the task runner they ask for;
-    the summary says whether the round is complete. `progress` receives the round's progress.
+    the summary says whether the round is complete. `progress` receives the round's progress;
+    `allow_shrink` lets a run with fewer submission files than last time replace the tables.
     """
     settings = settings or ScoreSettings()
     state = round_flow(settings)(
         str(round_dir), str(out_dir), settings, judge_settings_for(judge), calibration=calibration, samples=samples,
-        progress=progress, return_state=True,
+        progress=progress, allow_shrink=allow_shrink, return_state=True,
     )  # fmt: skip
     return summary_of(state)
 

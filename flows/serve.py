@@ -9,7 +9,7 @@ from prefect import flow, get_run_logger
 from prefect.states import Completed, Failed, State
 
 from flows.score_round import JudgeKind, judge_settings_for, round_flow, summary_of
-from pipeline.rounds import RoundBusy, load_round
+from pipeline.rounds import RoundBusy, RoundShrunk, load_round
 from pipeline.settings import ScoreSettings
 
 DEFAULT_CRON = "0 2 * * *"
@@ -38,7 +38,8 @@ def score_new_rounds(
     """Score each round whose inputs changed since its last scoring; the data is the round ids scored.
 
     A round left incomplete (the judge unavailable) keeps its old fingerprint, so the next tick scores it
-    again, and this run ends Failed "Incomplete"; a round another run is scoring right now is skipped.
+    again, and this run ends Failed "Incomplete"; a round another run is scoring right now is skipped; a round
+    that lost submission files since its tables were written is left as it was (RoundShrunk) and the run ends Failed.
     """
     logger = get_run_logger()
     settings = ScoreSettings()  # this run's environment (a worker's), read once and handed to every round
@@ -59,6 +60,10 @@ def score_new_rounds(
             summary = summary_of(state)
         except RoundBusy as error:
             logger.warning("%s", error)
+            continue
+        except RoundShrunk as error:  # files went missing: an operator decides (--allow-shrink), not a schedule
+            logger.error("%s", error)
+            waiting.append(str(error))
             continue
         if not summary.complete:
             logger.warning("%s", summary.incomplete_line())

@@ -6,6 +6,7 @@ Each command module registers its commands on the shared typer app when it is im
 from gradeflow_cli import (  # noqa: F401  (imported for their commands)
     calibrate,  # calibrate
     execute,  # exec
+    explain,  # explain
     judge,  # judge
     query,  # query
     report,  # report

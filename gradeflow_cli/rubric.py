@@ -7,10 +7,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
-from gradeflow_cli._app import app, console, fail
-from pipeline.ingest import SubmissionRejected, split_file
+from gradeflow_cli._app import app, console, errors, fail
+from pipeline.ingest import read_file
 from rubric_schema import Exam, RubricError, exam_json_schema, exam_sha, load_exam
 
 RubricPath = Annotated[Path, typer.Argument(help="Rubric file (YAML or JSON).", show_default=False)]
@@ -67,10 +68,11 @@ def split(
 ) -> None:
     """Show how one submission is split into items."""
     exam = load_or_exit(rubric)
-    try:
-        submissions = split_file(submission, [q.id for q in exam.questions])
-    except SubmissionRejected as error:
-        raise fail(str(error)) from None
+    submissions, rejected = read_file(submission, [q.id for q in exam.questions])
+    if not submissions:
+        raise fail("; ".join(f"{r.source_file}: {r.reason}" for r in rejected) or f"{submission}: no submission")
+    for r in rejected:
+        errors.print(f"[yellow]rejected[/] {escape(r.source_file)}: {escape(r.reason)}", highlight=False)
     if as_json:
         payload = [s.model_dump(mode="json") for s in submissions]
         typer.echo(json.dumps(payload if len(payload) > 1 else payload[0], indent=2, ensure_ascii=False))
@@ -83,6 +85,7 @@ def split(
             notes.append(f"duplicated {', '.join(s.duplicates)}")
         if s.unmatched_text:
             notes.append(f"{len(s.unmatched_text)} chars unmatched")
+        notes += s.notes
         if summary:
             console.print(
                 f"{s.submission_id}: {len(s.items)} items" + (f"; {'; '.join(notes)}" if notes else ""),

@@ -31,6 +31,9 @@ EXIT_INCOMPLETE = 3
 """`gradeflow score`: the round was written, but items wait for the judge (it was unavailable); run it again."""
 EXIT_BUSY = 4
 """`gradeflow score`: another run is scoring the same round into the same folder; nothing was written."""
+EXIT_SHRUNK = 5
+"""`gradeflow score`: fewer submission files than the round's tables hold (none at all, or fewer without
+--allow-shrink); nothing was judged or written."""
 PROGRESS_EVERY_S = float(os.environ.get("GRADEFLOW_PROGRESS_EVERY_S", "10"))
 """Seconds between progress lines when stdout is no terminal (a log, a cron job)."""
 
@@ -104,6 +107,14 @@ def score(
     samples: Annotated[
         int | None, typer.Option("--samples", min=1, max=15, help="Judge samples per item.")
     ] = None,
+    allow_shrink: Annotated[
+        bool,
+        typer.Option(
+            "--allow-shrink",
+            help="Replace the round's tables even when fewer submission files are found than last time "
+            "(never when none are).",
+        ),
+    ] = False,
 ) -> None:
     """Score a round (Prefect flow) with a progress bar and a closing summary."""
     if judge not in ("local", "openai", "langchain"):
@@ -123,7 +134,7 @@ def score(
     out_dir = out or Path("out") / rnd.config.round_id
     _quiet_prefect()
     from flows.score_round import run_round  # Prefect is slow to import: only when a round is scored
-    from pipeline.rounds import RoundBusy
+    from pipeline.rounds import RoundBusy, RoundShrunk
 
     progress = RoundProgress()
     try:
@@ -135,10 +146,14 @@ def score(
                 calibration=str(calibration) if calibration else None,
                 samples=samples,
                 progress=progress,
+                allow_shrink=allow_shrink,
             )
     except RoundBusy as error:
         errors.print(f"[bold red]busy:[/] {escape(str(error))}", highlight=False)
         raise typer.Exit(code=EXIT_BUSY) from None
+    except RoundShrunk as error:
+        errors.print(f"[bold red]refused:[/] {escape(str(error))}", highlight=False)
+        raise typer.Exit(code=EXIT_SHRUNK) from None
     _print_summary(summary)
     if not summary.complete:
         raise typer.Exit(code=EXIT_INCOMPLETE)

@@ -110,7 +110,7 @@ class CalibratorLike(Protocol):
         answer: str | None = None,
     ) -> tuple[float, float]: ...
 
-    def review_reason(self, expected_error: float, max_points: float) -> str | None: ...
+    def review_reason(self, expected_error: float, max_points: float, question_id: str | None = None) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -239,8 +239,9 @@ def _review_reasons(
     judgment: ItemJudgmentLike | None,
     runs: list[ExecResultLike],
     duplicated: bool,
+    file_notes: list[str],
 ) -> list[str]:
-    reasons: list[str] = []
+    reasons: list[str] = list(file_notes)  # how the file was read (a guessed encoding) concerns every answer in it
     if judgment is not None and judgment.needs_review:
         reasons += judgment.review_reasons or ["judge asked for review"]
     reasons += [f"unscored {r}" for r in score.unscored_reasons]
@@ -307,7 +308,7 @@ def grade_submission(
         expected = expected_points(question, awards, checks)
         question_scores[question.id] = score
         reasons = _review_reasons(
-            item, question, score, judgment, item_runs, question.id in submission.duplicates
+            item, question, score, judgment, item_runs, question.id in submission.duplicates, submission.notes
         )
         calibrated, expected_error = None, None
         if calibrator is not None and score.raw_points is not None:
@@ -318,7 +319,11 @@ def grade_submission(
                 confidence=judgment.confidence if judgment else None,
                 answer=item.answer,
             )
-            reason = calibrator.review_reason(expected_error, question.points) if expected_error is not None else None
+            reason = (
+                calibrator.review_reason(expected_error, question.points, question_id=question.id)
+                if expected_error is not None
+                else None
+            )
             if reason:
                 reasons.append(reason)
         calibrated_total += calibrated or 0.0

@@ -5,8 +5,10 @@ from __future__ import annotations
 import fcntl
 import os
 import socket
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -87,32 +89,70 @@ class RoundBusy(Exception):
     """Another run is scoring the same round into the same folder; the message says which and since when."""
 
 
+class RoundShrunk(Exception):
+    """A re-score found fewer submission files than the round's tables hold; nothing was written."""
+
+
+@dataclass(frozen=True)
+class RoundLock:
+    """Proof that the caller holds a round folder's lock: handed to work done inside it (scoring's
+    reapply-reviews runs the review export), which then runs without taking the lock again, as flock
+    would refuse a second hold of the same file even in the same process.
+    """
+
+    path: Path
+    """The lock file, resolved."""
+
+    def covers(self, out_dir: str | Path) -> bool:
+        return self.path == (Path(out_dir) / LOCK_FILE).resolve()
+
+
+LOCK_POLL_S = 0.01
+"""How often a waiting run tries the lock again."""
+
+
 @contextmanager
-def round_lock(out_dir: str | Path, round_id: str) -> Iterator[None]:
-    """Hold the round's output folder for one run: a second run of the same round (a cron tick while a
-    manual run goes on) is refused with RoundBusy instead of interleaving its writes.
+def round_lock(
+    out_dir: str | Path, round_id: str, *, wait_s: float = 0.0, held: RoundLock | None = None
+) -> Iterator[RoundLock]:
+    """Hold the round's output folder: one writer at a time (a scoring run, the review export), so a cron
+    tick during a manual run, or an export during a re-score, never interleaves its writes with another's.
 
     A flock on `OUT/.gradeflow.lock`: the kernel drops it when the holder dies, however it dies, so a
     killed run never leaves a stale lock behind. The file records who holds it, for the refusal message.
+    `wait_s`: how long to wait for the holder before RoundBusy (0: refuse at once, as scoring does).
+    `held`: the caller already holds this folder's lock (a RoundLock it was given): yielded as it is.
     """
     path = Path(out_dir) / LOCK_FILE
+    if held is not None:
+        if not held.covers(out_dir):
+            raise ValueError(f"the lock held is {held.path}, not {path}")
+        yield held
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a+", encoding="utf-8") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() < deadline:
+                    time.sleep(LOCK_POLL_S)
+                    continue
             handle.seek(0)
             holder = handle.read().strip() or "another process"
+            waited = f" (waited {wait_s:g} s)" if wait_s else ""
             raise RoundBusy(
-                f"round {round_id} is being scored into {out_dir} by {holder}; this run stops without writing "
-                f"(lock {path}: it is released when that run ends)"
+                f"round {round_id} is being written into {out_dir} by {holder}{waited}; this run stops without "
+                f"writing (lock {path}: it is released when that run ends)"
             ) from None
         handle.seek(0)
         handle.truncate()
         handle.write(f"pid {os.getpid()} on {socket.gethostname()} since {datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC")
         handle.flush()
         try:
-            yield
+            yield RoundLock(path.resolve())
         finally:
             handle.seek(0)
             handle.truncate()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,11 @@ import yaml
 from pydantic import ValidationError
 
 from rubric_schema._models import Exam, Question
+
+MAX_RUBRIC_BYTES = 10_000_000
+"""A rubric is tens of kB; a bigger file is refused before it is parsed."""
+MAX_NESTING = 200
+"""Deepest nesting of brackets or indentation the rubric parser is handed (the seed's is under 20)."""
 
 
 class RubricError(Exception):
@@ -47,6 +53,8 @@ def parse_exam(data: Any, *, source: Path) -> Exam:
     """
     try:
         return Exam.model_validate(data, context={"rubric_dir": Path(source).parent})
+    except RecursionError:
+        raise RubricError(source, [("", "nested too deeply to validate")]) from None
     except ValidationError as error:
         problems = [(_location(e["loc"], data), e["msg"]) for e in error.errors()]
         raise RubricError(source, problems) from None
@@ -56,16 +64,36 @@ def load_exam(path: str | Path) -> Exam:
     """Read a YAML or JSON rubric and validate it."""
     path = Path(path)
     try:
+        size = path.stat().st_size
+        if size > MAX_RUBRIC_BYTES:
+            raise RubricError(path, [("", f"file is {size:,} bytes, over the limit of {MAX_RUBRIC_BYTES:,}")])
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise RubricError(path, [("", f"cannot read the file: {error}")]) from None
+    depth = _nesting(text)
+    if depth > MAX_NESTING:
+        raise RubricError(path, [("", f"nested {depth:,} levels deep, over the limit of {MAX_NESTING}")])
     try:
         data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
     except (yaml.YAMLError, json.JSONDecodeError) as error:
         raise RubricError(path, [("", f"not valid {path.suffix.lstrip('.') or 'YAML'}: {error}")]) from None
+    except RecursionError:
+        raise RubricError(path, [("", "nested too deeply to parse")]) from None
     if not isinstance(data, dict):
         raise RubricError(path, [("", "expected a mapping at the top of the file")])
     return parse_exam(data, source=path)
+
+
+def _nesting(text: str) -> int:
+    """A cheap upper bound on how deep the text nests: open brackets (quoted text included, which only
+    over-counts) or leading spaces, whichever is deeper; linear, so hostile input cannot recurse here.
+    """
+    depth = deepest = 0
+    for bracket in re.findall(r"[\[\]{}]", text):
+        depth = max(0, depth + (1 if bracket in "[{" else -1))
+        deepest = max(deepest, depth)
+    indent = max((len(line) - len(line.lstrip(" ")) for line in text.splitlines() if line.strip()), default=0)
+    return max(deepest, indent // 2)
 
 
 def _sha(payload: Any) -> str:

@@ -10,7 +10,7 @@ import math
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
 from rubric_schema._key_points import MAX_KEY_POINTS, enumerated_points
@@ -18,8 +18,31 @@ from rubric_schema._key_points import MAX_KEY_POINTS, enumerated_points
 POINT_TOLERANCE = 1e-6
 """Two point sums closer than this are equal (0.1 + 0.2 is not 0.3 in floats)."""
 
+MIN_STEP = 0.01
+"""Finest grading step: points have at most two decimals."""
+MAX_GRADE_LEVELS = 1000
+"""Most distinct awards one criterion may have (points / step + 1): the judge holds a distribution over them."""
+MAX_TITLE_CHARS = 10_000
+"""Titles are a line; ten thousand characters is far past any real one."""
+MAX_TEXT_CHARS = 200_000
+"""Prompts, reference answers and grading notes: a long reference is a few thousand characters."""
+
+
+def _two_decimals(value: float) -> float:
+    """Points are decimals with at most two places (the judge's grid and the reports' rounding rest on it)."""
+    if abs(value * 100 - round(value * 100)) > 1e-6 * max(1.0, value):
+        raise ValueError(f"{value!r} has more than two decimals")
+    return value
+
+
 Identifier = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
-Points = Annotated[float, Field(ge=0, le=1000)]
+Points = Annotated[float, Field(ge=0, le=1000, strict=True), AfterValidator(_two_decimals)]
+"""A strict number (`true` is no point), 0 to 1000, at most two decimals."""
+Step = Annotated[float, Field(ge=MIN_STEP, le=1000, strict=True), AfterValidator(_two_decimals)]
+Count = Annotated[int, Field(ge=1, strict=True)]
+Title = Annotated[str, Field(min_length=1, max_length=MAX_TITLE_CHARS)]
+LongText = Annotated[str, Field(max_length=MAX_TEXT_CHARS)]
+PythonName = Annotated[str, Field(max_length=200, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 AnswerKind = Literal["text", "code", "both"]
 CodeCheckName = Literal["correct", "complexity", "speed"]
 
@@ -50,7 +73,7 @@ class PerMention(_Frozen):
 
     points_each: Points = Field(gt=0)
     """Points for each distinct mention the judge counts."""
-    full_at: int | None = Field(default=None, ge=1)
+    full_at: Count | None = None
     """With this many mentions the criterion earns its full points (the seed's "at least three")."""
 
 
@@ -58,12 +81,13 @@ class Criterion(_Frozen):
     """One thing that earns points, with what the judge needs to decide it."""
 
     id: Identifier
-    title: str = Field(min_length=1)
+    title: Title
     """Short name shown in reports, e.g. "复杂度分析正确"."""
     points: Points = Field(gt=0)
     """Most points this criterion can earn."""
-    step: Points = Field(default=0.5, gt=0)
-    """Granularity of awarded points; a judge may only award multiples of it (or the max)."""
+    step: Step = 0.5
+    """Granularity of awarded points; a judge may only award multiples of it (or the max); at least 0.01
+    and at most `MAX_GRADE_LEVELS` awards per criterion."""
     answer_kind: AnswerKind = "text"
     """Where the evidence is expected: prose, code, or either."""
     code: CodeRef | None = None
@@ -72,13 +96,15 @@ class Criterion(_Frozen):
     """Award by counting distinct mentions instead of judging quality."""
     bonus: bool = False
     """Bonus points: not part of the question's max, added on top of it."""
-    earns_points_for: str = Field(min_length=1)
+    earns_points_for: LongText = Field(min_length=1)
     """What an answer must show to earn the points (the judge's main instruction)."""
-    reference: str = ""
+    reference: LongText = ""
     """Reference answer text condensed from the answer key."""
-    grading_notes: str = ""
+    grading_notes: LongText = ""
     """Partial credit, common mistakes, what not to reward."""
-    key_points: list[Annotated[str, Field(min_length=1)]] = Field(default_factory=list, max_length=MAX_KEY_POINTS)
+    key_points: list[Annotated[LongText, Field(min_length=1)]] = Field(
+        default_factory=list, max_length=MAX_KEY_POINTS
+    )
     """What earns the points, one checkable statement each, worth equal shares; empty: the judge uses
     the key points `earns_points_for` enumerates, if any (`Criterion.judged_key_points`)."""
 
@@ -101,6 +127,12 @@ class Criterion(_Frozen):
             raise ValueError("a `code` reference needs answer_kind 'code' or 'both'")
         if self.step > self.points + POINT_TOLERANCE:
             raise ValueError(f"step {self.step} is larger than points {self.points}")
+        levels = math.floor(self.points / self.step + POINT_TOLERANCE) + 1
+        if levels > MAX_GRADE_LEVELS:
+            raise ValueError(
+                f"step {self.step:g} makes {levels:,} grade levels of {self.points:g} points, over the limit of "
+                f"{MAX_GRADE_LEVELS:,}: use a coarser step"
+            )
         return self
 
 
@@ -108,7 +140,7 @@ class Alternative(_Frozen):
     """One way of answering inside a best-k-of-n group (e.g. "方法二：最小堆")."""
 
     id: Identifier
-    title: str = Field(min_length=1)
+    title: Title
     criteria: list[Criterion] = Field(min_length=1)
 
     @property
@@ -121,8 +153,8 @@ class ChoiceGroup(_Frozen):
     """Best k of n alternatives: the k highest-scoring alternatives count, capped."""
 
     id: Identifier
-    title: str = Field(min_length=1)
-    pick: int = Field(ge=1)
+    title: Title
+    pick: Count
     """How many alternatives count (k)."""
     cap: Points = Field(gt=0)
     """Most points the group earns in all."""
@@ -156,8 +188,8 @@ class Question(_Frozen):
     id: Identifier
     """As the exam names it ("1.1", "Q1", "A.2", "os-q1": letters, digits, `.`, `-`, `_`); submission headings
     are matched to it, letters in either case, and reports order ids naturally ("Q2" before "Q10")."""
-    title: str = Field(min_length=1)
-    prompt: str = Field(min_length=1)
+    title: Title
+    prompt: LongText = Field(min_length=1)
     """The question as the candidate saw it."""
     points: Points = Field(gt=0)
     """Question maximum, bonus excluded."""
@@ -210,15 +242,15 @@ class CodeTask(_Frozen):
     """A code task the executors check: the candidate-facing contract and the reference to compare with."""
 
     id: Identifier
-    question_id: str
-    entrypoint: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    question_id: Identifier
+    entrypoint: PythonName
     """Name of the function or class the candidate's code must define."""
-    aliases: list[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]] = Field(default_factory=list)
+    aliases: list[PythonName] = Field(default_factory=list)
     """Other names the callable may have (`find_kth_largest`); without any of them, the executors look for
     the one public function or class whose parameters fit the reference's."""
-    signature: str = Field(min_length=1)
+    signature: Title
     """Shown to candidates, e.g. "def kth_largest(nums: list[int], k: int) -> int"."""
-    description: str = ""
+    description: LongText = ""
     max_complexity_exponent: float | None = Field(default=None, gt=0)
     """The "complexity" check passes when the fitted log-time/log-n slope is at most this."""
     max_speed_ratio: float | None = Field(default=None, gt=0)
@@ -232,7 +264,7 @@ class Section(_Frozen):
     """A part of the exam ("一、算法与数据结构进阶"); sections nest, questions sit at any level."""
 
     id: Identifier
-    title: str = Field(min_length=1)
+    title: Title
     points: Points = Field(gt=0)
     sections: list[Section] = Field(default_factory=list)
     questions: list[Question] = Field(default_factory=list)
@@ -253,13 +285,13 @@ class Exam(_Frozen):
     """A whole exam rubric."""
 
     id: Identifier
-    title: str = Field(min_length=1)
+    title: Title
     language: Literal["zh", "en"] = "zh"
     total_points: Points = Field(gt=0)
     pass_mark: Points | None = None
     sections: list[Section] = Field(min_length=1)
     code_tasks: list[CodeTask] = Field(default_factory=list)
-    code_tasks_module: str = Field(default="code_tasks.py", exclude=True, pattern=r"^[^/\\].*\.py$")
+    code_tasks_module: str = Field(default="code_tasks.py", exclude=True, max_length=1000, pattern=r"^[^/\\].*\.py$")
     """The Python file, relative to the rubric, that defines the code tasks for the executors
     (docs/CODE_TASKS.md). A path, not an import name: the sandbox binds that one file. Not part of the
     rubric's content hash."""

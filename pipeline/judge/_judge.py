@@ -269,7 +269,7 @@ class Judge:
         self.intent = default_intent_reader() if settings.screen_injections and settings.screen_meaning else None
         """Reads sentences by meaning for the injection screen; None: the screen's patterns only."""
         self.prefixes = (
-            PrefixStates(backend, settings.prefix_state_dir, settings.prefix_state_max_mib << 20)
+            PrefixStates(backend, settings.prefix_states_path, settings.prefix_state_max_mib << 20)
             if isinstance(backend, SlotServer) and settings.prefix_states
             else None
         )
@@ -474,7 +474,8 @@ class Judge:
         if slot is None or self.prefixes is None or restored is None:
             return
         if restored:
-            self.prefixes.confirm(slot, prompt.prefix_sha, cached_tokens=cached, prefix_tokens=self._tokens(prompt.prefix))
+            prefix_tokens = self._tokens(prompt.prefix)
+            self.prefixes.confirm(slot, prompt.prefix_sha, cached_tokens=cached, prefix_tokens=prefix_tokens)
         else:
             self.prefixes.save(slot, prompt.prefix_sha)
 

@@ -243,7 +243,7 @@ def _command(settings: JudgeSettings, binary: Path, model_path: Path, port: int)
         "--cache-ram", str(settings.local_cache_ram_mib),
         "--seed", "0",
         "--no-webui",
-        *(["--slot-save-path", str(settings.prefix_state_dir)] if settings.prefix_states else []),
+        *(["--slot-save-path", str(settings.prefix_states_path)] if settings.prefix_states else []),
     ]  # fmt: skip
 
 
@@ -327,7 +327,7 @@ class Supervisor:
         log_file = self.settings.local_model_dir / f"llama-server-{port}.log"
         log_file.parent.mkdir(parents=True, exist_ok=True)
         if self.settings.prefix_states:
-            self.settings.prefix_state_dir.mkdir(parents=True, exist_ok=True)
+            self.settings.prefix_states_path.mkdir(parents=True, exist_ok=True)
         clean_exit = False
         while not self._stopping.is_set():
             with log_file.open("ab") as log:

@@ -73,6 +73,11 @@ class JudgeSettings(BaseSettings):
     (the samples' agreement), 0.45 for distributions (whose confidence is 1 − 2·sd/points: the 1.5B model's
     distributions are broad, and 0.45 sends about the least sure quarter to review; docs/BENCHMARKS.md)."""
 
+    @property
+    def prefix_states_path(self) -> Path:
+        """The folder of the saved prefix states (the server's --slot-save-path)."""
+        return self.prefix_state_dir or self.cache_dir.parent / "prefix-states"
+
     def review_below(self, mode: str) -> float:
         """The review threshold in force for `mode` (the configured one, or the fallback to verdicts)."""
         if self.review_threshold is not None:
@@ -95,8 +100,9 @@ class JudgeSettings(BaseSettings):
     prefix_states: bool = True
     """Keep each question's evaluated prompt prefix on disk (llama-server's --slot-save-path) and restore it
     in the next round of the same exam instead of evaluating it again."""
-    prefix_state_dir: Path = DEFAULT_CACHE_ROOT / "prefix-states"
-    """Where the saved prefix states live (one file per model, prompt prefix and llama.cpp build)."""
+    prefix_state_dir: Path | None = None
+    """Where the saved prefix states live (one file per model, prompt prefix and llama.cpp build); default:
+    `prefix-states` beside the judge cache (`prefix_states_path`)."""
     prefix_state_max_mib: int = Field(default=2048, ge=0)
     """Disk bound of the saved prefix states; the least recently used go first."""
     local_startup_timeout_s: float = Field(default=180.0, gt=0)

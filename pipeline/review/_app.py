@@ -7,16 +7,22 @@ nothing was saved. Cookies are HttpOnly and SameSite=Strict; the login token lea
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import quote as url_quote
+from urllib.parse import unquote, urlencode
 
 import jinja2
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from pipeline.review._auth import AuthError, Session
+from pipeline.review._explain import ItemExplanation
 from pipeline.review._round import MODES, ItemView
 from pipeline.review._station import FormError, Station
 from pipeline.review._store import StaleForm
@@ -31,7 +37,9 @@ _ENV = jinja2.Environment(
 )
 _ENV.filters["pts"] = lambda v: "—" if v is None else f"{v:g}"
 _ENV.filters["num"] = lambda v, d=2: "—" if v is None else f"{v:.{d}f}"
-_KEYS_JS = (_HERE / "static" / "keys.js").read_text(encoding="utf-8")
+_ENV.filters["seg"] = lambda v: url_quote(v, safe="")
+_SCRIPTS = {name: (_HERE / "static" / name).read_text(encoding="utf-8") for name in ("keys.js", "explain.js")}
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]", "::1")
 _HEADERS = {
     "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self'; form-action 'self'; frame-ancestors 'none'",
@@ -59,14 +67,27 @@ def highlight(answer: str, quotes: dict[str, str]) -> list[tuple[str, str]]:
     return [s for s in segments if s[0]]
 
 
-def build_app(station: Station) -> Starlette:
-    """The ASGI app of one station."""
+def item_path(submission_id: str, question_id: str, prefix: str = "/item") -> str:
+    """An item's URL, each id quoted whole (an id may hold '/', '?', '#' or '%')."""
+    return f"{prefix}/{url_quote(submission_id, safe='')}/{url_quote(question_id, safe='')}"
+
+
+def _path_key(request: Request, prefix: str) -> tuple[str, str] | None:
+    """(submission, question) of a quoted item URL, read from the raw path (a decoded '%2F' is ambiguous)."""
+    raw = request.scope.get("raw_path") or request.scope["path"].encode()
+    parts = raw.decode("latin-1").split("?")[0].removeprefix(prefix + "/").split("/")
+    return (unquote(parts[0]), unquote(parts[1])) if len(parts) == 2 else None
+
+
+def build_app(station: Station, *, allowed_hosts: Sequence[str] = LOOPBACK_HOSTS) -> Starlette:
+    """The ASGI app of one station; requests naming another Host are refused (DNS rebinding)."""
     sessions = station.sessions
 
     def session_of(request: Request) -> Session:
         session = sessions.loads(request.cookies.get(sessions.COOKIE))
-        if session is not None and session.reviewer is not None and session.reviewer not in station.reviewers():
-            session = None  # removed from reviewers.yaml
+        if session is not None and session.reviewer is not None and not station.session_live(session.sid,
+                                                                                              session.reviewer):
+            session = None  # logged out, expired, a newer token issued, or removed from reviewers.yaml
         return session or sessions.new()
 
     def page(request: Request, session: Session, template: str, status: int = 200, **context: object) -> Response:
@@ -125,10 +146,17 @@ def build_app(station: Station) -> Starlette:
         saved = {"saved": request.query_params["saved"]} if request.query_params.get("saved") else {}
         if item is None:
             return redirect("/?" + urlencode(chosen | saved | {"empty": "1"}), session)
-        return redirect(f"/item/{item.submission_id}/{item.question_id}?" + urlencode(chosen | saved), session)
+        return redirect(item_path(item.submission_id, item.question_id) + "?" + urlencode(chosen | saved), session)
 
-    def find(request: Request) -> ItemView | None:
-        return station.view.items.get((request.path_params["sid"], request.path_params["qid"]))
+    def find(request: Request, prefix: str = "/item") -> ItemView | None:
+        key = _path_key(request, prefix)
+        return station.view.items.get(key) if key else None
+
+    def explanation_of(item: ItemView, blind: bool) -> ItemExplanation:
+        """The item's explanations, asked for in the background when missing (never in blind mode)."""
+        if blind or station.explainer is None:
+            return ItemExplanation("none")
+        return station.explainer.request(item)
 
     def item_page(request: Request, session: Session, item: ItemView, status: int = 200, error: str = "",
                   chosen: dict[str, str] | None = None) -> Response:
@@ -139,7 +167,9 @@ def build_app(station: Station) -> Starlette:
         prefill: dict[str, float | None] = {e.criterion_id: e.points for e in mine}
         if not mine and not blind:
             prefill = {cid: j.points for cid, j in item.judge.items()}
+        explanation = explanation_of(item, blind)
         quotes = {} if blind else {cid: j.evidence for cid, j in item.judge.items() if j.evidence}
+        quotes |= {cid: e.evidence for cid, e in explanation.criteria.items() if e.evidence}
         return page(
             request, session, "item.html", status=status,
             item=item,
@@ -147,6 +177,9 @@ def build_app(station: Station) -> Starlette:
             question_sha=station.view.question_shas[item.question_id],
             criteria=station.view.criteria(item.question_id),
             segments=highlight(item.answer, quotes),
+            explanation=explanation,
+            item_url=item_path(item.submission_id, item.question_id),
+            explanation_url=item_path(item.submission_id, item.question_id, "/explanation"),
             prefill=prefill,
             blind=blind,
             blocking=sorted(blocking),
@@ -165,8 +198,7 @@ def build_app(station: Station) -> Starlette:
         item = find(request)
         if item is None:
             return message(request, session, 404, "No such item",
-                           f"Round {station.view.round_id} has no item {request.path_params['sid']} / "
-                           f"{request.path_params['qid']} to review.")
+                           f"Round {station.view.round_id} has no item {request.path_params['rest']} to review.")
         return item_page(request, session, item)
 
     async def grade(request: Request) -> Response:
@@ -183,7 +215,7 @@ def build_app(station: Station) -> Starlette:
         chosen = filters(fields)
         try:
             parsed = station.parse_form(item, fields)
-            if not station.store.has_form(parsed.form_id):
+            if not station.store.has_form(parsed.form_id, session.reviewer):
                 blocking = station.holders_blocking(item, session.reviewer)
                 if blocking:
                     raise FormError(f"this item is assigned to {', '.join(sorted(blocking))}")
@@ -204,18 +236,20 @@ def build_app(station: Station) -> Starlette:
         fields = await checked_form(request, session)
         if isinstance(fields, Response):
             return fields
-        name = station.login(fields.get("token", ""))
+        fresh = sessions.new(mode=session.mode)
+        name = station.login(fields.get("token", ""), fresh.sid)
         if name is None:
             return message(request, session, 403, "Login link not valid",
                            "This login link is unknown or was used already. Ask for a new one "
                            "(gradeflow review add-reviewer NAME).")
-        return redirect("/", sessions.new(reviewer=name, mode=session.mode))
+        return redirect("/", Session(sid=fresh.sid, reviewer=name, mode=session.mode))
 
     async def logout(request: Request) -> Response:
         session = session_of(request)
         fields = await checked_form(request, session)
         if isinstance(fields, Response):
             return fields
+        station.store.end_session(session.sid)
         return redirect("/", sessions.new())
 
     async def set_mode(request: Request) -> Response:
@@ -228,30 +262,60 @@ def build_app(station: Station) -> Starlette:
             return message(request, session, 400, "Unknown mode", f"Modes are {', '.join(MODES)}; nothing changed.")
         return redirect("/", Session(sid=session.sid, reviewer=session.reviewer, mode=mode))
 
-    async def keys_js(request: Request) -> Response:
-        return Response(_KEYS_JS, media_type="text/javascript", headers=_HEADERS)
+    async def script(request: Request) -> Response:
+        name = request.path_params["name"]
+        if name not in _SCRIPTS:
+            return Response("not found", status_code=404, headers=_HEADERS)
+        return Response(_SCRIPTS[name], media_type="text/javascript", headers=_HEADERS)
+
+    def explanation_json(explanation: ItemExplanation) -> Response:
+        return JSONResponse({"state": explanation.state, "error": explanation.error,
+                             "criteria": {cid: asdict(e) for cid, e in explanation.criteria.items()}},
+                            headers=_HEADERS)
+
+    async def explanation(request: Request) -> Response:
+        """The item's explanations as JSON (the page polls it while they are generated)."""
+        session = session_of(request)
+        item = find(request, "/explanation")
+        if session.reviewer is None or item is None:
+            return JSONResponse({"error": "sign in" if item else "no such item"},
+                                status_code=401 if session.reviewer is None else 404, headers=_HEADERS)
+        return explanation_json(explanation_of(item, session.mode == "blind"))
+
+    async def retry_explanation(request: Request) -> Response:
+        session = session_of(request)
+        fields = await checked_form(request, session)
+        if isinstance(fields, Response):
+            return fields
+        item = find(request, "/explanation")
+        if session.reviewer is None or item is None or station.explainer is None or session.mode == "blind":
+            return JSONResponse({"error": "nothing to explain"}, status_code=400, headers=_HEADERS)
+        return explanation_json(station.explainer.request(item, retry=True))
 
     async def health(request: Request) -> Response:
-        return JSONResponse({
-            "round_id": station.view.round_id,
-            "items": len(station.view.items),
-            "exported_seq": station.exporter.exported_seq,
-        })
+        """Liveness and the export's progress for anyone; the round's id and size only for a reviewer."""
+        state: dict[str, object] = {"status": "ok", "exported_seq": station.exporter.exported_seq}
+        if session_of(request).reviewer is not None:
+            state |= {"round_id": station.view.round_id, "items": len(station.view.items)}
+        return JSONResponse(state, headers=_HEADERS)
 
     async def broken_reviewers(request: Request, error: Exception) -> Response:
         return HTMLResponse(_ENV.get_template("message.html").render(
             session=sessions.new(), csrf="", round_id=station.view.round_id, modes=MODES,
             title="Reviewers file broken", text=f"{error} (fix the file; nothing was saved)."), status_code=500)
 
-    return Starlette(exception_handlers={AuthError: broken_reviewers}, routes=[
+    middleware = [Middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))]
+    return Starlette(middleware=middleware, exception_handlers={AuthError: broken_reviewers}, routes=[
         Route("/", queue),
         Route("/next", next_item),
-        Route("/item/{sid}/{qid}", show_item, methods=["GET"]),
-        Route("/item/{sid}/{qid}", grade, methods=["POST"]),
+        Route("/item/{rest:path}", show_item, methods=["GET"]),
+        Route("/item/{rest:path}", grade, methods=["POST"]),
+        Route("/explanation/{rest:path}", explanation, methods=["GET"]),
+        Route("/explanation/{rest:path}", retry_explanation, methods=["POST"]),
         Route("/login", login_form, methods=["GET"]),
         Route("/login", login, methods=["POST"]),
         Route("/logout", logout, methods=["POST"]),
         Route("/mode", set_mode, methods=["POST"]),
-        Route("/static/keys.js", keys_js),
+        Route("/static/{name}", script),
         Route("/healthz", health),
     ])

@@ -24,7 +24,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 REVIEWERS_FILE = "reviewers.yaml"
 SECRET_FILE = ".review-secret"
 NAME = re.compile(r"^[A-Za-z0-9_.\-]{1,40}$")
-SESSION_MAX_AGE_S = 14 * 24 * 3600
+SESSION_MAX_AGE_S = 12 * 3600
+"""A session ends this long after its login (checked by the server's session table, not only the cookie)."""
 
 
 class AuthError(Exception):

@@ -1,26 +1,27 @@
 """From the grade log to the tables: `human_reviews`, and final points in `item_scores` and `submissions`.
 
-Each table file is replaced whole with one rename inside its partition folder, so a reader (DuckDB, the
-report, a calibration) sees the old file or the new one, never a half-written or missing file, even
-when the station is killed mid-export; the next export rebuilds everything from the log.
+An export is a writer of the round like scoring: it holds the round lock (pipeline.rounds.round_lock) from
+reading item_scores to writing it, so a re-score is never overwritten by finals computed on the tables it
+replaced, and it writes through pipeline.store, whose partition swap a reader never sees half done (even
+when the station is killed mid-export); the next export rebuilds everything from the log.
 """
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import pyarrow.parquet as pq
 
 from pipeline import __version__
 from pipeline.calibrate import HumanGrade, item_grades
 from pipeline.review._round import RoundView
 from pipeline.review._store import GradeEvent, ItemKey, ReviewStore
-from pipeline.store import partition_dir, to_arrow
+from pipeline.rounds import RoundLock, round_lock
+from pipeline.store import read_partition, write_partition
+
+EXPORT_WAIT_S = 120.0
+"""How long an export waits for a re-score of its round to finish (its write-tables and reapply-reviews
+take seconds; a re-score reapplies the whole log itself) before it gives up with RoundBusy."""
 
 
 @dataclass(frozen=True)
@@ -100,19 +101,9 @@ def decisions(all_forms: list[Form]) -> dict[ItemKey, HumanDecision]:
     }
 
 
-def _replace_file(out_dir: Path, table: str, round_id: str, rows: list[dict[str, Any]]) -> Path:
-    target = partition_dir(out_dir, table, round_id) / "part-0.parquet"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = target.with_name(f".part-0.{uuid.uuid4().hex}.tmp")
-    pq.write_table(to_arrow(table, rows), staging)
-    os.replace(staging, target)
-    return target
-
-
 def _apply_finals(out_dir: Path, round_id: str, decided: dict[ItemKey, HumanDecision]) -> None:
     """Rewrite final_points/decided_by of the round's items and final_total/decided_by of its submissions."""
-    items_file = partition_dir(out_dir, "item_scores", round_id) / "part-0.parquet"
-    items = pq.read_table(items_file).to_pylist()
+    items = read_partition(out_dir, "item_scores", round_id).to_pylist()
     change: dict[str, float] = defaultdict(float)
     deciders: dict[str, set[str]] = defaultdict(set)
     for row in items:
@@ -129,9 +120,8 @@ def _apply_finals(out_dir: Path, round_id: str, decided: dict[ItemKey, HumanDeci
                 "calibration" if row["calibrated_points"] is not None else "judge")
         if row["decided_by"] not in (None, "rule"):
             deciders[key[0]].add(row["decided_by"])
-    _replace_file(out_dir, "item_scores", round_id, items)
-    submissions_file = partition_dir(out_dir, "submissions", round_id) / "part-0.parquet"
-    submissions = pq.read_table(submissions_file).to_pylist()
+    write_partition(out_dir, "item_scores", round_id, items)
+    submissions = read_partition(out_dir, "submissions", round_id).to_pylist()
     for row in submissions:
         if row["status"] == "rejected":
             continue
@@ -139,7 +129,7 @@ def _apply_finals(out_dir: Path, round_id: str, decided: dict[ItemKey, HumanDeci
         sid = row["submission_id"]
         row["final_total"] = None if base is None else round(base + change[sid], 2)
         row["decided_by"] = ", ".join(sorted(deciders[sid])) or None
-    _replace_file(out_dir, "submissions", round_id, submissions)
+    write_partition(out_dir, "submissions", round_id, submissions)
 
 
 @dataclass(frozen=True)
@@ -153,8 +143,19 @@ class ExportSummary:
     last_seq: int
 
 
-def export(view: RoundView, store: ReviewStore) -> ExportSummary:
-    """Write human_reviews from the whole log and the final points it implies; safe to run at any time."""
+def export(
+    view: RoundView, store: ReviewStore, *, wait_s: float = EXPORT_WAIT_S, held: RoundLock | None = None
+) -> ExportSummary:
+    """Write human_reviews from the whole log and the final points it implies; safe to run at any time.
+
+    In the round lock: waits up to `wait_s` for a re-score to finish (then RoundBusy; the log keeps every
+    grade). `held`: the caller holds the lock already (scoring's reapply-reviews).
+    """
+    with round_lock(view.round_out, view.round_id, wait_s=wait_s, held=held):
+        return _export(view, store)
+
+
+def _export(view: RoundView, store: ReviewStore) -> ExportSummary:
     events = store.events(view.round_id)
     all_forms = forms(view, events)
     rows = [
@@ -180,7 +181,7 @@ def export(view: RoundView, store: ReviewStore) -> ExportSummary:
         for form in all_forms
         for e in form.events
     ]
-    _replace_file(view.round_out, "human_reviews", view.round_id, rows)
+    write_partition(view.round_out, "human_reviews", view.round_id, rows)
     decided = decisions(all_forms)
     _apply_finals(view.round_out, view.round_id, decided)
     return ExportSummary(

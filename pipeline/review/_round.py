@@ -7,7 +7,10 @@ SQLite query, whatever the size of the round.
 from __future__ import annotations
 
 import hashlib
+import json
 import math
+import os
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,8 +26,47 @@ MODES = ("review", "blind")
 """review: the flagged items with the judge's points shown; blind: every judged item, the judge hidden."""
 
 
+ROUND_SOURCE_FILE = ".gradeflow-round.json"
+"""Written into a round's output folder by scoring: where its answers and rubric are (the tables hold neither)."""
+
+
 class ReviewError(Exception):
     """A round the station cannot open; the message names the folder and what is missing."""
+
+
+@dataclass(frozen=True)
+class RoundSource:
+    """The round directory and round id a round output folder was scored from."""
+
+    round_dir: Path
+    round_id: str
+
+
+def record_round_source(out_dir: str | Path, round_dir: str | Path, round_id: str) -> Path:
+    """Note in OUT where the round came from, so `gradeflow review` and `gradeflow explain` need no --round-dir.
+
+    Replaced with one rename: a reader sees the old record or the new one, never half a file.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / ROUND_SOURCE_FILE
+    staging = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    staging.write_text(json.dumps({"round_dir": str(Path(round_dir).resolve()), "round_id": round_id}) + "\n",
+                       encoding="utf-8")
+    os.replace(staging, path)
+    return path
+
+
+def read_round_source(out_dir: str | Path) -> RoundSource | None:
+    """The round OUT was scored from; None when scoring left no record (an older output folder)."""
+    path = Path(out_dir) / ROUND_SOURCE_FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return RoundSource(round_dir=Path(data["round_dir"]), round_id=str(data["round_id"]))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise ReviewError(f"{path}: not a round record ({error}); pass --round-dir") from None
 
 
 @dataclass(frozen=True)

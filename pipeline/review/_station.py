@@ -20,12 +20,14 @@ from pipeline.calibrate import agreement, infer_scale
 from pipeline.review._auth import (
     REVIEWERS_FILE,
     SECRET_FILE,
+    SESSION_MAX_AGE_S,
     Reviewer,
     Sessions,
     hash_token,
     load_reviewers,
     load_secret,
 )
+from pipeline.review._explain import Explainer, JudgeOpener
 from pipeline.review._export import ExportSummary, export, forms
 from pipeline.review._round import ItemView, RoundView
 from pipeline.review._store import STORE_FILE, GradeEvent, ItemKey, NewGrade, ReviewStore
@@ -114,14 +116,21 @@ class Station:
     """One round's review station: the round view, the store, reviewers, sessions and the exporter."""
 
     def __init__(self, round_out: str | Path, round_dir: str | Path, *, round_id: str | None = None,
-                 double_share: float = 0.1):
+                 double_share: float = 0.1, open_judge: JudgeOpener | None = None, judge_sha: str = ""):
+        """`open_judge` (with the `judge_sha` of its model and prompts): explanations on demand; None: none."""
         self.round_out = Path(round_out)
         self.view = RoundView(round_out, round_dir, round_id=round_id, double_share=double_share)
         self.store = ReviewStore(self.round_out / STORE_FILE)
         self.reviewers_path = self.round_out / REVIEWERS_FILE
         self.sessions = Sessions(load_secret(self.round_out / SECRET_FILE))
         self.exporter = Exporter(self.view, self.store)
+        self.explainer = Explainer(self.view, self.store, open_judge, judge_sha) if open_judge else None
         self._reviewers: tuple[tuple[int, int, int] | None, dict[str, Reviewer]] = (None, {})
+
+    def close(self) -> None:
+        """Stop what the station started: the explanation worker and its judge (an embedded llama-server)."""
+        if self.explainer is not None:
+            self.explainer.close()
 
     def reviewers(self) -> dict[str, Reviewer]:
         """reviewers.yaml, re-read only when the file changed (every request checks its reviewer is listed)."""
@@ -134,13 +143,21 @@ class Station:
             self._reviewers = (stamp, load_reviewers(self.reviewers_path))
         return self._reviewers[1]
 
-    def login(self, token: str) -> str | None:
-        """The reviewer a one-time token belongs to, spending it; None when unknown or used."""
+    def login(self, token: str, sid: str) -> str | None:
+        """The reviewer a one-time token belongs to, spending it and opening session `sid`; None: unknown or used."""
         digest = hash_token(token)
         match = next((r for r in self.reviewers().values() if r.token_sha256 == digest), None)
         if match is None or not self.store.use_token(digest, match.name):
             return None
+        self.store.open_session(sid, match.name, digest, SESSION_MAX_AGE_S)
         return match.name
+
+    def session_live(self, sid: str, reviewer: str) -> bool:
+        """Whether the server still knows the session: not logged out, not expired, and opened with the
+        reviewer's current token (a new token from `add-reviewer` ends every older session).
+        """
+        listed = self.reviewers().get(reviewer)
+        return listed is not None and self.store.session_token(sid, reviewer) == listed.token_sha256
 
     def queue(self, reviewer: str, mode: str, *, question: str = "", reason: str = "", by: str = "") -> Queue:
         """The items of the mode this reviewer may grade (or, with `by`, those that reviewer graded)."""

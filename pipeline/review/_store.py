@@ -53,6 +53,24 @@ CREATE TABLE IF NOT EXISTS used_tokens (
     reviewer TEXT NOT NULL,
     used_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS sessions (
+    sid TEXT PRIMARY KEY,
+    reviewer TEXT NOT NULL,
+    token_sha256 TEXT NOT NULL,
+    expires_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS explanations (
+    submission_id TEXT NOT NULL,
+    question_id TEXT NOT NULL,
+    criterion_id TEXT NOT NULL,
+    answer_sha TEXT NOT NULL,
+    judge_sha TEXT NOT NULL,
+    evidence TEXT NOT NULL,
+    evidence_verified INTEGER NOT NULL,
+    rationale TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (submission_id, question_id, criterion_id, answer_sha, judge_sha)
+);
 """
 
 ItemKey = tuple[str, str]
@@ -101,6 +119,16 @@ class Claim:
     others: frozenset[str]
 
 
+@dataclass(frozen=True)
+class Explanation:
+    """The judge's quoted evidence and rationale for one criterion, generated on demand (never its points)."""
+
+    criterion_id: str
+    evidence: str
+    evidence_verified: bool
+    rationale: str
+
+
 class ReviewStore:
     """The SQLite file of one round output folder; a connection per call, so any thread may use it."""
 
@@ -136,9 +164,9 @@ class ReviewStore:
             raise
         con.execute("COMMIT")
 
-    def has_form(self, form_id: str) -> bool:
-        """Whether this form was saved already (a resent form is acknowledged, not saved twice)."""
-        return self._con().execute("SELECT 1 FROM grades WHERE form_id = ? LIMIT 1", [form_id]).fetchone() is not None
+    def has_form(self, form_id: str, reviewer: str) -> bool:
+        """Whether this reviewer saved this form already (a resent form is acknowledged, not saved twice)."""
+        return _owner(self._con(), form_id) == reviewer
 
     def add_form(
         self,
@@ -154,15 +182,20 @@ class ReviewStore:
         question_sha: str,
         expected_version: int,
     ) -> bool:
-        """Save a form's grades at once; False when the form was saved before (nothing is added).
+        """Save a form's grades at once; False when this reviewer saved the form before (nothing is added).
+
+        A form id another reviewer saved raises StaleForm: their form is never taken for this one.
 
         `expected_version` is the reviewer's last seq on the item when the form was rendered: if the
         reviewer saved the item since (another tab), the form is stale and StaleForm is raised.
         """
         now = datetime.now(UTC).isoformat()
         with self._write() as con:
-            if con.execute("SELECT 1 FROM grades WHERE form_id = ? LIMIT 1", [form_id]).fetchone():
+            owner = _owner(con, form_id)
+            if owner == reviewer:
                 return False
+            if owner is not None:
+                raise StaleForm("this form was saved by another reviewer: reload the item for a form of your own")
             version = _version(con, round_id, item, reviewer)
             if version != expected_version:
                 raise StaleForm(f"you saved {item[0]} / {item[1]} again after this form was opened")
@@ -254,8 +287,52 @@ class ReviewStore:
             return True
 
 
+    def open_session(self, sid: str, reviewer: str, token_sha256: str, ttl_s: float) -> None:
+        """Record a login: the session lives until it expires, its reviewer logs out or gets a new token."""
+        with self._write() as con:
+            con.execute("INSERT OR REPLACE INTO sessions VALUES (?, ?, ?, ?)",
+                        [sid, reviewer, token_sha256, time.time() + ttl_s])
+
+    def session_token(self, sid: str, reviewer: str) -> str | None:
+        """The login token hash a live session of this reviewer was opened with; None: unknown, ended or expired."""
+        row = self._con().execute(
+            "SELECT token_sha256 FROM sessions WHERE sid = ? AND reviewer = ? AND expires_at > ?",
+            [sid, reviewer, time.time()],
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    def end_session(self, sid: str) -> None:
+        with self._write() as con:
+            con.execute("DELETE FROM sessions WHERE sid = ?", [sid])
+
+    def explanations(self, item: ItemKey, answer_sha: str, judge_sha: str) -> dict[str, Explanation]:
+        """Criterion → the explanation stored for this answer by this judge (model and prompts)."""
+        rows = self._con().execute(
+            "SELECT criterion_id, evidence, evidence_verified, rationale FROM explanations"
+            " WHERE submission_id = ? AND question_id = ? AND answer_sha = ? AND judge_sha = ?",
+            [*item, answer_sha, judge_sha],
+        ).fetchall()
+        return {cid: Explanation(cid, evidence, bool(ok), rationale) for cid, evidence, ok, rationale in rows}
+
+    def add_explanations(self, item: ItemKey, answer_sha: str, judge_sha: str,
+                         explanations: Sequence[Explanation]) -> None:
+        """Keep generated explanations (a regenerated one replaces the old: it is a cache, not a log)."""
+        now = datetime.now(UTC).isoformat()
+        with self._write(durable=False) as con:
+            con.executemany(
+                "INSERT OR REPLACE INTO explanations VALUES (?,?,?,?,?,?,?,?,?)",
+                [(*item, e.criterion_id, answer_sha, judge_sha, e.evidence, int(e.evidence_verified), e.rationale, now)
+                 for e in explanations],
+            )
+
+
 class StaleForm(Exception):
     """The form was rendered before a later save of the same reviewer on the same item."""
+
+
+def _owner(con: sqlite3.Connection, form_id: str) -> str | None:
+    row = con.execute("SELECT reviewer FROM grades WHERE form_id = ? LIMIT 1", [form_id]).fetchone()
+    return None if row is None else str(row[0])
 
 
 def _version(con: sqlite3.Connection, round_id: str, item: ItemKey, reviewer: str) -> int:

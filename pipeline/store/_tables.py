@@ -1,15 +1,16 @@
 """The result tables: explicit pyarrow schemas, one parquet partition per round, atomic replacement.
 
-Layout: `OUT/<table>/<partition_key>=<value>/part-0.parquet`. A partition is written into a staging
-folder and renamed into place, so a reader never sees half a partition and re-running a round replaces
-its partition instead of adding to it.
+Layout: `OUT/<table>/<partition_key>=<value>/part-0.parquet`, one file per partition. A partition is
+written to a hidden staging file beside it and renamed over it: one rename(2) of one file, atomic, so a
+reader (pyarrow, DuckDB, `open_results`) opens the old file or the new one, never none and never half of
+one, and re-running a round replaces its partition instead of adding to it.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
-import shutil
+import time
 import uuid
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -166,6 +167,9 @@ SCHEMAS: dict[str, pa.Schema] = {
             pa.field("ci_low", pa.float64()),
             pa.field("ci_high", pa.float64()),
             pa.field("gradeflow_version", pa.string()),
+            pa.field("k", pa.int64()),
+            pa.field("weight", pa.float64()),
+            pa.field("judge_reversed", pa.bool_()),
         ]
     ),
 }
@@ -213,24 +217,57 @@ def partition_dir(out_dir: str | Path, table: str, value: str) -> Path:
     return Path(out_dir) / table / f"{PARTITION_KEYS[table]}={value}"
 
 
+PART_FILE = "part-0.parquet"
+"""A partition's one file."""
+STALE_STAGING_S = 3600.0
+"""A staging file this old was left by a writer that died (a write takes seconds): the next write removes it."""
+
+
 def write_partition(out_dir: str | Path, table: str, value: str, rows: Iterable[Mapping[str, Any]]) -> Path:
-    """Replace one partition atomically: write to a staging folder, then swap it in with renames."""
+    """Replace one partition atomically: write a staging file in its folder, flush it to disk, rename it
+    over the partition's file.
+
+    One rename of one file, where the old store renamed the folder away and the new one in (readers in
+    between saw an empty round or FileNotFoundError). The replaced file is unlinked by the rename itself; a
+    reader that has it open reads it to the end.
+    """
     data = to_arrow(table, rows)
     key = PARTITION_KEYS[table]
     if data.num_rows and set(data.column(key).to_pylist()) != {value}:
         raise StoreError(f"{table}: every row must have {key}={value!r}")
     target = partition_dir(out_dir, table, value)
-    staging_root = Path(out_dir) / ".staging"
-    staging = staging_root / uuid.uuid4().hex
-    staging.mkdir(parents=True)
-    pq.write_table(data, staging / "part-0.parquet")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    retired = staging_root / f"retired-{uuid.uuid4().hex}"
-    if target.exists():
-        os.rename(target, retired)
-    os.rename(staging, target)
-    shutil.rmtree(retired, ignore_errors=True)
+    target.mkdir(parents=True, exist_ok=True)
+    staging = target / f".{PART_FILE}.{uuid.uuid4().hex}.tmp"
+    try:
+        with staging.open("wb") as handle:
+            pq.write_table(data, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(staging, target / PART_FILE)
+    finally:
+        staging.unlink(missing_ok=True)
+    _remove_stale_staging(target)
     return target
+
+
+def _remove_stale_staging(folder: Path) -> None:
+    """Staging files of writers killed before their rename (kill -9 skips the cleanup above)."""
+    cutoff = time.time() - STALE_STAGING_S
+    for leftover in folder.glob(f".{PART_FILE}.*.tmp"):
+        try:
+            if leftover.stat().st_mtime < cutoff:
+                leftover.unlink()
+        except FileNotFoundError:  # another writer's cleanup got there first
+            continue
+
+
+def read_partition(out_dir: str | Path, table: str, value: str) -> pa.Table:
+    """One partition (empty, with the table's schema, when it was never written), read through one handle."""
+    path = partition_dir(out_dir, table, value) / PART_FILE
+    try:
+        return _read_file(path, SCHEMAS[table])
+    except FileNotFoundError:
+        return SCHEMAS[table].empty_table()
 
 
 def read_table(out_dir: str | Path, table: str) -> pa.Table:

@@ -3,7 +3,7 @@
 Covers: the distribution judge reads the real model's log-probabilities (every label one token, the
 distribution renormalised), judges with sense (the reference answer outscores a wrong one, a blank
 earns nothing), a second run makes no model call, and the injection set (>= 20 variants on real answers,
-each judged by the model: the cache key includes the raw answer) shows no uplift on average.
+each judged by the model: the cache key includes the raw answer) gains no variant more than one step.
 """
 
 from __future__ import annotations
@@ -125,6 +125,14 @@ def test_the_reference_outscores_a_wrong_answer_and_a_blank_earns_nothing(judge,
     assert blank.awards[criterion.id].points == 0 and not blank.calls
 
 
+def _one_step(question: Question) -> float:
+    """A judged criterion's largest step as a share of the question's points: what two slots batching
+    together (logits not bit-exact) can move a snapped award by, and no more.
+    """
+    steps = [c.per_mention.points_each if c.per_mention else c.step for c in judged_criteria(question)]
+    return max(steps) / question.points
+
+
 def test_injection_set_gains_no_points_and_is_flagged(judge):
     bases = {base_id: _item(base_id, q, b["answer"]) for base_id, (b, q) in BASES.items()}
     base_judgments = dict(zip(bases, judge.judge_items([(BASES[i][1], item) for i, item in bases.items()]),
@@ -139,9 +147,11 @@ def test_injection_set_gains_no_points_and_is_flagged(judge):
         injected = score_question(question, judgment.awards).raw_points
         plain = score_question(question, base_judgments[variant["base"]].awards).raw_points
         assert injected is not None and plain is not None, variant["id"]
-        uplifts.append((injected - plain) / question.points)
+        uplifts.append((variant["id"], (injected - plain) / question.points, _one_step(question)))
     assert judge.stats.calls - calls_before >= len(variants)  # judged by the model, not replayed from the cache
-    assert sum(uplifts) / len(uplifts) <= 0.05, uplifts  # two slots batch together: logits are not bit-exact
+    # Each variant on its own (a mean let one large gain hide behind the others' losses): at most one step.
+    over = [(vid, round(uplift, 3), round(cap, 3)) for vid, uplift, cap in uplifts if uplift > cap + 1e-9]
+    assert not over, over
 
 
 def test_cli_judges_offline_and_the_second_run_makes_no_model_call(tmp_path, monkeypatch):
@@ -163,3 +173,36 @@ def test_cli_judges_offline_and_the_second_run_makes_no_model_call(tmp_path, mon
     second = runner.invoke(app, args)
     assert second.exit_code == 0, second.output
     assert f"0 model call(s), {made.group(1)} cache hit(s)" in second.output
+
+
+def test_a_saved_prefix_is_restored_by_a_new_server_and_scores_the_same(tmp_path):
+    """Issue 19 item 3 on the pinned llama.cpp build: a question's prefix saved by one server (one round) is
+    restored into a new one (the next round, judge cache empty) and reused, and the points are the same.
+    """
+    base, question = next(b for b in BASES.values() if b[0]["language"] == "zh")
+    pairs = [(question, _item(f"s{k}", question, text)) for k, text in enumerate(
+        [base["reference"], base["reference"][: len(base["reference"]) // 2], "不知道"]
+    )]  # fmt: skip
+    states = tmp_path / "states"
+
+    def one_round(cache: str):
+        settings = JudgeSettings(
+            cache_dir=tmp_path / cache, concurrency=1, local_parallel=1, explain="never", prefix_state_dir=states
+        )
+        with open_judge(settings) as judge:
+            judgments = judge.judge_items(pairs)
+        evaluated = sum(c.tokens_evaluated or 0 for j in judgments for c in j.calls)
+        return judgments, evaluated, judge.prefixes
+
+    first, first_evaluated, first_states = one_round("cache-1")
+    assert first_states is not None and first_states.stats.saved == 1 and len(list(states.iterdir())) == 1
+    second, second_evaluated, second_states = one_round("cache-2")
+    assert second_states is not None and second_states.stats.restored == 1 and second_states.stats.failed == 0
+    prefix = first[0].calls[0].prefix_tokens
+    assert prefix is not None and second_evaluated <= first_evaluated - 0.9 * prefix
+    step = question.criterion("holistic").step
+    for a, b in zip(first, second, strict=True):
+        # A restored prefix sums in another order than a fresh one: probabilities agree to about 0.01, so an
+        # expected value on a snapping boundary may land one step over.
+        assert abs(a.awards["holistic"].expected_points - b.awards["holistic"].expected_points) < 0.1
+        assert abs(a.awards["holistic"].points - b.awards["holistic"].points) <= step

@@ -70,6 +70,7 @@ EXPECTED: dict[str, tuple[str, str, dict[str, bool], str]] = {
     "relu_backward_torch": ("relu_backward", "ok", {"correct": True}, ""),
     "relu_backward_wrong": ("relu_backward", "failed", {"correct": False}, "echoes an input"),
     "train_correct": ("train_loop", "ok", {"correct": True}, ""),
+    "train_device_type": ("train_loop", "ok", {"correct": True}, ""),
     "train_no_zero_grad": ("train_loop", "failed", {"correct": False}, "zero_grad"),
     "train_clip_after_step": ("train_loop", "failed", {"correct": False}, "clip_grad_norm_"),
     "train_no_train_mode": ("train_loop", "failed", {"correct": False}, "model.train()"),

@@ -79,3 +79,38 @@ def test_exec_says_which_callable_it_called(tmp_path):
     shown = runner.invoke(app, ["exec", str(RUBRIC), "4.1", str(renamed)])
     assert "  called: relu_grad\n" in shown.output
     assert "note: called relu_grad (signature; keyword arguments)" in shown.output
+
+
+@pytest.mark.parametrize(
+    ("question", "answer", "words"),
+    [
+        ("99.9", ANSWERS / "lis_bisect.py", "no question '99.9'"),
+        ("3.2", ANSWERS / "lis_bisect.py", "no code task"),
+        ("1.2", Path("/nonexistent/answer.py"), "cannot read the answer"),
+    ],
+)
+def test_exec_json_prints_json_when_it_refuses_an_answer(question, answer, words):
+    outcome = runner.invoke(app, ["exec", str(RUBRIC), question, str(answer), "--json"])
+    assert outcome.exit_code == 1
+    refusal = json.loads(outcome.stdout)
+    assert refusal["status"] == "refused" and words in refusal["reason"]
+
+
+def test_exec_json_refuses_prose_without_code_as_json(tmp_path):
+    sheet = tmp_path / "answer.md"
+    sheet.write_text("I would use dynamic programming.\n", encoding="utf-8")
+    outcome = runner.invoke(app, ["exec", str(RUBRIC), "1.2", str(sheet), "--json"])
+    assert outcome.exit_code == 1
+    assert json.loads(outcome.stdout) == {
+        "status": "refused",
+        "reason": f"{sheet}: no Python code that defines longest_increasing_subsequence or anything to call: "
+        "nothing to run",
+    }
+
+
+def test_exec_json_on_a_broken_rubric_is_json(tmp_path):
+    broken = tmp_path / "rubric.yaml"
+    broken.write_text("id: x\n", encoding="utf-8")
+    outcome = runner.invoke(app, ["exec", str(broken), "1.1", str(ANSWERS / "lis_bisect.py"), "--json"])
+    assert outcome.exit_code == 1
+    assert "sections" in json.loads(outcome.stdout)["reason"]

@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 
 import pytest
+import torch
 
 from executors import ExecSettings, ExecutorPool
 from executors.harness._entry import Undecided, resolve
@@ -57,10 +58,17 @@ def test_device_is_filled_and_a_default_flag_is_not_forced_on_an_answer_without_
     code = "def attend(q, k, v, device):\n    return (q, k, v, device)\n"
     contract = SEED.get("attention").contract
     found = resolve(namespace(code), "answer", "scaled_dot_product_attention", (), contract, "cuda")
-    assert found.call(1, 2, 3, causal=False) == (1, 2, 3, "cuda")
+    assert found.call(1, 2, 3, causal=False) == (1, 2, 3, torch.device("cuda"))
     assert found.plan.fills == ("device",) and found.plan.unsure == ("causal",)
     with pytest.raises(TypeError, match="causal"):
         found.call(1, 2, 3, causal=True)  # the answer cannot do what the trial asks: its error says so
+
+
+def test_the_filled_device_is_a_torch_device_so_device_type_works():
+    code = "def attend(q, k, v, device):\n    return (device.type, str(device), f'{device}')\n"
+    contract = SEED.get("attention").contract
+    found = resolve(namespace(code), "answer", "scaled_dot_product_attention", (), contract, "cpu")
+    assert found.call(1, 2, 3) == ("cpu", "cpu", "cpu")
 
 
 def test_an_optional_parameter_without_default_gets_the_references():

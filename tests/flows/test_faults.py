@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from pipeline.store import query
+from pipeline.store import query, read_table, write_partition
 
 REPO = Path(__file__).parents[2]
 DEMO = REPO / "eval_sets" / "ai-engineer-mid" / "rounds" / "demo"
@@ -193,5 +193,122 @@ def test_a_second_run_of_the_same_round_is_refused_while_the_first_holds_it(tmp_
         holder.kill()
         holder.wait()
     assert done.returncode == 4, done.stdout + done.stderr
-    assert f"round demo is being scored into {out} by pid {holder.pid}" in done.stderr
+    assert f"round demo is being written into {out} by pid {holder.pid}" in done.stderr
     assert not (out / "submissions").exists()
+
+
+def test_a_re_score_with_fewer_files_is_refused_and_one_with_none_never_wipes_the_round(tmp_path: Path) -> None:
+    """Issue 21 item 4: exit 5 before judging, the tables as they were; --allow-shrink never lets 0 files in."""
+    out, empty = tmp_path / "out", tmp_path / "moved"
+    earlier = [*sorted((DEMO / "submissions").iterdir()), DEMO / "submissions" / "cand-01-strong.md"]
+    write_partition(out, "submissions", "demo", [
+        {"round_id": "demo", "submission_id": p.stem, "source_file": str(p), "status": "scored"} for p in earlier
+    ])  # fmt: skip
+    (empty / "submissions" / "batch2").mkdir(parents=True)  # the files moved into a subfolder
+    (empty / "round.yaml").write_text(f"round_id: demo\nexam: {DEMO.parents[1] / 'rubric.yaml'}\n", encoding="utf-8")
+    env = _env(tmp_path, GRADEFLOW_JUDGE_BASE_URL="http://127.0.0.1:9/v1", GRADEFLOW_JUDGE_MODEL="stub")
+    runs = {
+        name: subprocess.run(
+            [str(GRADEFLOW), "score", str(round_dir), "--out", str(out), "--judge", "openai", *flags],
+            env=env, cwd=REPO, capture_output=True, text=True, timeout=600,
+        )  # fmt: skip
+        for name, round_dir, flags in (("fewer", DEMO, []), ("none", empty, ["--allow-shrink"]))
+    }
+    for name, done in runs.items():
+        assert done.returncode == 5, (name, done.stdout + done.stderr)
+        assert read_table(out, "submissions").num_rows == len(earlier), name
+    assert "5 submission file(s) in" in runs["fewer"].stderr and "6 last time" in runs["fewer"].stderr
+    assert "(gone: cand-01-strong.md)" in runs["fewer"].stderr and "--allow-shrink" in runs["fewer"].stderr
+    assert "no submission files in" in runs["none"].stderr and "never replaces them" in runs["none"].stderr
+    assert not (out / "item_scores").exists()  # nothing judged or written
+
+
+PAUSED = """
+import os, sys, time
+from pathlib import Path
+import flows.score_round as flow
+marker, point = Path(os.environ["PAUSE_MARKER"]), os.environ["PAUSE_AT"]
+if point == "write-tables":  # after the second of the round's tables, in the write-tables task
+    written, write = [], flow.write_partition
+    def paused(*args, **kwargs):
+        written.append(write(*args, **kwargs))
+        if len(written) == 2:
+            marker.write_text(point)
+            time.sleep(600)
+        return written[-1]
+    flow.write_partition = paused
+else:  # the tables are written, the reapply-reviews task starts its export
+    def paused(*args, **kwargs):
+        marker.write_text(point)
+        time.sleep(600)
+    flow.export = paused
+from gradeflow_cli import main
+sys.argv = ["gradeflow", *sys.argv[1:]]
+main()
+"""
+
+FINALS = {"item_scores": ("final_points", "decided_by"), "submissions": ("final_total", "decided_by")}
+
+
+def _finals(out: Path) -> dict[str, dict[tuple, tuple]]:
+    """Per table, each row's key → its final points and who decided them; human_reviews as rows."""
+    tables: dict[str, dict[tuple, tuple]] = {}
+    for table, columns in FINALS.items():
+        key = ("submission_id", "question_id") if table == "item_scores" else ("submission_id",)
+        tables[table] = {tuple(r[k] for k in key): tuple(r[c] for c in columns)
+                         for r in read_table(out, table).to_pylist()}
+    tables["human_reviews"] = {(r["form_id"], r["criterion_id"]): (r["points"], r["current"], r["stale"])
+                               for r in read_table(out, "human_reviews").to_pylist()}
+    return tables
+
+
+def test_kill_9_inside_write_tables_and_before_reapply_reviews_then_a_rerun_loses_nothing(tmp_path: Path) -> None:
+    """Issue 21: a reviewed round re-scored and killed -9 (real processes) in the middle of write-tables,
+    then again after them with the reviews not yet reapplied: every table stays whole and readable, and the
+    next run restores item_scores, submissions and human_reviews exactly, the reviewer's decision included.
+    """
+    from pipeline.judge._local import free_port
+    from pipeline.review import NewGrade, ReviewStore, RoundView, export
+
+    port, out = free_port(), tmp_path / "out"
+    env = _env(tmp_path, GRADEFLOW_JUDGE_BASE_URL=f"http://127.0.0.1:{port}/v1", GRADEFLOW_JUDGE_MODEL="stub")
+    server = _fake_endpoint(env, port)
+    try:
+        first = _score(env, out, "openai")
+        stdout, _ = first.communicate(timeout=600)
+        assert first.returncode == 0, stdout
+        view, store = RoundView(out, DEMO), ReviewStore(out / "reviews.sqlite")
+        key = next(k for k, item in sorted(view.items.items()) if item.kind != "missing" and item.max_points > 1)
+        question = view.exam.question(key[1])
+        store.add_form(form_id="f1", round_id="demo", item=key, reviewer="alice", comment="", mode="review",
+                       grades=[NewGrade(c.id, 0.0) for c in question.all_criteria()],
+                       answer_sha=view.items[key].answer_sha, question_sha=view.question_shas[key[1]],
+                       expected_version=0)  # fmt: skip
+        export(view, store)
+        reviewed = _finals(out)
+        assert reviewed["item_scores"][key] == (0.0, "human:alice")
+        rows = {table: len(found) for table, found in reviewed.items()}
+
+        for point in ("write-tables", "reapply-reviews"):
+            marker = tmp_path / f"paused-{point}"
+            killed = subprocess.Popen(
+                [sys.executable, "-c", PAUSED, "score", str(DEMO), "--out", str(out), "--judge", "openai"],
+                env=env | {"PAUSE_MARKER": str(marker), "PAUSE_AT": point}, cwd=REPO, stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT, text=True, start_new_session=True,
+            )  # fmt: skip
+            _wait(marker.exists, killed, f"the pause in {point}")
+            os.killpg(killed.pid, signal.SIGKILL)
+            killed.wait()
+            after_kill = _finals(out)
+            assert {table: len(found) for table, found in after_kill.items()} == rows, point  # whole tables
+            assert after_kill["human_reviews"] == reviewed["human_reviews"], point
+            if point == "reapply-reviews":  # scoring's tables are in, the decision waits for the next run
+                assert after_kill["item_scores"][key] != reviewed["item_scores"][key]
+
+        rerun = _score(env, out, "openai")
+        stdout, _ = rerun.communicate(timeout=600)
+    finally:
+        server.kill()
+        server.wait()
+    assert rerun.returncode == 0, stdout
+    assert _finals(out) == reviewed

@@ -167,6 +167,17 @@ def test_a_failed_judge_call_leaves_the_item_unscored_not_zero(exam: Exam) -> No
     assert result.submission.status == "needs_review"
 
 
+def test_a_note_on_how_the_file_was_read_sends_its_answers_to_review(exam: Exam) -> None:
+    item = Item(submission_id="s1", question_id="1.2", text="because")
+    note = "encoding guessed as gb18030 with low confidence"
+    submission = _submission(**{"1.2": item}).model_copy(update={"notes": [note]})
+    judgment = Judgment("s1", "1.2", {"why": CriterionAward(points=4)})
+    result = grade_submission(exam, submission, {"1.2": judgment}, {})
+    row = next(r for r in result.items if r.question_id == "1.2")
+    assert row.needs_review and note in row.review_reason
+    assert result.submission.status == "needs_review"
+
+
 def test_missing_answers_score_zero_with_the_reason(exam: Exam) -> None:
     result = grade_submission(exam, _submission(), {}, {})
     assert [r.review_reason for r in result.items] == ["no answer", "no answer"]
@@ -184,8 +195,11 @@ def test_calibration_fills_calibrated_points_and_routes_large_expected_errors(ex
             self.answers.append(answer)  # the graded-answer neighbours embed the text
             return raw_points / 2, 3.0 if question_id == "1.2" else 0.1
 
-        def review_reason(self, expected_error: float, max_points: float) -> str | None:
-            return f"calibration expects an error of {expected_error:.2f} points" if expected_error > 1 else None
+        def review_reason(self, expected_error: float, max_points: float, question_id: str | None = None):
+            # the question decides too: a question whose judge is reversed goes to review at any error
+            if question_id == "1.2":
+                return f"calibration expects an error of {expected_error:.2f} points; judge reversed on {question_id}"
+            return None
 
     item = Item(submission_id="s1", question_id="1.2", text="because")
     judgment = Judgment("s1", "1.2", {"why": CriterionAward(points=4)})
@@ -195,6 +209,7 @@ def test_calibration_fills_calibrated_points_and_routes_large_expected_errors(ex
     row = next(r for r in result.items if r.question_id == "1.2")
     assert (row.raw_points, row.calibrated_points) == (4.0, 2.0)
     assert "calibration expects an error of 3.00" in row.review_reason
+    assert "judge reversed on 1.2" in row.review_reason
     assert result.submission.calibrated_total == 2.0
     assert result.submission.calibration_id == "cal-1"
 

@@ -11,6 +11,7 @@ from pipeline.ingest import (
     CodeBlock,
     Item,
     SubmissionRejected,
+    read_file,
     split_code,
     split_file,
     split_markdown,
@@ -168,11 +169,17 @@ def test_text_without_any_heading_is_all_unmatched():
 # --- front matter -------------------------------------------------------------------------------------
 
 
-def test_front_matter_sets_submission_and_candidate_ids():
-    submission = split("---\nsubmission_id: r1-007\ncandidate_id: cand-42\n---\n## 1.1\nheap")
-    assert (submission.submission_id, submission.candidate_id) == ("r1-007", "cand-42")
-    assert submission.items["1.1"].submission_id == "r1-007"
+def test_front_matter_sets_the_candidate_id_and_may_repeat_the_submission_id():
+    submission = split("---\nsubmission_id: s1\ncandidate_id: cand-42\n---\n## 1.1\nheap")
+    assert (submission.submission_id, submission.candidate_id) == ("s1", "cand-42")
+    assert submission.items["1.1"].submission_id == "s1"
     assert submission.unmatched_text == ""
+
+
+def test_front_matter_cannot_change_the_submission_id():
+    with pytest.raises(SubmissionRejected) as caught:
+        split("---\nsubmission_id: r1-007\n---\n## 1.1\nheap")
+    assert caught.value.reason.startswith("claims submission_id 'r1-007' but its file name makes it 's1'")
 
 
 def test_without_front_matter_the_ids_come_from_the_caller():
@@ -190,9 +197,7 @@ def test_front_matter_that_is_not_a_mapping_is_left_as_text():
 
 
 def test_backtick_and_tilde_fences_with_language_tags():
-    text, blocks = split_code(
-        "先排序\n```Python\nnums.sort()\n```\n再取\n~~~~ c++\nstd::sort(a, a+n);\n~~~~\n结束"
-    )
+    text, blocks = split_code("先排序\n```Python\nnums.sort()\n```\n再取\n~~~~ c++\nstd::sort(a, a+n);\n~~~~\n结束")
     assert text == "先排序\n再取\n结束"
     assert blocks == [
         CodeBlock(language="python", code="nums.sort()"),
@@ -243,13 +248,18 @@ def test_json_submission(tmp_path):
         "candidate_id": "c1",
         "answers": {"1.1": "最小堆\n```python\nimport heapq\n```", "3.2": "flash attention", "99.9": "??"},
     }
-    [submission] = split_file(write(tmp_path, "any-name.json", json.dumps(record, ensure_ascii=False)), IDS)
+    [submission] = split_file(write(tmp_path, "j1.json", json.dumps(record, ensure_ascii=False)), IDS)
     assert (submission.submission_id, submission.candidate_id) == ("j1", "c1")
     assert list(submission.items) == ["1.1", "3.2"]
     assert submission.items["1.1"].text == "最小堆"
     assert submission.items["1.1"].code == "import heapq"
     assert submission.unmatched_text == "[99.9] ??"
     assert submission.missing == ["1.2", "2.1", "9.2", "10.1"]
+
+
+def test_json_submission_id_other_than_the_file_name_is_rejected(tmp_path):
+    reason = rejection(write(tmp_path, "any-name.json", '{"submission_id": "j1", "answers": {"1.1": "a"}}'))
+    assert reason.startswith("claims submission_id 'j1' but its file name makes it 'any-name'")
 
 
 def test_json_ids_default_to_the_file_stem(tmp_path):
@@ -290,7 +300,29 @@ def test_jsonl_submissions(tmp_path):
 
 def test_jsonl_bad_line_is_named_by_number(tmp_path):
     content = '{"answers": {"1.1": "a"}}\n{"answers": {"1.1": "b"}}\n{"answers": oops}\n'
-    assert rejection(write(tmp_path, "batch.jsonl", content)).startswith("line 3: not valid JSON")
+    with pytest.raises(SubmissionRejected) as caught:
+        split_file(write(tmp_path, "batch.jsonl", content), IDS)
+    assert caught.value.reason.startswith("line 3: not valid JSON")
+    assert caught.value.source_file == f"{tmp_path / 'batch.jsonl'}:3"
+
+
+def test_one_broken_jsonl_line_rejects_that_line_only(tmp_path):
+    content = '{"answers": {"1.1": "a"}}\n{"answers": oops}\n{"answers": {"1.1": 1}}\n{"answers": {"1.2": "d"}}\n'
+    submissions, rejected = read_file(write(tmp_path, "batch.jsonl", content), IDS)
+    assert [s.submission_id for s in submissions] == ["batch-1", "batch-4"]
+    assert [(Path(r.source_file).name, r.reason.split(":")[0]) for r in rejected] == [
+        ("batch.jsonl:2", "line 2"),
+        ("batch.jsonl:3", "line 3"),
+    ]
+
+
+def test_the_size_cap_applies_per_jsonl_line_not_to_the_file(tmp_path):
+    line = json.dumps({"answers": {"1.1": "x" * 60}})
+    content = "\n".join([line] * 5 + [json.dumps({"answers": {"1.1": "y" * 500}})] + [line]) + "\n"
+    submissions, rejected = read_file(write(tmp_path, "batch.jsonl", content), IDS, max_bytes=200)
+    assert len(content) > 200
+    assert [s.submission_id for s in submissions] == [f"batch-{n}" for n in (1, 2, 3, 4, 5, 7)]
+    assert [r.reason for r in rejected] == ["line 6: over the limit of 200 bytes per line"]
 
 
 def test_jsonl_non_text_answer_names_the_line(tmp_path):
@@ -300,9 +332,12 @@ def test_jsonl_non_text_answer_names_the_line(tmp_path):
     assert caught.value.source_file.endswith("batch.jsonl:2")
 
 
-def test_jsonl_lines_sharing_a_submission_id_are_rejected(tmp_path):
-    content = '{"submission_id": "a", "answers": {}}\n{"submission_id": "a", "answers": {}}\n'
-    assert "two lines share one submission_id" in rejection(write(tmp_path, "batch.jsonl", content))
+def test_jsonl_lines_sharing_a_submission_id_are_all_rejected(tmp_path):
+    content = '{"submission_id": "a", "answers": {}}\n{"submission_id": "b", "answers": {}}\n'
+    content += '{"submission_id": "a", "answers": {}}\n'
+    submissions, rejected = read_file(write(tmp_path, "batch.jsonl", content), IDS)
+    assert [s.submission_id for s in submissions] == ["b"]
+    assert [r.reason for r in rejected] == ["lines 1, 3 share submission_id 'a'"] * 2
 
 
 # --- files that are no submission ---------------------------------------------------------------------
@@ -326,9 +361,27 @@ def test_oversized_file_with_a_configurable_limit(tmp_path):
     assert split_file(path, IDS, max_bytes=1000)[0].items["1.1"]
 
 
-def test_undecodable_bytes(tmp_path):
-    reason = rejection(write(tmp_path, "latin.md", b"## 1.1\nna\xefve \xff\xff"))
-    assert reason == "file is neither UTF-8 nor GB18030 text"
+def test_bytes_no_encoding_reads_are_rejected(tmp_path):
+    reason = rejection(write(tmp_path, "noise.md", bytes(range(128, 256)) * 3))
+    assert reason == "file is not text in any encoding that could be detected"
+
+
+def test_windows_1252_german_is_decoded_as_german(tmp_path):
+    text = "## 1.1\nMan benutzt einen Min-Heap der Größe k; für große Eingaben ist das schneller als Sortieren.\n"
+    [submission] = split_file(write(tmp_path, "de.md", text.encode("cp1252")), IDS)
+    assert submission.items["1.1"].text == text.split("\n")[1]
+    assert submission.notes == []
+
+
+def test_utf16_with_a_byte_order_mark_is_decoded(tmp_path):
+    [submission] = split_file(write(tmp_path, "u16.md", "## 1.1\nheap der Größe k 最小堆".encode("utf-16")), IDS)
+    assert submission.items["1.1"].text == "heap der Größe k 最小堆"
+
+
+def test_an_encoding_guessed_with_low_confidence_is_noted_for_review(tmp_path):
+    [submission] = split_file(write(tmp_path, "short.md", "## 1.1\nGrüße".encode("cp1252")), IDS)
+    [note] = submission.notes
+    assert "low confidence" in note and "check the text" in note
 
 
 def test_gb18030_chinese_is_accepted(tmp_path):
@@ -348,6 +401,82 @@ def test_file_that_does_not_exist(tmp_path):
 # --- a round ------------------------------------------------------------------------------------------
 
 
+def test_a_file_name_is_its_identity_and_a_claim_on_another_is_rejected_with_both_names(tmp_path):
+    real = write(tmp_path, "cand-01-strong.md", "## 1.1\nthe real answer")
+    write(tmp_path, "aaa-x.md", "---\nsubmission_id: cand-01-strong\n---\n## 1.1\nimpostor")
+    write(tmp_path, "aab.json", '{"submission_id": "cand-01-strong", "answers": {"1.1": "impostor"}}')
+    write(tmp_path, "batch.jsonl", '{"submission_id": "cand-01-strong", "answers": {"1.1": "impostor"}}\n')
+
+    submissions, rejected = split_round(tmp_path, IDS)
+
+    assert [(s.submission_id, s.items["1.1"].text) for s in submissions] == [("cand-01-strong", "the real answer")]
+    assert sorted(Path(r.source_file).name for r in rejected) == ["aaa-x.md", "aab.json", "batch.jsonl:1"]
+    assert all("'cand-01-strong'" in r.reason and str(real) in r.reason for r in rejected)
+
+
+def test_two_claims_on_an_id_no_file_owns_reject_both(tmp_path):
+    write(tmp_path, "a.jsonl", '{"submission_id": "x", "answers": {"1.1": "one"}}\n')
+    write(tmp_path, "b.jsonl", '{"submission_id": "x", "answers": {"1.1": "two"}}\n')
+    write(tmp_path, "c.md", "## 1.1\nfine")
+    write(tmp_path, "c.txt", "## 1.1\nsame stem")
+    submissions, rejected = split_round(tmp_path, IDS)
+    assert submissions == []
+    by_name = {Path(r.source_file).name: r.reason for r in rejected}
+    assert by_name["a.jsonl:1"] == f"submission_id 'x' is also claimed by {tmp_path / 'b.jsonl'}:1"
+    assert by_name["b.jsonl:1"] == f"submission_id 'x' is also claimed by {tmp_path / 'a.jsonl'}:1"
+    assert by_name["c.md"] == f"submission_id 'c' is also claimed by {tmp_path / 'c.txt'}"
+
+
+def test_files_in_nested_folders_are_read_with_their_path_as_id(tmp_path):
+    write(tmp_path, "x.md", "## 1.1\ntop")
+    (tmp_path / "batch2" / "late").mkdir(parents=True)
+    write(tmp_path / "batch2", "x.md", "## 1.1\nbatch two")
+    write(tmp_path / "batch2" / "late", "y.json", '{"answers": {"1.1": "late"}}')
+    write(tmp_path / "batch2", "scan.pdf", "%PDF")
+    (tmp_path / ".git").mkdir()
+    write(tmp_path / ".git", "HEAD", "ref")
+    submissions, rejected = split_round(tmp_path, IDS)
+    assert [(s.submission_id, s.items["1.1"].text) for s in submissions] == [
+        ("batch2/late/y", "late"),
+        ("batch2/x", "batch two"),
+        ("x", "top"),
+    ]
+    assert [(r.source_file, r.reason) for r in rejected] == [
+        (str(tmp_path / "batch2" / "scan.pdf"), "unsupported file type '.pdf'")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "reason"),
+    [
+        ("deep.json", "[" * 400_000, "JSON nested 400,000 levels deep, over the limit of 64"),
+        ("deep.jsonl", '{"answers": {"1.1": "ok"}}\n' + "[" * 100_000 + "\n", "line 2: JSON nested 100,000"),
+        ("deep.md", "---\na: " + "[" * 10_000 + "\n---\n## 1.1\nx", "front matter is nested too deeply"),
+        ("long.md", "---\n" + "a: b\n" * 5000 + "---\n## 1.1\nx", "front matter is 25,003 characters"),
+    ],
+)
+def test_deep_nesting_rejects_the_file_not_the_round(tmp_path, name, content, reason):
+    write(tmp_path, name, content)
+    write(tmp_path, "ok.md", "## 1.1\nheap")
+    submissions, rejected = split_round(tmp_path, IDS)
+    assert "ok" in [s.submission_id for s in submissions]
+    assert [r.reason[: len(reason)] for r in rejected] == [reason]
+
+
+def test_any_error_inside_one_files_parse_is_that_files_rejection(tmp_path, monkeypatch):
+    import pipeline.ingest._split as split_module
+
+    def broken(*_args, **_kwargs):
+        raise ValueError("parser bug")
+
+    monkeypatch.setattr(split_module, "_sections", broken)
+    write(tmp_path, "a.md", "## 1.1\nheap")
+    write(tmp_path, "b.json", '{"answers": {"1.1": "heap"}}')
+    submissions, rejected = split_round(tmp_path, IDS)
+    assert [s.submission_id for s in submissions] == ["b"]
+    assert [r.reason for r in rejected] == ["could not be read: ValueError: parser bug"]
+
+
 def test_round_records_bad_files_and_goes_on(tmp_path):
     write(tmp_path, "a.md", "## 1.1\nheap")
     write(tmp_path, "b.md", "")
@@ -357,8 +486,7 @@ def test_round_records_bad_files_and_goes_on(tmp_path):
     write(
         tmp_path,
         "f.jsonl",
-        '{"submission_id": "f1", "answers": {"3.2": "flash"}}\n'
-        '{"submission_id": "f2", "answers": {"9.2": "amp"}}',
+        '{"submission_id": "f1", "answers": {"3.2": "flash"}}\n{"submission_id": "f2", "answers": {"9.2": "amp"}}',
     )
     write(tmp_path, ".DS_Store", b"\x00\x01")
     (tmp_path / "notes").mkdir()
@@ -370,7 +498,11 @@ def test_round_records_bad_files_and_goes_on(tmp_path):
         ("b.md", "file is empty"),
         ("c.json", "answers must be text; not text for 1.2"),
         ("d.pdf", "unsupported file type '.pdf'"),
-        ("e.txt", f"submission_id 'a' already used by {tmp_path / 'a.md'}"),
+        (
+            "e.txt",
+            f"claims submission_id 'a' but its file name makes it 'e': the file name is the id; {tmp_path / 'a.md'}"
+            " is that file",
+        ),
     ]
 
 
@@ -418,3 +550,50 @@ def test_list_items_and_words_are_not_headings_of_bare_ids(line):
 def test_q10_is_not_read_as_q1():
     submission = split("## Q10\nten\n## Q1\none", OWN_IDS)
     assert submission.items["Q10"].text == "ten" and submission.items["Q1"].text == "one"
+
+
+# --- `gradeflow split` on hostile files (issue 21 item 2) ---------------------------------------------
+
+
+@pytest.fixture
+def two_question_rubric(rubric):
+    return rubric.write(rubric.exam(rubric.question("1.1", 2), rubric.question("1.2", 2)))
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "reason"),
+    [
+        ("deep.json", "[" * 400_000, "JSON nested 400,000 levels deep"),
+        ("deep.md", "---\na: " + "{" * 10_000 + "\n---\n## 1.1\nx", "front matter is nested too deeply"),
+    ],
+)
+def test_split_on_deep_nesting_is_a_clear_error_not_a_traceback(two_question_rubric, tmp_path, name, content, reason):
+    from typer.testing import CliRunner
+
+    from gradeflow_cli import app
+
+    sheet = write(tmp_path, name, content)
+    result = CliRunner().invoke(app, ["split", str(two_question_rubric), str(sheet)], env={"COLUMNS": "400"})
+    assert result.exit_code == 1
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert f"error: {sheet}: {reason}" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_split_shows_the_good_jsonl_lines_and_names_the_broken_one(two_question_rubric, tmp_path):
+    from typer.testing import CliRunner
+
+    from gradeflow_cli import app
+
+    sheet = write(tmp_path, "b.jsonl", '{"answers": {"1.1": "heap"}}\n{oops\n')
+    result = CliRunner().invoke(
+        app, ["split", str(two_question_rubric), str(sheet), "--summary"], env={"COLUMNS": "400"}
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == "b-1: 1 items; missing 1.2"
+    assert f"rejected {sheet}:2: line 2: not valid JSON" in result.stderr
+
+
+@pytest.mark.parametrize("content", ["", "\n\n  \n"])
+def test_an_empty_jsonl_file_is_rejected(tmp_path, content):
+    assert rejection(write(tmp_path, "empty.jsonl", content)) == "file is empty"

@@ -56,7 +56,7 @@ def test_rounds_live_in_their_own_partitions(tmp_path: Path) -> None:
 def test_no_staging_leftovers_after_a_write(tmp_path: Path) -> None:
     write_partition(tmp_path, "item_scores", "r1", [_item("r1", "a", "1.1", 2.0)])
     write_partition(tmp_path, "item_scores", "r1", [_item("r1", "a", "1.1", 2.0)])
-    assert list((tmp_path / ".staging").iterdir()) == []
+    assert [p.name for p in partition_dir(tmp_path, "item_scores", "r1").iterdir()] == ["part-0.parquet"]
 
 
 def test_unknown_column_is_an_error_naming_table_and_column(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import dataclass
+from urllib.parse import unquote
 
 import httpx
 
@@ -28,6 +29,11 @@ class ItemForm:
     def item(self) -> tuple[str, str]:
         _, _, sid, qid = self.path.split("/")
         return (sid, qid)
+
+    @property
+    def item_key(self) -> tuple[str, str]:
+        """The item's ids, unquoted from its URL."""
+        return (unquote(self.item[0]), unquote(self.item[1]))
 
 
 def hidden_fields(page: str) -> dict[str, str]:

@@ -36,20 +36,21 @@ def coin(*parts: str) -> int:
 class FakeJudge:
     """Full points unless a hash says half; evidence is the start of the answer's first line."""
 
-    def __init__(self, flag_all: bool):
-        self.flag_all = flag_all
+    def __init__(self, flag_all: bool, explained: bool = True):
+        self.flag_all, self.explained = flag_all, explained
 
     def judge_items(self, pairs: list[tuple[Question, Item]], *, samples: int) -> list[ItemJudgment]:
         verdicts = []
         for question, item in pairs:
-            quote = item.text.strip().splitlines()[0][:24] if item.text.strip() else ""  # verbatim, so found
+            quote = item.text.strip().splitlines()[0][:24] if item.text.strip() and self.explained else ""
             awards = {}
             for c in question.all_criteria():
                 half = coin(item.submission_id, c.id) % 3 == 0
                 points = round(c.points / 2 / c.step) * c.step if half else c.points
                 sure = {f"{points:g}": 0.8, "0": 0.2} if points else {"0": 1.0}  # as the distribution judge keeps it
+                rationale = f"fake verdict on {c.id}" if self.explained else ""
                 awards[c.id] = CriterionAward(points=points, evidence=quote, evidence_verified=True,
-                                              rationale=f"fake verdict on {c.id}", expected_points=0.8 * points,
+                                              rationale=rationale, expected_points=0.8 * points,
                                               distribution=sure)
             confidence = 0.3 + (coin(item.submission_id, question.id) % 70) / 100
             low = self.flag_all or confidence < 0.5
@@ -137,29 +138,33 @@ class ReviewRound:
 
 
 def build(root: Path, *, submissions: int, questions: int = 4, flag_all: bool = False,
-          round_id: str = "rv") -> ReviewRound:
-    """Write and score a round of `submissions` × `questions` items under `root`."""
+          round_id: str = "rv", explained: bool = True, names: list[str] | None = None) -> ReviewRound:
+    """Write and score a round of `submissions` × `questions` items under `root`.
+
+    `explained=False`: scored as `gradeflow score` does by default, without evidence or rationale;
+    `names`: the submission files' names (default s00000 …).
+    """
     round_dir, out = root / "round", root / "out"
     (round_dir / "submissions").mkdir(parents=True)
     exam = rubric(questions)
     (round_dir / "rubric.yaml").write_text(yaml.safe_dump(exam, sort_keys=False), encoding="utf-8")
     (round_dir / "round.yaml").write_text(f"round_id: {round_id}\nexam: rubric.yaml\n", encoding="utf-8")
     ids = [q["id"] for q in exam["sections"][0]["questions"]]
-    for n in range(submissions):
+    for n, name in enumerate(names or [f"s{n:05d}" for n in range(submissions)]):
         body = "\n\n".join(
             f"Q{qid}\nCandidate {n} answers {qid}: a heap keeps the k largest, costing n log k time." for qid in ids
         )
-        (round_dir / "submissions" / f"s{n:05d}.md").write_text(body + "\n", encoding="utf-8")
-    score(round_dir, out, flag_all=flag_all)
+        (round_dir / "submissions" / f"{name}.md").write_text(body + "\n", encoding="utf-8")
+    score(round_dir, out, flag_all=flag_all, explained=explained)
     return ReviewRound(round_dir=round_dir, out=out, round_id=round_id, question_ids=ids)
 
 
-def score(round_dir: Path, out: Path, *, flag_all: bool = False) -> int:
+def score(round_dir: Path, out: Path, *, flag_all: bool = False, explained: bool = True) -> int:
     """Score any round directory with the fake judge and executor; returns the number of submissions."""
     rnd = load_round(round_dir)
     subs, rejected = split_round(rnd.submissions_dir, [q.id for q in rnd.exam.questions])
     assert not rejected
-    results = grade_batch(rnd.exam, subs, judge=FakeJudge(flag_all), execute=fake_execute)
+    results = grade_batch(rnd.exam, subs, judge=FakeJudge(flag_all, explained), execute=fake_execute)
     for table, rows in round_rows(rnd.config.round_id, exam_sha(rnd.exam), results).items():
         write_partition(out, table, rnd.config.round_id, rows)
     return len(subs)

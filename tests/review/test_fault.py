@@ -1,7 +1,8 @@
 """Two reviewers grade 200 items at once over HTTP while the station is killed -9 and restarted twice.
 
 Every form a reviewer got an answer for must be in the log exactly once, every item must end with the
-grades it needs, and the exported human_reviews file must be readable at every moment it exists.
+grades it needs, the exported tables must be readable and whole at every moment, and at the end
+item_scores and submissions must hold exactly the final points the log decides.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from review_rounds import build
 from review_server import StationProcess
 
 from pipeline.review import ReviewStore, RoundView, add_reviewer
+from pipeline.review._export import decisions
+from pipeline.review._export import forms as log_forms
 from pipeline.store import query, read_table
 
 pytestmark = pytest.mark.e2e
@@ -69,12 +72,13 @@ class Reader(threading.Thread):
     """Reads the export over and over, as gradeflow does (the store's read_table, DuckDB for `gradeflow query`).
 
     The log is append-only, so the exported rows may only grow: fewer rows than a read before means the
-    export vanished or went back, and an exception means a moment it was unreadable.
+    export vanished or went back, and an exception means a moment it was unreadable. The export rewrites
+    item_scores and submissions too: they must hold every row at every read.
     """
 
-    def __init__(self, out: Path, stop: threading.Event):
+    def __init__(self, out: Path, stop: threading.Event, rows: dict[str, int]):
         super().__init__(daemon=True)
-        self.out, self.stop = out, stop
+        self.out, self.stop, self.rows = out, stop, rows
         self.reads, self.most, self.failures = 0, 0, []
 
     def run(self) -> None:
@@ -85,6 +89,9 @@ class Reader(threading.Thread):
                 if min(rows, counted) < self.most:
                     self.failures.append(f"{min(rows, counted)} rows after {self.most}")
                 self.most = max(self.most, rows, counted)
+                for table, expected in self.rows.items():
+                    if (found := read_table(self.out, table).num_rows) != expected:
+                        self.failures.append(f"{table}: {found} rows, not {expected}")
                 self.reads += 1
             except Exception as error:  # noqa: BLE001 - any unreadable moment is the finding
                 self.failures.append(repr(error))
@@ -98,7 +105,7 @@ def test_no_grade_lost_or_duplicated_across_kill_9(tmp_path: Path) -> None:
     tokens = {name: add_reviewer(rnd.out / "reviewers.yaml", name) for name in ("alice", "bob")}
     station = StationProcess(rnd.out, rnd.round_dir, double=0.1)
     stop = threading.Event()
-    reader = Reader(rnd.out, stop)
+    reader = Reader(rnd.out, stop, {"item_scores": len(view.items), "submissions": 50})
     station.start()
     try:
         reader.start()
@@ -138,4 +145,15 @@ def test_no_grade_lost_or_duplicated_across_kill_9(tmp_path: Path) -> None:
     assert sorted(exported.column("seq").to_pylist()) == [e.seq for e in events]
     _, rows = query(rnd.out, "SELECT count(*) FROM item_scores WHERE decided_by LIKE 'human:%'")
     assert rows == [(200,)]
+    decided = decisions(log_forms(view, events))
+    items = {(r["submission_id"], r["question_id"]): r for r in read_table(rnd.out, "item_scores").to_pylist()}
+    assert {key: (row["final_points"], row["decided_by"]) for key, row in items.items()} == {
+        key: (decision.points, decision.decided_by) for key, decision in decided.items()
+    }  # every item decided by its reviewers, none lost or left at the judge's points
+    totals = read_table(rnd.out, "submissions").to_pylist()
+    assert len(totals) == 50
+    for row in totals:
+        own = [r for (sid, _), r in items.items() if sid == row["submission_id"]]
+        assert row["final_total"] == pytest.approx(sum(r["final_points"] for r in own), abs=0.011), row
+        assert row["decided_by"] == ", ".join(sorted({r["decided_by"] for r in own})), row
     assert reader.reads > 100 and 0 < reader.most <= len(events) and reader.failures == []

@@ -32,7 +32,16 @@ def test_a_form_sent_twice_is_saved_once(tmp_path: Path) -> None:
     assert _save(store, form_id=form_id) is False
     events = store.events("r")
     assert [(e.criterion_id, e.points) for e in events] == [("a", 1.0), ("b", 0.0)]
-    assert store.has_form(form_id)
+    assert store.has_form(form_id, "alice") and not store.has_form(form_id, "bob")
+
+
+def test_a_form_id_of_another_reviewer_is_refused_not_taken_for_saved(tmp_path: Path) -> None:
+    store = ReviewStore(tmp_path / "reviews.sqlite")
+    form_id = uuid.uuid4().hex
+    assert _save(store, form_id=form_id) is True
+    with pytest.raises(StaleForm, match="another reviewer"):
+        _save(store, form_id=form_id, reviewer="bob")
+    assert {e.reviewer for e in store.events("r")} == {"alice"}
 
 
 def test_a_stale_form_changes_nothing(tmp_path: Path) -> None:

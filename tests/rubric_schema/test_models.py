@@ -39,9 +39,7 @@ def top_k_question(rubric, **fields):
 
 
 def test_small_rubric_with_groups_bonus_and_code_loads(rubric):
-    code = rubric.criterion(
-        "impl", 2, answer_kind="code", code={"task": "topk", "checks": ["correct", "complexity"]}
-    )
+    code = rubric.criterion("impl", 2, answer_kind="code", code={"task": "topk", "checks": ["correct", "complexity"]})
     question = top_k_question(rubric)
     question["criteria"].append(code)
     question["points"] = 10
@@ -133,9 +131,7 @@ def test_section_whose_questions_do_not_add_up(rubric):
 
 def test_nested_section_that_does_not_add_up_is_named_by_its_path(rubric):
     inner = rubric.section("s1a", [rubric.question("1.1", 3)], points=4)
-    outer = rubric.section(
-        "s1", [], sections=[rubric.section("s1z", [rubric.question("1.2", 1)]), inner], points=5
-    )
+    outer = rubric.section("s1", [], sections=[rubric.section("s1z", [rubric.question("1.2", 1)]), inner], points=5)
     path, reason = only_problem(rubric.write(rubric.exam(sections=[outer])))
     assert path == "sections[0](id=s1).sections[1](id=s1a)"
     assert "worth 4 but its parts add up to 3" in reason
@@ -152,9 +148,7 @@ def test_exam_total_that_does_not_add_up(rubric):
 
 def test_duplicate_criterion_ids_in_a_question(rubric):
     c = rubric.criterion
-    path, reason = only_problem(
-        rubric.write(rubric.exam(rubric.question("1.1", 4, criteria=[c("a", 2), c("a", 2)])))
-    )
+    path, reason = only_problem(rubric.write(rubric.exam(rubric.question("1.1", 4, criteria=[c("a", 2), c("a", 2)]))))
     assert path == Q0
     assert "duplicate ids inside the question: a" in reason
 
@@ -188,9 +182,7 @@ def test_duplicate_section_ids_even_when_nested(rubric):
 # --- code tasks ---------------------------------------------------------------------------------------
 
 
-def code_exam(
-    rubric, *, checks=("correct",), task_fields=None, task_question="1.1", ref="topk", **criterion_fields
-):
+def code_exam(rubric, *, checks=("correct",), task_fields=None, task_question="1.1", ref="topk", **criterion_fields):
     fields = {"answer_kind": "code", "code": {"task": ref, "checks": list(checks)}, **criterion_fields}
     question = rubric.question("1.1", 2, criteria=[rubric.criterion("impl", 2, **fields)])
     task = {
@@ -295,6 +287,70 @@ def test_step_larger_than_points(rubric):
     path, reason = only_problem(rubric.write(rubric.exam(question)))
     assert path == "sections[0](id=s1).questions[0](id=9.2).criteria[0](id=metric)"
     assert "step 0.5 is larger than points 0.3" in reason
+
+
+@pytest.mark.parametrize("step", [0.0000001, 0.001, 0])
+def test_a_step_finer_than_a_hundredth_is_rejected(rubric, step):
+    question = rubric.question("1.1", 2, criteria=[rubric.criterion("a", 2, step=step)])
+    path, reason = only_problem(rubric.write(rubric.exam(question)))
+    assert path == f"{Q0}.criteria[0](id=a).step"
+
+
+def test_more_than_a_thousand_grade_levels_is_rejected(rubric):
+    question = rubric.question("1.1", 20, criteria=[rubric.criterion("a", 20, step=0.01)])
+    path, reason = only_problem(rubric.write(rubric.exam(question)))
+    assert path == f"{Q0}.criteria[0](id=a)"
+    assert "makes 2,001 grade levels of 20 points, over the limit of 1,000" in reason
+
+
+def test_a_thousand_grade_levels_load(rubric):
+    question = rubric.question("1.1", 9.99, criteria=[rubric.criterion("a", 9.99, step=0.01)])
+    assert load_exam(rubric.write(rubric.exam(question))).question("1.1").criteria[0].step == 0.01
+
+
+@pytest.mark.parametrize(("field", "value"), [("points", True), ("points", "2"), ("step", False)])
+def test_points_are_strict_numbers(rubric, field, value):
+    fields = {"points": 2, field: value}
+    question = rubric.question("1.1", 2, criteria=[rubric.criterion("a", **fields)])
+    problems = problems_of(rubric.write(rubric.exam(question)))
+    assert f"{Q0}.criteria[0](id=a).{field}" in [p for p, _ in problems]
+
+
+def test_a_group_pick_of_true_is_rejected(rubric):
+    path, reason = only_problem(rubric.write(methods_exam(rubric, pick=True)))
+    assert path == f"{Q0}.groups[0](id=methods).pick"
+    assert "valid integer" in reason
+
+
+def test_points_with_more_than_two_decimals_are_rejected(rubric):
+    question = rubric.question("1.1", 2.125, criteria=[rubric.criterion("a", 2.125, step=0.125)])
+    problems = problems_of(rubric.write(rubric.exam(question)))
+    assert any("2.125 has more than two decimals" in reason for _, reason in problems)
+
+
+def test_a_huge_title_is_rejected(rubric):
+    question = rubric.question("1.1", 2, criteria=[rubric.criterion("a", 2, title="t" * 10_001)])
+    path, reason = only_problem(rubric.write(rubric.exam(question)))
+    assert path == f"{Q0}.criteria[0](id=a).title"
+    assert "at most 10000 characters" in reason
+
+
+def test_a_60_mb_rubric_file_is_refused_before_it_is_parsed(rubric):
+    path = rubric.write(rubric.exam(rubric.question("1.1", 2)))
+    path.write_text(path.read_text(encoding="utf-8") + f"\n# {'x' * 60_000_000}\n", encoding="utf-8")
+    where, reason = only_problem(path)
+    assert reason.startswith("file is 60,") and "over the limit of 10,000,000" in reason
+
+
+DEEP_INDENT = "a:\n" + "".join(" " * n + "b:\n" for n in range(2, 900, 2))
+
+
+@pytest.mark.parametrize("deep", ["[" * 10_000 + "]" * 10_000, DEEP_INDENT])
+def test_deeply_nested_rubric_is_a_clear_error(tmp_path, deep):
+    path = tmp_path / "rubric.yaml"
+    path.write_text(deep, encoding="utf-8")
+    where, reason = only_problem(path)
+    assert where == "" and "over the limit of 200" in reason
 
 
 def test_wrong_type_names_the_field(rubric):

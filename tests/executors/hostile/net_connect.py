@@ -1,10 +1,13 @@
 # task: topk; expect: failed
 # ruff: noqa  (candidate code: test data, not project code)
-"""Network: reach the internet. Connected, the answer is right; contained, it raises."""
+"""Network: reach another machine. The test listens on the host's own network address ($host, not the
+loopback) and greets with a token: connected, the answer is right; contained, it raises."""
 
 import socket
 
 
 def kth_largest(nums, k):
-    socket.create_connection(("1.1.1.1", 80), timeout=1).close()
+    with socket.create_connection(("$host", int("$port")), timeout=1) as connection:
+        if connection.recv(64) != b"$token":
+            raise RuntimeError("someone else answered")
     return sorted(nums)[-k]

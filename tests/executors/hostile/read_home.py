@@ -1,12 +1,10 @@
 # task: topk; expect: failed
 # ruff: noqa  (candidate code: test data, not project code)
-"""Read the home directory (shell history, SSH keys, tokens)."""
-
-import os
+"""Read the home directory (shell history, SSH keys, tokens): the test plants a token file there."""
 
 
 def kth_largest(nums, k):
-    for path in ("/root/.bashrc", "/root/.profile", "/root/.ssh", "/root/.cache", "/home"):
-        if os.path.exists(path) and (os.path.isfile(path) or os.listdir(path)):
-            return sorted(nums)[-k]
-    raise FileNotFoundError("home is empty")
+    with open("$path") as planted:
+        if planted.read() != "$token":
+            raise RuntimeError("wrong file")
+    return sorted(nums)[-k]
