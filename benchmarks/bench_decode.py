@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/bench_decode.py [--threads 1 2] [--items 4]
 
-For each thread count: llama-bench's token generation rate (tg64) and prompt rate (pp512), then the
+For each thread count: llama-bench's token generation rate (tg64) and prompt rates (pp16/64/512), then the
 embedded llama-server started as a round starts it, asked for the explanation of a few demo-round items
 (the criterion prompt with its JSON-schema grammar, as `Judge.explain` asks), and the server's own
 `timings.predicted_per_second` of each reply, with and without the grammar. Prints one JSON object and
@@ -31,17 +31,19 @@ RESULTS = ROOT / "benchmarks" / "results"
 
 
 def llama_bench(threads: int, settings: JudgeSettings) -> dict[str, float]:
-    """llama-bench's pp512 and tg64 (tokens/s) for the embedded model on `threads` threads."""
+    """llama-bench's prompt rates (pp16, pp64, pp512: a judge call's few new tokens evaluate far slower per
+    token than a long prompt) and tg64 (tokens/s) for the embedded model on `threads` threads.
+    """
     binary = server_binary(settings).parent / "llama-bench"
     model = settings.local_model_file or settings.local_model_dir / MODEL_FILE
     env = {**os.environ, "LD_LIBRARY_PATH": str(binary.parent)}
     out = subprocess.run(
-        [str(binary), "-m", str(model), "-t", str(threads), "-p", "512", "-n", "64", "-r", "2", "-o", "json"],
+        [str(binary), "-m", str(model), "-t", str(threads), "-p", "16,64,512", "-n", "64", "-r", "2", "-o", "json"],
         capture_output=True, text=True, check=True, env=env,
     ).stdout  # fmt: skip
     rates = {}
     for test in json.loads(out):
-        name = "pp512" if test["n_prompt"] else "tg64"
+        name = f"pp{test['n_prompt']}" if test["n_prompt"] else "tg64"
         rates[name] = round(float(test["avg_ts"]), 1)
     return rates
 
