@@ -147,7 +147,7 @@ def run_agreement(args: argparse.Namespace) -> None:
         "tokens_out_per_item": round(stats["tokens_out"] / len(rows), 1),
         "server_cached_prompt_tokens_per_item": round(stats["cached_tokens"] / len(rows), 1),
         "evaluated_prompt_tokens_per_item": round(stats["evaluated_tokens"] / len(rows), 1),
-        "prompts_dir": str(args.prompts_dir or "prompts/"),
+        "prompts_dir": str(args.prompts_dir or "pipeline/judge/prompts/"),
         "calls": stats["calls"],
         "failures": stats["failures"],
         "warm_cache_seconds_total": round(warm, 3),

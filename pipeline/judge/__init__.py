@@ -18,7 +18,7 @@ from pipeline.judge._judge import (
     open_judge,
 )
 from pipeline.judge._local import MODEL_NAME, LocalChat, LocalModelError, assemble_model, local_server
-from pipeline.judge._prompts import PromptError
+from pipeline.judge._prompts import PROMPTS_DIR, PromptError
 from pipeline.judge._settings import JudgeSettings
 
 __all__ = [
@@ -39,6 +39,7 @@ __all__ = [
     "LocalChat",
     "LocalModelError",
     "OpenAIChat",
+    "PROMPTS_DIR",
     "PromptError",
     "Screening",
     "assemble_model",

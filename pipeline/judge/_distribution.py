@@ -18,7 +18,7 @@ from pipeline.scoring import mention_points
 from rubric_schema import Criterion
 
 GRADE_LEVELS = 5
-"""The top grade of the 0–5 scale (prompts/distribution.user.*.md describes each level)."""
+"""The top grade of the 0–5 scale (prompts/distribution.user.*.md beside this module describes each level)."""
 MAX_COUNT = 9
 """The largest count a one-digit label can carry."""
 

@@ -1,4 +1,5 @@
-"""Prompt templates: files in prompts/ with ${named} slots, rendered rubric first and answer last.
+"""Prompt templates: files in pipeline/judge/prompts/ (package data) with ${named} slots, rendered rubric
+first and answer last.
 
 The rendered prompt up to the answer is the same for every answer to a question, so the server's
 prompt cache reuses it. A line whose slots all render empty is dropped (no "Reference answer:" with
@@ -22,7 +23,8 @@ from rubric_schema import Criterion, Question
 Mode = Literal["distribution", "item", "criterion"]
 """distribution: one decoded token per criterion read as a score distribution; item and criterion: a
 generated JSON verdict per item or per criterion (evidence, rationale, points)."""
-PROMPTS_DIR = Path(__file__).resolve().parents[2] / "prompts"
+PROMPTS_DIR = Path(__file__).resolve().parent / "prompts"
+"""The shipped templates (package data: a wheel install has them too)."""
 ANSWER_SLOT = "${answer}"
 
 _SLOT = re.compile(r"\$\{(\w+)\}")

@@ -84,7 +84,7 @@ class JudgeSettings(BaseSettings):
             return self.review_threshold
         return 0.45 if mode == "distribution" else 0.75
     prompts_dir: Path | None = None
-    """Prompt templates; default: the repository's prompts/."""
+    """Prompt templates; default: the shipped ones (pipeline/judge/prompts/)."""
     local_model_dir: Path = DEFAULT_CACHE_ROOT / "models"
     """Where the embedded GGUF is assembled from its PyPI parts (outside the repository)."""
     local_parallel: int = Field(default=2, ge=1, le=16)

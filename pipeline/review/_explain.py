@@ -17,11 +17,10 @@ import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Literal
 
 from pipeline.ingest import Item
-from pipeline.judge import MODEL_NAME, ItemJudgment, Judge, JudgeSettings
+from pipeline.judge import MODEL_NAME, PROMPTS_DIR, ItemJudgment, Judge, JudgeSettings
 from pipeline.review._round import ItemView, RoundView
 from pipeline.review._store import Explanation, ReviewStore
 from pipeline.scoring import CriterionAward
@@ -37,12 +36,9 @@ State = Literal["ready", "pending", "failed", "none"]
 QUEUE_SIZE = 64
 """Items waiting for the worker at most; a reviewer opens one at a time, so more means a stuck judge."""
 
-_PROMPTS = Path(__file__).resolve().parents[2] / "prompts"
-
-
 def judge_sha(settings: JudgeSettings) -> str:
     """What an explanation depends on besides the answer: the model and the criterion-mode prompts."""
-    prompts = settings.prompts_dir or _PROMPTS
+    prompts = settings.prompts_dir or PROMPTS_DIR
     digest = hashlib.sha256(
         "\0".join(str(v) for v in (settings.provider, settings.base_url, settings.model or MODEL_NAME,
                                    settings.local_model_file, settings.temperature)).encode()
