@@ -33,7 +33,7 @@ from pipeline.settings import ScoreSettings
 seen = []
 
 @task(name="score-batch")
-def recording_batch(exam, submissions, resources, samples, calibration, settings):
+def recording_batch(exam, submissions, resources, samples, calibration, settings, judged):
     runner = FlowRunContext.get().task_runner
     seen.append({"size": len(submissions), "samples": samples, "cache_dir": str(settings.cache_dir),
                  "workers": runner._max_workers})
