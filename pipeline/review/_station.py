@@ -11,7 +11,7 @@ import math
 import threading
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -66,6 +66,41 @@ class Queue:
 
 
 @dataclass(frozen=True)
+class CalibrationPlan:
+    """The calibration queue handed to the station: per question, the answers to grade first.
+
+    Plain data (the CLI picks the answers with pipeline.calibrate's `propose`): `items` in the order they
+    are served, `per_question` the K asked for, `earlier` the grades each question had when they were picked.
+    """
+
+    per_question: int
+    items: tuple[ItemKey, ...]
+    earlier: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CalibrationProgress:
+    """One question of the calibration queue: `graded` of `wanted` grades given."""
+
+    question_id: str
+    graded: int
+    wanted: int
+    left: int
+    """Proposed answers of the question nobody graded yet."""
+
+
+@dataclass(frozen=True)
+class CalibrationQueue:
+    """What the queue page shows above the review queue (empty when the station has no plan)."""
+
+    rows: list[QueueRow]
+    progress: list[CalibrationProgress]
+    available: int
+    blind: bool
+    """Whether its items are graded blind whatever the reviewer's mode."""
+
+
+@dataclass(frozen=True)
 class Agreement:
     """Agreement between the two reviewers of each double-graded item (the calibration's metrics)."""
 
@@ -116,8 +151,12 @@ class Station:
     """One round's review station: the round view, the store, reviewers, sessions and the exporter."""
 
     def __init__(self, round_out: str | Path, round_dir: str | Path, *, round_id: str | None = None,
-                 double_share: float = 0.1, open_judge: JudgeOpener | None = None, judge_sha: str = ""):
-        """`open_judge` (with the `judge_sha` of its model and prompts): explanations on demand; None: none."""
+                 double_share: float = 0.1, open_judge: JudgeOpener | None = None, judge_sha: str = "",
+                 calibration: CalibrationPlan | None = None, calibration_blind: bool = True):
+        """`open_judge` (with the `judge_sha` of its model and prompts): explanations on demand; None: none.
+
+        `calibration`: the answers to grade ahead of the review queue (blind unless `calibration_blind` is off).
+        """
         self.round_out = Path(round_out)
         self.view = RoundView(round_out, round_dir, round_id=round_id, double_share=double_share)
         self.store = ReviewStore(self.round_out / STORE_FILE)
@@ -126,6 +165,7 @@ class Station:
         self.exporter = Exporter(self.view, self.store)
         self.explainer = Explainer(self.view, self.store, open_judge, judge_sha) if open_judge else None
         self._reviewers: tuple[tuple[int, int, int] | None, dict[str, Reviewer]] = (None, {})
+        self.set_calibration(calibration, blind=calibration_blind)
 
     def close(self) -> None:
         """Stop what the station started: the explanation worker and its judge (an embedded llama-server)."""
@@ -159,10 +199,55 @@ class Station:
         listed = self.reviewers().get(reviewer)
         return listed is not None and self.store.session_token(sid, reviewer) == listed.token_sha256
 
+    def set_calibration(self, plan: CalibrationPlan | None, *, blind: bool = True) -> None:
+        """Serve `plan`'s answers ahead of the review queue (None: no calibration queue)."""
+        self.calibration = plan if plan is not None else CalibrationPlan(0, ())
+        self.calibration_blind = blind
+        self._calibration_items = [self.view.items[k] for k in dict.fromkeys(self.calibration.items)
+                                   if k in self.view.items]
+
+    def calibration_pending(self, graded: Mapping[ItemKey, set[str]] | None = None) -> set[ItemKey]:
+        """Proposed items nobody has graded yet (as they are now): the calibration queue."""
+        if not self._calibration_items:
+            return set()
+        if graded is None:
+            graded = self.store.graders(self.view.round_id, self.view.against)
+        return {i.key for i in self._calibration_items if not graded.get(i.key)}
+
+    def blind_for(self, item: ItemView, mode: str) -> bool:
+        """Whether the item is graded with the judge hidden: blind mode, or an item of the calibration queue."""
+        return mode == "blind" or (self.calibration_blind and item.key in self.calibration_pending())
+
+    def calibration_queue(self, reviewer: str, *, question: str = "", reason: str = "") -> CalibrationQueue:
+        """The calibration items this reviewer may grade now, and per question how many of K are graded."""
+        graded = self.store.graders(self.view.round_id, self.view.against)
+        claims = self.store.active_claims(self.view.round_id)
+        pending = self.calibration_pending(graded)
+        rows: list[QueueRow] = []
+        for item in self._calibration_items:
+            if item.key not in pending or (question and item.question_id != question):
+                continue
+            if reason and not any(reason.lower() in r.lower() for r in item.reasons):
+                continue
+            if len(claims.get(item.key, set()) - {reviewer}) < item.capacity:
+                rows.append(QueueRow(item, (), tuple(sorted(claims.get(item.key, set())))))
+        progress = []
+        for question_id in dict.fromkeys(i.question_id for i in self._calibration_items):
+            mine = [i for i in self._calibration_items if i.question_id == question_id]
+            done = sum(1 for i in mine if i.key not in pending)
+            wanted = self.calibration.per_question
+            earlier = min(self.calibration.earlier.get(question_id, 0), wanted)
+            progress.append(CalibrationProgress(question_id, min(earlier + done, wanted), wanted, len(mine) - done))
+        return CalibrationQueue(rows=rows, progress=progress, available=len(rows), blind=self.calibration_blind)
+
     def queue(self, reviewer: str, mode: str, *, question: str = "", reason: str = "", by: str = "") -> Queue:
-        """The items of the mode this reviewer may grade (or, with `by`, those that reviewer graded)."""
+        """The items of the mode this reviewer may grade (or, with `by`, those that reviewer graded).
+
+        Items still in the calibration queue are listed there, not here (their judge's points stay hidden).
+        """
         items = self.view.in_mode(mode)
         graded = self.store.graders(self.view.round_id, self.view.against)
+        pending = set() if by else self.calibration_pending(graded)
         claims = self.store.active_claims(self.view.round_id)
         done = sum(1 for i in items if len(graded.get(i.key, ())) >= i.capacity)
         rows: list[QueueRow] = []
@@ -177,7 +262,7 @@ class Station:
             if by:
                 shown = by in graders
             else:
-                shown = reviewer not in graders and len(holders) < item.capacity
+                shown = item.key not in pending and reviewer not in graders and len(holders) < item.capacity
             if shown:
                 available += 1
                 if len(rows) < QUEUE_ROWS:
@@ -186,8 +271,11 @@ class Station:
         return Queue(rows=rows, available=available, done=done, total=len(items), questions=questions)
 
     def next_item(self, reviewer: str, mode: str, *, question: str = "", reason: str = "") -> ItemView | None:
-        """Claim and return the first item of the reviewer's queue; None when the queue is empty."""
-        for row in self.queue(reviewer, mode, question=question, reason=reason).rows:
+        """Claim and return the first item of the calibration queue, else of the reviewer's queue; None when
+        both are empty.
+        """
+        rows = self.calibration_queue(reviewer, question=question, reason=reason).rows
+        for row in [*rows, *self.queue(reviewer, mode, question=question, reason=reason).rows]:
             if self.store.claim(self.view.round_id, row.item.key, reviewer, row.item.capacity,
                                 self.view.against[row.item.key]).taken:
                 return row.item

@@ -24,8 +24,10 @@ def free_port() -> int:
 class StationProcess:
     """Start, kill -9 and restart `gradeflow review OUT --round-dir DIR` on one port."""
 
-    def __init__(self, out: Path, round_dir: Path, *, port: int | None = None, double: float = 0.1):
-        self.out, self.round_dir, self.double = out, round_dir, double
+    def __init__(self, out: Path, round_dir: Path, *, port: int | None = None, double: float = 0.1,
+                 per_question: int = 0):
+        """`per_question`: the calibration queue's K (0, no calibration queue, unless a test is about it)."""
+        self.out, self.round_dir, self.double, self.per_question = out, round_dir, double, per_question
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
@@ -33,7 +35,7 @@ class StationProcess:
 
     def start(self, timeout_s: float = 60.0) -> None:
         command = [*GRADEFLOW, "review", str(self.out), "--round-dir", str(self.round_dir), "--port", str(self.port),
-                   "--double", str(self.double)]
+                   "--double", str(self.double), "--per-question", str(self.per_question)]
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=os.environ | {
                 "COLUMNS": "200"})
