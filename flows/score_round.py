@@ -55,7 +55,8 @@ class RoundResources:
     """What the batch tasks of one round share: opened by the flow for the round, closed when it ends.
 
     Tasks on threads get the objects themselves; Dask workers are other processes and get what pickles:
-    the judge endpoint (the embedded server's URL), each opening its own judge on it.
+    the judge endpoint (configured, or the flow's embedded server's URL), each opening its own judge on it,
+    or the name of the worker plugin that holds each worker's own embedded judge (ScoreSettings.dask_judge).
     """
 
     judge_settings: JudgeSettings
@@ -65,6 +66,19 @@ class RoundResources:
     """The warm sandboxes in-process tasks run code on; None: each Dask worker's process keeps its own."""
     progress: RoundProgress | None = None
     """Where finished batches and live judge counts go (in-process tasks only)."""
+    worker_judge: str | None = None
+    """The WorkerJudge plugin each Dask worker judges on (flows.dask_judge, dask_judge=per-worker); None: the
+    endpoint or backend above."""
+
+    def backend(self) -> ChatBackend | None:
+        """The backend this task judges on: the flow's shared one, this worker's own, or None (the task
+        opens its judge from the settings).
+        """
+        if self.worker_judge is None:
+            return self.judge_backend
+        from flows.dask_judge import worker_backend  # distributed: imported on Dask workers only
+
+        return worker_backend(self.worker_judge)
 
 
 Judged = dict[tuple[str, str], ItemJudgment]
@@ -112,7 +126,7 @@ def score_batch(
     run = resources.sandboxes.run if resources.sandboxes is not None else run_code_task
     execute = cached_execute(run, settings.cache_dir / "exec")
     progress = resources.progress
-    with open_judge(resources.judge_settings, backend=resources.judge_backend) as judge:
+    with open_judge(resources.judge_settings, backend=resources.backend()) as judge:
         with progress.watch(judge.stats) if progress is not None else nullcontext():
             results = grade_batch(
                 exam,
@@ -206,15 +220,23 @@ def judge_settings_for(judge: JudgeKind) -> JudgeSettings:
 
 @contextmanager
 def open_round_resources(
-    settings: JudgeSettings, progress: RoundProgress, *, in_process: bool
+    settings: JudgeSettings, progress: RoundProgress, *, in_process: bool, per_worker: Any | None = None
 ) -> Iterator[RoundResources]:
     """The round's shared resources: the judge endpoint (configured, or the embedded server), the
     sandboxes and the progress; closed when the block ends.
 
     With threads, the embedded server is shared by the tasks and started on the first cache miss (a fully
     cached re-run never loads the model), and so are the sandboxes. Dask workers are other processes: they
-    get the server's URL, so it is started here, before them.
+    get the server's URL, so it is started here, before them. `per_worker` (the round's Dask client, with
+    dask_judge=per-worker): no server here; each worker opens its own embedded judge on its first batch,
+    closed when the block ends. A configured endpoint serves every worker either way.
     """
+    if per_worker is not None and not in_process and _embedded(settings):
+        from flows.dask_judge import worker_judges
+
+        with worker_judges(per_worker, settings) as name:
+            yield RoundResources(settings, worker_judge=name)
+        return
     with _judge_endpoint(settings, in_process) as (endpoint, backend):
         if not in_process:
             yield RoundResources(endpoint)
@@ -226,7 +248,7 @@ def open_round_resources(
 @contextmanager
 def _judge_endpoint(settings: JudgeSettings, in_process: bool) -> Iterator[tuple[JudgeSettings, ChatBackend | None]]:
     """The settings each task opens its judge with, and the embedded server they share (threads only)."""
-    if settings.base_url or (settings.provider and settings.provider != "local"):
+    if not _embedded(settings):
         yield settings, None
     elif in_process:
         with embedded_backend(settings) as backend:
@@ -235,6 +257,11 @@ def _judge_endpoint(settings: JudgeSettings, in_process: bool) -> Iterator[tuple
         with local_server(settings) as server:
             update = {"base_url": server.base_url, "model": server.model, "timeout_s": settings.local_timeout_s}
             yield settings.model_copy(update=update), None
+
+
+def _embedded(settings: JudgeSettings) -> bool:
+    """Whether the round judges on the embedded model (no endpoint, no LangChain provider of its own)."""
+    return not (settings.base_url or (settings.provider and settings.provider != "local"))
 
 
 def _as_is(value: Any) -> Any:
@@ -247,7 +274,9 @@ def _of_batch(judged: Judged, batch: list[Submission]) -> Judged:
 
 
 def task_runner(settings: ScoreSettings) -> Any:
-    """Threads on this machine by default; Dask (a local cluster or GRADEFLOW_DASK_ADDRESS) to scale out."""
+    """Threads on this machine by default; Dask (a local cluster or GRADEFLOW_DASK_ADDRESS) to scale out,
+    its workers judging on one shared endpoint or each on its own embedded judge (`dask_judge`).
+    """
     if settings.task_runner == "dask":
         from prefect_dask import DaskTaskRunner
 
@@ -332,9 +361,13 @@ def _score_locked(
     # "Orchestration overhead"). Prefect's Dask runner hands a quoted argument to the task still wrapped,
     # so batches sent to Dask go as they are.
     large = quote if in_process else _as_is
-    with open_round_resources(judge_settings, progress, in_process=in_process) as resources:
+    # dask_judge=per-worker: the round's Dask client, to attach a judge of its own to each worker.
+    per_worker = None
+    if context is not None and not in_process and settings.dask_judge == "per-worker":
+        per_worker = context.task_runner.client
+    with open_round_resources(judge_settings, progress, in_process=in_process, per_worker=per_worker) as resources:
         # In one process the round is judged in one pass first (one question after another on each server
-        # slot); Dask workers judge their own batches, each on its own judge or the shared endpoint.
+        # slot); Dask workers judge their own batches, on the shared endpoint or each on its own judge.
         judged = judge_round(quote(rnd.exam), quote(submissions), quote(resources), samples) if in_process else {}
         futures = [
             score_batch.submit(

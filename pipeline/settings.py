@@ -23,4 +23,10 @@ class ScoreSettings(BaseSettings):
     task_runner: Literal["threads", "dask"] = "threads"
     dask_address: str | None = None
     """Scheduler of an existing Dask cluster (tcp://host:8786); unset with task_runner=dask: a local cluster."""
+    dask_judge: Literal["shared", "per-worker"] = "shared"
+    """Where Dask workers judge when no endpoint is configured. shared: one embedded llama-server in the
+    flow's process, its URL handed to every worker (workers on the flow's machine). per-worker: each worker
+    process starts its own on its first batch and keeps it for the round (workers on other machines judge
+    on their own CPU/GPU). A configured endpoint (GRADEFLOW_JUDGE_BASE_URL, e.g. vLLM) serves every worker
+    either way."""
     samples: int = Field(default=1, ge=1, le=15)
