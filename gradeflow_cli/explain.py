@@ -59,5 +59,5 @@ def explain(
         explainer.close()
     console.print(f"round {view.round_id}: {len(head)} items of the review queue, {made} explained, "
                   f"{cached} already explained, {failed} failed", highlight=False)
-    if failed and not made and not cached:
+    if failed:  # the rest are kept; a run again retries the failed ones
         raise typer.Exit(1)

@@ -167,10 +167,11 @@ def serve(
     """Serve the review station of a round (queue, item pages, blind mode, double grading)."""
     import uvicorn
 
+    from gradeflow_cli.score import EXIT_BUSY
     from pipeline.judge import JudgeSettings, open_judge
     from pipeline.review import AuthError, ReviewError, Station, judge_sha
     from pipeline.review._app import LOOPBACK_HOSTS, build_app
-    from pipeline.rounds import RoundError
+    from pipeline.rounds import RoundBusy, RoundError
     from rubric_schema import RubricError
 
     settings = JudgeSettings()
@@ -184,7 +185,11 @@ def serve(
     except (ReviewError, RoundError, RubricError, AuthError) as error:
         raise fail(str(error)) from None
     hosts = [*(LOOPBACK_HOSTS if _loopback(host) else _bind_hosts(host)), *(allowed_host or [])]
-    summary = station.exporter.run_once()
+    try:
+        summary = station.exporter.run_once()
+    except RoundBusy as error:
+        errors.print(f"[red]{error}[/]: start the station when it ends (its grades are safe)", highlight=False)
+        raise typer.Exit(code=EXIT_BUSY) from None
     station.exporter.start()
     if not _loopback(host):
         errors.print(f"[yellow]listening on {host}: reachable from other machines, over plain HTTP[/]")
@@ -212,15 +217,20 @@ def export_command(
     round_id: Annotated[str | None, typer.Option("--round", help="Round id if not round.yaml's.")] = None,
 ) -> None:
     """Rewrite human_reviews and the final points from the review log (after re-scoring a round, say)."""
+    from gradeflow_cli.score import EXIT_BUSY
     from pipeline.review import STORE_FILE, ReviewError, ReviewStore, RoundView, export
-    from pipeline.rounds import RoundError
+    from pipeline.rounds import RoundBusy, RoundError
     from rubric_schema import RubricError
 
     try:
         view = RoundView(round_out, round_dir, round_id=round_id)
     except (ReviewError, RoundError, RubricError) as error:
         raise fail(str(error)) from None
-    summary = export(view, ReviewStore(round_out / STORE_FILE))
+    try:
+        summary = export(view, ReviewStore(round_out / STORE_FILE))
+    except RoundBusy as error:  # the re-score reapplies the whole log when it ends
+        errors.print(f"[red]{error}[/]", highlight=False)
+        raise typer.Exit(code=EXIT_BUSY) from None
     console.print(
         f"round {view.round_id}: {summary.forms} grades ({summary.events} criterion events) exported, "
         f"{summary.items_decided} items decided by reviewers, {summary.stale_forms} grades stale "

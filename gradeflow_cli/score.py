@@ -30,7 +30,8 @@ PREFECT_DEFAULTS = {
 EXIT_INCOMPLETE = 3
 """`gradeflow score`: the round was written, but items wait for the judge (it was unavailable); run it again."""
 EXIT_BUSY = 4
-"""`gradeflow score`: another run is scoring the same round into the same folder; nothing was written."""
+"""`gradeflow score`: another run is scoring the same round into the same folder (or a review export is
+writing it); nothing was written. `gradeflow review` and `review export`: a re-score holds the round."""
 EXIT_SHRUNK = 5
 """`gradeflow score`: fewer submission files than the round's tables hold (none at all, or fewer without
 --allow-shrink); nothing was judged or written."""

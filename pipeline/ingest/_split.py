@@ -175,13 +175,15 @@ def _text(raw: bytes, source: Path | str) -> tuple[str, str | None]:
     matches = list(from_bytes(raw))
     if not matches:
         raise SubmissionRejected(source, "file is not text in any encoding that could be detected")
-    best = min(matches, key=lambda m: m.chaos)
-    close = [m for m in matches if m.chaos <= best.chaos + _CHAOS_MARGIN]
+    cleanest = min(matches, key=lambda m: m.chaos)
+    close = [m for m in matches if m.chaos <= cleanest.chaos + _CHAOS_MARGIN]
     # The exams are Chinese: among equally clean readings GB18030 (the legacy encoding of their candidates) wins.
-    best = next((m for m in close if "gb18030" in m.could_be_from_charset), best)
+    best = next((m for m in close if "gb18030" in m.could_be_from_charset), cleanest)
     text = str(best)
     rivals = sorted({m.encoding for m in close if str(m) != text})
-    if not rivals or "gb18030" in best.could_be_from_charset:
+    # Unnoted only where nothing else reads it differently, or GB18030 is also the cleanest reading: a
+    # preference that overrode a cleaner reading (a Big5 or cp125x sheet) is a guess a person checks.
+    if not rivals or (best is cleanest and "gb18030" in best.could_be_from_charset):
         return text, None
     return text, (
         f"encoding guessed as {best.encoding} with low confidence ({', '.join(rivals)} read it differently): "

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import threading
 import time
 from collections import deque
@@ -43,6 +44,8 @@ from pipeline.judge._schema import (
 from pipeline.judge._settings import JudgeSettings
 from pipeline.scoring import CriterionAward, judged_points
 from rubric_schema import Criterion, Question, question_sha
+
+log = logging.getLogger(__name__)
 
 
 class _Frozen(BaseModel):
@@ -291,7 +294,10 @@ class Judge:
             if key in self._token_counts:
                 return self._token_counts[key]
         count = getattr(self.backend, "token_count", None)
-        counted = count(text) if count is not None else None
+        try:
+            counted = count(text) if count is not None else None
+        except ChatCallError:  # accounting only: the server being gone is the judge calls' to report
+            return None
         with self._token_counts_lock:
             self._token_counts[key] = counted
         return counted
@@ -467,17 +473,24 @@ class Judge:
         if slot is None or self.prefixes is None or self._slot_prefix.get(slot) == prompt.prefix_sha:
             return None
         self._slot_prefix[slot] = prompt.prefix_sha
-        return self.prefixes.restore(slot, prompt.prefix_sha)
+        try:
+            return self.prefixes.restore(slot, prompt.prefix_sha)
+        except (ChatCallError, OSError) as error:  # a saved prefix only saves time: evaluate it instead
+            log.warning("prefix state not restored into slot %d: %s", slot, error)
+            return False
 
     def _leave_slot(self, slot: int | None, prompt: Prompt, restored: bool | None, cached: int | None) -> None:
         """After a call on `slot`: confirm a restore took, or save the prefix the slot has just evaluated."""
         if slot is None or self.prefixes is None or restored is None:
             return
-        if restored:
-            prefix_tokens = self._tokens(prompt.prefix)
-            self.prefixes.confirm(slot, prompt.prefix_sha, cached_tokens=cached, prefix_tokens=prefix_tokens)
-        else:
-            self.prefixes.save(slot, prompt.prefix_sha)
+        try:
+            if restored:
+                prefix_tokens = self._tokens(prompt.prefix)
+                self.prefixes.confirm(slot, prompt.prefix_sha, cached_tokens=cached, prefix_tokens=prefix_tokens)
+            else:
+                self.prefixes.save(slot, prompt.prefix_sha)
+        except (ChatCallError, OSError) as error:  # the call's result stands; only the saved state is lost
+            log.warning("prefix state of slot %d not saved: %s", slot, error)
 
     def _call(
         self,
@@ -784,7 +797,7 @@ class Judge:
         samples: int | None = None,
         on_item: Callable[[ItemJudgment], None] | None = None,
     ) -> list[ItemJudgment]:
-        """Judge many items, `concurrency` at a time; results come back in input order.
+        """Judge many items, `concurrency` at a time (at most one per server slot); results in input order.
 
         The calls in flight at once are for different questions wherever there are enough questions, and
         one question's items follow each other on one lane. On the embedded server each lane has a slot of
@@ -796,6 +809,8 @@ class Judge:
         for i, (question, _) in enumerate(pairs):
             by_question.setdefault(question.id, []).append(i)
         lanes = self.settings.concurrency
+        if self.slots:  # an unpinned call could land on a pinned slot between its call and its prefix save
+            lanes = min(lanes, self.slots)
         splits = max(1, -(-lanes // max(len(by_question), 1)))  # fewer questions than lanes: share them out
         chunks: deque[list[int]] = deque()
         for indices in by_question.values():
@@ -804,7 +819,7 @@ class Judge:
         results: list[ItemJudgment | None] = [None] * len(pairs)
 
         def lane(number: int) -> None:
-            slot = number if number < self.slots else None
+            slot = number if self.slots else None
             while True:
                 try:
                     chunk = chunks.popleft()

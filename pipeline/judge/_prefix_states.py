@@ -11,8 +11,10 @@ file is dropped, and after a restore that did not take the rest of the run evalu
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
+import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,7 +79,8 @@ class PrefixStates:
             with self._lock:
                 self.stats.failed += 1
             return False
-        path.touch()  # recently used: eviction keeps it
+        with contextlib.suppress(FileNotFoundError):  # evicted meanwhile: never recreated as an empty file
+            os.utime(path)  # recently used: eviction keeps it
         with self._lock:
             self._pending[(slot, prefix_sha)] = name
         return True
@@ -114,12 +117,16 @@ class PrefixStates:
     def _evict(self) -> None:
         """Drop the least recently used states until the directory is within its bound."""
         with self._lock:
-            states = sorted(
-                (p for p in self.directory.glob(f"*{STATE_SUFFIX}") if p.is_file()), key=lambda p: p.stat().st_mtime
-            )
-            total = sum(p.stat().st_size for p in states)
-            for path in states:
+            states = []
+            for path in self.directory.glob(f"*{STATE_SUFFIX}"):
+                try:  # another thread or process sharing the folder may have removed it since the listing
+                    states.append((path.stat(), path))
+                except FileNotFoundError:
+                    continue
+            states.sort(key=lambda state: state[0].st_mtime)
+            total = sum(stat.st_size for stat, _ in states)
+            for stat, path in states:
                 if total <= self.max_bytes:
                     break
-                total -= path.stat().st_size
+                total -= stat.st_size
                 path.unlink(missing_ok=True)

@@ -20,8 +20,9 @@ from pipeline.rounds import RoundLock, round_lock
 from pipeline.store import read_partition, write_partition
 
 EXPORT_WAIT_S = 120.0
-"""How long an export waits for a re-score of its round to finish (its write-tables and reapply-reviews
-take seconds; a re-score reapplies the whole log itself) before it gives up with RoundBusy."""
+"""How long an export waits for the round lock before it gives up with RoundBusy. A re-score holds the lock
+for its whole run and reapplies the whole log itself when it ends, so nothing is lost by giving up: the
+station's exporter tries again, `gradeflow review export` exits 4."""
 
 
 @dataclass(frozen=True)
@@ -149,10 +150,12 @@ def export(
     """Write human_reviews from the whole log and the final points it implies; safe to run at any time.
 
     In the round lock: waits up to `wait_s` for a re-score to finish (then RoundBusy; the log keeps every
-    grade). `held`: the caller holds the lock already (scoring's reapply-reviews).
+    grade). `held`: the caller holds the lock already (scoring's reapply-reviews). Grades are checked
+    against the round as it is now (`RoundView.current`), so a station started before a re-score never
+    writes grades of answers that have changed.
     """
     with round_lock(view.round_out, view.round_id, wait_s=wait_s, held=held):
-        return _export(view, store)
+        return _export(view.current(), store)
 
 
 def _export(view: RoundView, store: ReviewStore) -> ExportSummary:

@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 from pipeline.calibrate import load_answers
 from pipeline.review._store import ItemKey
 from pipeline.rounds import load_round
-from pipeline.store import read_table
+from pipeline.store import read_partition, read_table
 from rubric_schema import Criterion, Exam, Question, question_sha
 
 MODES = ("review", "blind")
@@ -150,16 +150,25 @@ def _natural(question_id: str) -> tuple[int, ...]:
     return tuple(int(p) if p.isdigit() else 0 for p in question_id.split("."))
 
 
+def scored_at(round_out: Path, round_id: str) -> object:
+    """When the round's tables were last scored: a re-score changes it, an export of grades never does."""
+    column = read_partition(round_out, "submissions", round_id).column("scored_at")
+    return pc.max(column).as_py() if len(column) else None
+
+
 class RoundView:
     """One round of a round output folder, with the rubric and answers of its round directory."""
 
     def __init__(self, round_out: str | Path, round_dir: str | Path, *, round_id: str | None = None,
                  double_share: float = 0.1):
         self.round_out = Path(round_out)
+        self.round_dir = Path(round_dir)
         self.double_share = double_share
         loaded = load_round(round_dir)
         self.exam: Exam = loaded.exam
         self.round_id = round_id or loaded.config.round_id
+        self.scored_at = scored_at(self.round_out, self.round_id)
+        self._fresh: RoundView | None = None
         items = read_table(self.round_out, "item_scores")
         items = items.filter(pc.equal(items.column("round_id"), self.round_id))
         if items.num_rows == 0:
@@ -234,6 +243,19 @@ class RoundView:
             ),
         )
         self._blind = sorted((i for i in self.items.values() if i.raw_points is not None), key=lambda i: i.order)
+
+    def current(self) -> RoundView:
+        """The round as it is now: this view, or one read afresh where the round was re-scored since (its
+        answers may have changed). An export checks grades against it, or it writes old answers' grades
+        over a re-score.
+        """
+        now = scored_at(self.round_out, self.round_id)
+        if now == self.scored_at:
+            return self
+        if self._fresh is None or self._fresh.scored_at != now:
+            self._fresh = RoundView(self.round_out, self.round_dir, round_id=self.round_id,
+                                    double_share=self.double_share)
+        return self._fresh
 
     def in_mode(self, mode: str) -> list[ItemView]:
         """The items of a mode in queue order: review by most expected error first, blind in shuffled order."""

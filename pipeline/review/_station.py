@@ -31,6 +31,7 @@ from pipeline.review._explain import Explainer, JudgeOpener
 from pipeline.review._export import ExportSummary, export, forms
 from pipeline.review._round import ItemView, RoundView
 from pipeline.review._store import STORE_FILE, GradeEvent, ItemKey, NewGrade, ReviewStore
+from pipeline.rounds import RoundBusy
 
 log = logging.getLogger(__name__)
 
@@ -143,6 +144,9 @@ class Exporter:
             self._wanted.clear()
             try:
                 self.run_once()
+            except RoundBusy as error:  # a re-score holds the round: try again when it may have ended
+                log.warning("review export waits: %s", error)
+                self._wanted.set()
             except Exception:  # the log keeps every grade; the next export retries
                 log.exception("review export failed")
 

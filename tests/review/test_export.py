@@ -91,6 +91,22 @@ def test_rescoring_keeps_reviews_and_flags_the_ones_whose_answer_changed(graded)
     assert _rows(rnd.out, "item_scores")[("s00001", "1.2")]["decided_by"] == "human:alice+bob"
 
 
+def test_a_view_built_before_a_rescore_never_writes_grades_of_changed_answers(graded) -> None:
+    """The station's exporter keeps the view it started with; the export checks grades against the round now."""
+    rnd, view, store = graded
+    export(view, store)
+    path = rnd.round_dir / "submissions" / "s00000.md"
+    path.write_text(path.read_text().replace("Candidate 0 answers 1.1", "Candidate 0 rewrote 1.1"))
+    rescored = build(rnd.out.parent / "again", submissions=6)
+    for table in ("item_scores", "submissions"):
+        src = rescored.out / table / f"round_id={rnd.round_id}" / "part-0.parquet"
+        pq.write_table(pq.read_table(src), rnd.out / table / f"round_id={rnd.round_id}" / "part-0.parquet")
+    summary = export(view, store)  # the view from before the re-score, as a running station holds it
+    assert summary.stale_forms == 2 and summary.items_decided == 2
+    assert _rows(rnd.out, "item_scores")[("s00000", "1.1")]["decided_by"] == "judge"
+    assert view.current() is view.current()  # read afresh once per re-score, not on every export
+
+
 def test_the_tables_are_queryable_as_views(graded) -> None:
     rnd, view, store = graded
     export(view, store)
