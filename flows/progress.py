@@ -85,6 +85,7 @@ class RoundProgress:
         self._submissions = self._submissions_done = self._items = self._items_done = self._unscored = 0
         self._calls_closed = self._failures_closed = 0
         self._watched: list[StatsLike] = []
+        self._judged: set[tuple[str, str]] = set()
 
     def __reduce__(self) -> tuple[type[RoundProgress], tuple[()]]:
         """A copy in another process starts empty: Prefect sends the flow's parameters, this among them, with
@@ -118,13 +119,19 @@ class RoundProgress:
             self._submissions, self._items = submissions, items
             self._submissions_done = self._items_done = self._unscored = 0
             self._calls_closed = self._failures_closed = 0
+            self._judged.clear()
         self._emit("start", items)
 
-    def judged(self, items: int) -> None:
-        """Announce items judged (as each is): they count as done; their batch does not count them again."""
+    def judged(self, item: tuple[str, str]) -> None:
+        """Announce an item judged, by (submission id, question id), as it is: it counts as done once (a
+        retried judging pass announces it again); its batch does not count it again.
+        """
         with self._lock:
-            self._items_done += items
-        self._emit("advance", items)
+            if item in self._judged:
+                return
+            self._judged.add(item)
+            self._items_done += 1
+        self._emit("advance", 1)
 
     def advance(self, submissions: int, items: int, unscored: int) -> None:
         """Announce that a batch is scored: its submissions, its items not announced as judged already, and

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, nullcontext
@@ -101,7 +102,8 @@ def judge_round(exam: Exam, submissions: list[Submission], resources: RoundResou
     with open_judge(resources.judge_settings, backend=resources.judge_backend) as judge:
         with progress.watch(judge.stats) if progress is not None else nullcontext():
             judgments = judge.judge_items(
-                pairs, samples=samples, on_item=(lambda _: progress.judged(1)) if progress is not None else None
+                pairs, samples=samples,
+                on_item=(lambda j: progress.judged((j.submission_id, j.question_id))) if progress is not None else None,
             )
     return {(j.submission_id, j.question_id): j for j in judgments}
 
@@ -152,22 +154,39 @@ def write_tables(out_dir: str, round_id: str, rows: RoundRows) -> dict[str, str]
     }
 
 
-def _files(sources: Iterable[str | None]) -> set[str]:
-    """Submission files named by source_file values (a JSONL line is `file:line`)."""
-    return {re.sub(r":\d+$", "", source) for source in sources if source}
+def _files(sources: Iterable[str | None], rnd: Round) -> set[str]:
+    """Submission files named by source_file values (a JSONL line is `file:line`), each by its path under the
+    round's submissions folder: a submission's identity.
+    """
+    return {_under(Path(re.sub(r":\d+$", "", source)), rnd.submissions_dir) for source in sources if source}
+
+
+def _under(path: Path, folder: Path) -> str:
+    """`path` relative to `folder`; where the round folder has moved since, relative to the last part of
+    the path named like `folder`; else the path as written.
+    """
+    with contextlib.suppress(ValueError):
+        return str(path.relative_to(folder))
+    parts = path.parts
+    for i in range(len(parts) - 2, -1, -1):
+        if parts[i] == folder.name:
+            return str(Path(*parts[i + 1 :]))
+    return str(path)
 
 
 def refuse_shrink(out_dir: str, rnd: Round, found: Iterable[str], *, allow_shrink: bool) -> None:
-    """Raise RoundShrunk before anything is judged when this run found fewer submission files than the
-    round's tables hold (files moved away, into a subfolder, a mount gone): replacing the tables would drop
-    their scores and grades. `allow_shrink` lets a smaller round through; no file at all never does.
+    """Raise RoundShrunk before anything is judged when a submission file the round's tables hold is not
+    found this time (moved away or into a subfolder, which renames its submission, a mount gone): replacing
+    the tables would drop its scores and grades. Files are compared by their path under the round's
+    submissions folder, so a round folder moved as a whole is the same round. `allow_shrink` lets a smaller
+    round through; no file at all never does.
     """
     round_id = rnd.config.round_id
-    before = _files(read_partition(out_dir, "submissions", round_id).column("source_file").to_pylist())
-    now = _files(found)
-    if not before or now and (allow_shrink or len(now) >= len(before)):
+    before = _files(read_partition(out_dir, "submissions", round_id).column("source_file").to_pylist(), rnd)
+    now = _files(found, rnd)
+    gone = sorted(before - now)
+    if not before or now and (allow_shrink or not gone):
         return
-    gone = sorted({Path(f).name for f in before} - {Path(f).name for f in now})
     named = ", ".join(gone[:5]) + (f" and {len(gone) - 5} more" if len(gone) > 5 else "")
     if not now:
         raise RoundShrunk(
@@ -176,9 +195,9 @@ def refuse_shrink(out_dir: str, rnd: Round, found: Iterable[str], *, allow_shrin
             "replaces them: to drop the round, remove its output folder)"
         )
     raise RoundShrunk(
-        f"round {round_id}: {len(now)} submission file(s) in {rnd.submissions_dir}, {len(before)} last time "
-        f"(gone: {named}); the tables in {out_dir} are kept as they are: put the files back, or pass "
-        "--allow-shrink to replace them with the smaller round"
+        f"round {round_id}: {len(gone)} of the {len(before)} submission file(s) scored last time are not in "
+        f"{rnd.submissions_dir} now (gone: {named}); the tables in {out_dir} are kept as they are: put the "
+        "files back, or pass --allow-shrink to replace them without those submissions"
     )
 
 

@@ -33,7 +33,7 @@ EXIT_BUSY = 4
 """`gradeflow score`: another run is scoring the same round into the same folder (or a review export is
 writing it); nothing was written. `gradeflow review` and `review export`: a re-score holds the round."""
 EXIT_SHRUNK = 5
-"""`gradeflow score`: fewer submission files than the round's tables hold (none at all, or fewer without
+"""`gradeflow score`: submission files the round's tables hold were not found (none at all, or some without
 --allow-shrink); nothing was judged or written."""
 PROGRESS_EVERY_S = float(os.environ.get("GRADEFLOW_PROGRESS_EVERY_S", "10"))
 """Seconds between progress lines when stdout is no terminal (a log, a cron job)."""
@@ -112,8 +112,8 @@ def score(
         bool,
         typer.Option(
             "--allow-shrink",
-            help="Replace the round's tables even when fewer submission files are found than last time "
-            "(never when none are).",
+            help="Replace the round's tables even when submission files scored last time are not found "
+            "(moved, removed; never when none are found).",
         ),
     ] = False,
 ) -> None:

@@ -217,7 +217,7 @@ def test_a_re_score_with_fewer_files_is_refused_and_one_with_none_never_wipes_th
     for name, done in runs.items():
         assert done.returncode == 5, (name, done.stdout + done.stderr)
         assert read_table(out, "submissions").num_rows == len(earlier), name
-    assert "5 submission file(s) in" in runs["fewer"].stderr and "6 last time" in runs["fewer"].stderr
+    assert "1 of the 6 submission file(s) scored last time are not in" in runs["fewer"].stderr
     assert "(gone: cand-01-strong.md)" in runs["fewer"].stderr and "--allow-shrink" in runs["fewer"].stderr
     assert "no submission files in" in runs["none"].stderr and "never replaces them" in runs["none"].stderr
     assert not (out / "item_scores").exists()  # nothing judged or written

@@ -61,6 +61,18 @@ def test_listeners_get_the_item_totals_for_the_bar():
     assert events == [("start", 30), ("advance", 18)]
 
 
+def test_an_item_judged_again_by_a_retried_pass_counts_once():
+    progress = RoundProgress()
+    events: list[tuple[str, int]] = []
+    with progress.listen(lambda event, n: events.append((event, n))):
+        progress.start(submissions=1, items=2)
+        for _attempt in range(2):  # the judging pass failed after the first item and was retried
+            progress.judged(("s1", "1.1"))
+        progress.judged(("s1", "1.2"))
+    assert events == [("start", 2), ("advance", 1), ("advance", 1)]
+    assert "2/2 items (100%)" in progress.snapshot().line()
+
+
 def test_two_rounds_keep_their_own_counts():
     """Progress is the round's own object, not the process's: a second round does not move the first."""
     first, second = RoundProgress(), RoundProgress()

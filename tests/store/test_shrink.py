@@ -38,10 +38,24 @@ def test_as_many_files_as_last_time_pass(scored) -> None:
 
 def test_fewer_files_are_refused_naming_the_missing_ones_unless_allowed(scored) -> None:
     rnd, out, sources = scored
-    shrunk = r"2 submission file\(s\) in .*, 3 last time \(gone: c.jsonl\).*--allow-shrink"
+    shrunk = r"1 of the 3 submission file\(s\) scored last time are not in .* \(gone: c.jsonl\).*--allow-shrink"
     with pytest.raises(RoundShrunk, match=shrunk):
         refuse_shrink(out, rnd, sources[:2], allow_shrink=False)
     refuse_shrink(out, rnd, sources[:2], allow_shrink=True)
+
+
+def test_files_moved_into_a_subfolder_are_refused_though_as_many_are_found(scored) -> None:
+    """A moved file is another submission (its id is its path): the old one's scores and grades would go."""
+    rnd, out, sources = scored
+    moved = [source.replace("/submissions/", "/submissions/batch2/") for source in sources]
+    with pytest.raises(RoundShrunk, match=r"3 of the 3 .*gone: a.md, b.md, c.jsonl"):
+        refuse_shrink(out, rnd, moved, allow_shrink=False)
+
+
+def test_a_round_folder_moved_as_a_whole_is_the_same_round(scored, tmp_path: Path) -> None:
+    rnd, out, sources = scored
+    elsewhere = [source.replace(str(tmp_path / "round"), str(tmp_path / "archive" / "round")) for source in sources]
+    refuse_shrink(out, rnd, elsewhere, allow_shrink=False)
 
 
 def test_no_file_at_all_is_refused_even_when_shrinking_is_allowed(scored) -> None:
