@@ -105,6 +105,11 @@ def judge_round(exam: Exam, submissions: list[Submission], resources: RoundResou
                 pairs, samples=samples,
                 on_item=(lambda j: progress.judged((j.submission_id, j.question_id))) if progress is not None else None,
             )
+        if judge.prefixes is not None:
+            states = judge.prefixes.stats
+            log = get_run_logger().warning if states.failed else get_run_logger().info
+            log("prefix states: %d restored, %d saved, %d failed to restore (evaluated instead)",
+                states.restored, states.saved, states.failed)
     return {(j.submission_id, j.question_id): j for j in judgments}
 
 
@@ -122,9 +127,9 @@ def score_batch(
     code caches).
     """
     from executors import run_code_task
-    from pipeline.calibrate import load_calibration
+    from pipeline.calibrate import calibration_for
 
-    calibrator = load_calibration(calibration) if calibration else None
+    calibrator = calibration_for(calibration, exam) if calibration else None
     run = resources.sandboxes.run if resources.sandboxes is not None else run_code_task
     execute = cached_execute(run, settings.cache_dir / "exec")
     progress = resources.progress

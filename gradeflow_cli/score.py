@@ -103,7 +103,12 @@ def score(
     ] = None,
     judge: JudgeChoice = "local",
     calibration: Annotated[
-        Path | None, typer.Option("--calibration", help="Calibration artifact from `gradeflow calibrate`.")
+        Path | None,
+        typer.Option(
+            "--calibration",
+            help="Calibration artifact from `gradeflow calibrate`, or `prior`: the shipped prior fitted on the "
+            "public sets, for an exam with no grades yet (docs/BENCHMARKS.md measures it).",
+        ),
     ] = None,
     samples: Annotated[
         int | None, typer.Option("--samples", min=1, max=15, help="Judge samples per item.")
@@ -124,7 +129,7 @@ def score(
         rnd = load_round(round_dir)
     except (RoundError, RubricError) as error:
         raise fail(str(error)) from None
-    if calibration is not None and not calibration.is_file():
+    if calibration is not None and str(calibration) != "prior" and not calibration.is_file():
         raise fail(f"{calibration}: no such calibration file")
     if judge == "openai":
         from pipeline.judge import JudgeSettings

@@ -48,7 +48,7 @@ from pipeline.calibrate._metrics import (
     infer_scale,
 )
 from pipeline.calibrate._neighbours import NeighbourPool, neighbour_shares
-from pipeline.calibrate._prior import PRIOR_FILE, default_prior, fit_prior
+from pipeline.calibrate._prior import PRIOR_FILE, PRIOR_NAME, calibration_for, default_prior, fit_prior
 from pipeline.calibrate._propose import Candidate, Proposal, candidates, propose
 from pipeline.calibrate._reviews import load_review_grades
 from pipeline.embed import MODEL_ID as EMBEDDING_MODEL
@@ -86,6 +86,8 @@ __all__ = [
     "candidates",
     "cross_validate",
     "default_embedder",
+    "PRIOR_NAME",
+    "calibration_for",
     "default_prior",
     "embed_answers",
     "evaluate",

@@ -9,6 +9,7 @@ rebuilds the file and measures it leave-dataset-out.
 from __future__ import annotations
 
 from importlib.resources import as_file, files
+from pathlib import Path
 
 from pipeline.calibrate._calibration import Calibration, calibrate, load_calibration
 from pipeline.calibrate._data import CalibrationData
@@ -18,6 +19,8 @@ from rubric_schema import Exam
 
 PRIOR_FILE = "prior.json"
 """The shipped prior, beside this module (package data)."""
+PRIOR_NAME = "prior"
+"""What `gradeflow score --calibration` takes for the shipped prior instead of a file."""
 PRIOR_CONFIG = CalibrationConfig(mapping="linear", per_question=False)
 """A line, not isotonic steps: the prior must carry over to other exams, not trace these sets' quirks."""
 
@@ -37,3 +40,12 @@ def default_prior(exam: Exam | None = None, embedder: Embedder | None = None) ->
     with as_file(files("pipeline.calibrate") / PRIOR_FILE) as path:
         prior = load_calibration(path)
     return prior if exam is None else prior.with_references(exam, embedder)
+
+
+def calibration_for(name_or_path: str | Path, exam: Exam) -> Calibration:
+    """The calibration a round is scored with: the shipped prior (`PRIOR_NAME`, bound to the exam's
+    references; its id starts "prior-" in every table), else the artifact at the path.
+    """
+    if str(name_or_path) == PRIOR_NAME:
+        return default_prior(exam)
+    return load_calibration(name_or_path)

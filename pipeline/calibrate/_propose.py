@@ -35,12 +35,11 @@ class Candidate:
 
 @dataclass(frozen=True)
 class Proposal:
-    """An item to grade for calibration; `rank` orders a question's proposals by the judge's share."""
+    """An item to grade for calibration (a question's proposals come ordered by the judge's share)."""
 
     submission_id: str
     question_id: str
     share: float
-    rank: int
 
 
 def candidates(rows: list[dict[str, Any]], graded: set[tuple[str, str]]) -> list[Candidate]:
@@ -108,6 +107,6 @@ def propose(
                 chosen.append(int(np.argmax(gap)))
         ordered = sorted(chosen, key=lambda i: (shares[i], pool[i].submission_id))
         proposals += [
-            Proposal(pool[i].submission_id, question_id, float(shares[i]), rank) for rank, i in enumerate(ordered)
+            Proposal(pool[i].submission_id, question_id, float(shares[i])) for i in ordered
         ]
     return proposals

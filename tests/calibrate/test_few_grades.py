@@ -12,6 +12,7 @@ from pipeline.calibrate import (
     CalibrationData,
     Candidate,
     calibrate,
+    calibration_for,
     candidates,
     default_prior,
     fit_model,
@@ -153,6 +154,17 @@ def test_the_shipped_prior_is_labelled_and_uses_similarity_once_references_are_b
     far, _ = bound.apply(question.id, 2.5, 5.0, answer="other text", embedder=embedder)
     unbound, _ = prior.apply(question.id, 2.5, 5.0, answer="same text", embedder=embedder)
     assert close > far and unbound not in (close, far)
+
+
+def test_score_calibration_prior_is_the_shipped_prior_bound_to_the_rounds_exam(tmp_path: Path) -> None:
+    """`gradeflow score --calibration prior`: an exam with no grades yet scored with the prior, labelled."""
+    exam = load_exam(REPO / "eval_sets" / "ai-engineer-mid" / "rubric.yaml")
+    prior = calibration_for("prior", exam)
+    assert prior.calibration_id.startswith("prior-")
+    assert set(prior.references) == {q.id for q in exam.questions if any(c.reference for c in q.all_criteria())}
+    artifact = tmp_path / "cal.json"
+    artifact.write_text(default_prior().model_dump_json(), encoding="utf-8")
+    assert calibration_for(artifact, exam).references == {}  # a file is taken as it is
 
 
 def test_calibrate_cli_picks_empirical_pooling_for_few_grades_and_records_k(tmp_path: Path) -> None:

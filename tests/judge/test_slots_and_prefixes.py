@@ -133,11 +133,11 @@ def test_pinned_lanes_evaluate_no_more_than_the_floor_and_unpinned_ones_do(tmp_p
     assert evaluated == pinned.evaluated  # the calls' rows add up to what the server computed
     assert evaluated <= floor  # each prefix once per question (the system prompt is shared across questions)
     scattered = SlotServer(tmp_path / "scattered", pinned=False)
-    unpinned, floor_again = _evaluated_and_floor(
-        _judge(scattered, tmp_path / "b", prefix_states=False).judge_items(pairs)
+    unpinned, floor_again = _evaluated_and_floor(  # one lane: the server's (seeded) picks are the same every run
+        _judge(scattered, tmp_path / "b", prefix_states=False, concurrency=1).judge_items(pairs)
     )
     assert floor_again == floor
-    assert unpinned > 1.3 * floor  # the control: calls that land on the other question's slot evaluate again
+    assert unpinned > 1.1 * floor  # the control: calls that land on the slot another question held evaluate again
 
 
 def test_a_cached_round_evaluates_nothing_and_claims_no_floor(tmp_path):
