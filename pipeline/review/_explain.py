@@ -76,6 +76,7 @@ class Explainer:
         self._pending: set[tuple[str, str]] = set()
         self._failed: dict[tuple[str, str], str] = {}
         self._worker: threading.Thread | None = None
+        self._stopping = threading.Event()
 
     @staticmethod
     def wanted(item: ItemView) -> list[str]:
@@ -142,16 +143,25 @@ class Explainer:
         return ItemExplanation("ready", cached)
 
     def close(self) -> None:
-        """Stop the worker after its current job and close the judge (stopping an embedded llama-server)."""
+        """Stop the worker after its current job (the queued ones are dropped: they are asked for again when
+        a reviewer opens them) and close the judge (stopping an embedded llama-server).
+        """
+        self._stopping.set()
+        with contextlib.suppress(queue.Empty):
+            while True:
+                self._jobs.get_nowait()
+        with contextlib.suppress(queue.Full):
+            self._jobs.put_nowait(None)  # wakes a worker waiting for a job
         worker = self._worker
         if worker is not None:
-            with contextlib.suppress(queue.Full):
-                self._jobs.put_nowait(None)
             worker.join(timeout=30)
-        self._stack.close()
+        with self._judge_lock:
+            self._stack.close()
 
     def _judge_now(self) -> Judge:
         with self._judge_lock:
+            if self._stopping.is_set():
+                raise RuntimeError("the station is stopping")
             if self._judge is None:
                 self._judge = self._stack.enter_context(self._open())
             return self._judge
@@ -163,7 +173,7 @@ class Explainer:
                 self._worker.start()
 
     def _loop(self) -> None:
-        while (item := self._jobs.get()) is not None:
+        while (item := self._jobs.get()) is not None and not self._stopping.is_set():
             try:
                 outcome = self.generate(item)
                 error = outcome.error if outcome.state == "failed" else None

@@ -131,6 +131,32 @@ def test_a_failed_explanation_is_shown_as_such_and_a_retry_generates_it(plain_ro
     station.close()
 
 
+def test_closing_the_station_stops_the_worker_before_the_judge_is_closed(plain_round, tmp_path):
+    """Items still queued at shutdown are dropped, never generated against a closed judge."""
+    model = Model()
+    model.gate.clear()  # the first explanation is being generated when the station stops
+    station, fake = _station(plain_round, model, tmp_path)
+    explainer = station.explainer
+    assert explainer is not None
+    items = list(station.view.items.values())
+    for item in items:
+        explainer.request(item)
+    deadline = time.monotonic() + 10
+    while not fake.calls and time.monotonic() < deadline:
+        time.sleep(0.01)
+    closer = threading.Thread(target=station.close)
+    closer.start()
+    time.sleep(0.2)
+    model.gate.set()
+    closer.join(timeout=30)
+    assert not closer.is_alive()
+    calls = len(fake.calls)
+    time.sleep(0.3)
+    # the item in progress finished (a call per criterion); none of the queued ones began after the close
+    assert len(fake.calls) == calls == len(explainer.wanted(items[0]))
+    assert explainer._worker is not None and not explainer._worker.is_alive()
+
+
 def test_blind_mode_asks_for_no_explanation(plain_round, tmp_path):
     station, fake = _station(plain_round, Model(), tmp_path)
     reviewer = _reviewer(station)
