@@ -145,15 +145,16 @@ class ExportSummary:
 
 
 def export(
-    view: RoundView, store: ReviewStore, *, wait_s: float = EXPORT_WAIT_S, held: RoundLock | None = None
+    view: RoundView, store: ReviewStore, *, wait_s: float | None = None, held: RoundLock | None = None
 ) -> ExportSummary:
     """Write human_reviews from the whole log and the final points it implies; safe to run at any time.
 
-    In the round lock: waits up to `wait_s` for a re-score to finish (then RoundBusy; the log keeps every
-    grade). `held`: the caller holds the lock already (scoring's reapply-reviews). Grades are checked
-    against the round as it is now (`RoundView.current`), so a station started before a re-score never
-    writes grades of answers that have changed.
+    In the round lock: waits up to `wait_s` (default EXPORT_WAIT_S) for a re-score to finish (then
+    RoundBusy; the log keeps every grade). `held`: the caller holds the lock already (scoring's
+    reapply-reviews). Grades are checked against the round as it is now (`RoundView.current`), so a
+    station started before a re-score never writes grades of answers that have changed.
     """
+    wait_s = EXPORT_WAIT_S if wait_s is None else wait_s
     with round_lock(view.round_out, view.round_id, wait_s=wait_s, held=held):
         return _export(view.current(), store)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import uuid
 
 from review_rounds import ReviewRound
@@ -62,3 +64,28 @@ def test_the_scoring_flow_reapplies_the_reviews_after_writing_the_tables(small_r
     _, rows = query(small_round.out, "SELECT final_points, decided_by FROM item_scores"
                                      " WHERE submission_id = 's00001' AND question_id = '1.1'")
     assert rows == [(1.0, "human:bob")] and rows != before
+
+
+def test_export_while_a_rescore_holds_the_round_exits_busy(small_round: ReviewRound, monkeypatch) -> None:
+    import pipeline.review._export as export_module
+
+    monkeypatch.setattr(export_module, "EXPORT_WAIT_S", 0.5)
+    view = RoundView(small_round.out, small_round.round_dir)
+    holder = subprocess.Popen(  # a re-score: another process holds the round lock
+        [sys.executable, "-c", "import sys, time; from pipeline.rounds import round_lock\n"
+         "with round_lock(sys.argv[1], sys.argv[2]):\n    print('held', flush=True); time.sleep(30)",
+         str(small_round.out), view.round_id],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        result = CliRunner().invoke(app, ["review", "export", str(small_round.out), "--round-dir",
+                                          str(small_round.round_dir)])
+    finally:
+        holder.kill()
+        holder.wait()
+    assert result.exit_code == 4, result.output
+    assert "Traceback" not in result.output
+    again = CliRunner().invoke(app, ["review", "export", str(small_round.out), "--round-dir",
+                                     str(small_round.round_dir)])
+    assert again.exit_code == 0, again.output  # the lock is free again: the export goes through
