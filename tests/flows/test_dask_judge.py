@@ -26,11 +26,10 @@ from pipeline.judge import JudgeSettings
 from pipeline.store import read_table
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "support"))
-from round_env import round_env  # noqa: E402
+from round_env import fake_embedded_judge, round_env  # noqa: E402
 
 REPO = Path(__file__).parents[2]
 DEMO = REPO / "eval_sets" / "ai-engineer-mid" / "rounds" / "demo"
-FAKE = REPO / "tests" / "support" / "fake_llama_server.py"
 SCORE_TABLES = ("submissions", "item_scores", "criterion_scores", "executor_runs")
 
 EVENTS: list[tuple[str, str]] = []
@@ -146,15 +145,9 @@ def _sorted(table: pa.Table) -> list[dict]:
 @pytest.mark.timeout(900)
 def test_a_round_with_a_judge_per_worker_on_two_worker_processes_equals_the_threads_run(tmp_path: Path) -> None:
     starters = tmp_path / "starters.log"
-    wrapper = tmp_path / "llama-server"
-    wrapper.write_text(f'#!/bin/sh\necho $PPID >> "{starters}"\nexec "{sys.executable}" "{FAKE}" "$@"\n')
-    wrapper.chmod(0o755)
-    (tmp_path / "model.gguf").write_bytes(b"GGUF")
     env = round_env(
         tmp_path,
-        GRADEFLOW_JUDGE_LOCAL_SERVER_BINARY=str(wrapper),
-        GRADEFLOW_JUDGE_LOCAL_MODEL_FILE=str(tmp_path / "model.gguf"),
-        GRADEFLOW_JUDGE_LOCAL_MODEL_DIR=str(tmp_path / "models"),
+        **fake_embedded_judge(tmp_path, starters=starters),
         GRADEFLOW_JUDGE_MODE="item",  # the fake has no tokenizer for the one-token distributions
         FAKE_LLAMA_LOAD_S="0.1",
     )

@@ -21,9 +21,11 @@ import pytest
 
 from pipeline.store import query, read_table, write_partition
 
+sys.path.insert(0, str(Path(__file__).parents[1] / "support"))
+from round_env import FAKE_LLAMA_SERVER, fake_embedded_judge  # noqa: E402
+
 REPO = Path(__file__).parents[2]
 DEMO = REPO / "eval_sets" / "ai-engineer-mid" / "rounds" / "demo"
-FAKE = REPO / "tests" / "support" / "fake_llama_server.py"
 GRADEFLOW = Path(sys.executable).parent / "gradeflow"
 BUDGET_S = 6.0
 
@@ -78,16 +80,7 @@ def _unscored(out: Path) -> int:
 
 def test_embedded_server_killed_three_times_the_round_still_completes(tmp_path: Path) -> None:
     """Target: the embedded server killed 3 times during the demo round → 0 items unscored, exit code 0."""
-    wrapper = tmp_path / "llama-server"
-    wrapper.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{FAKE}" "$@"\n')
-    wrapper.chmod(0o755)
-    (tmp_path / "model.gguf").write_bytes(b"GGUF")
-    env = _env(
-        tmp_path,
-        GRADEFLOW_JUDGE_LOCAL_SERVER_BINARY=str(wrapper),
-        GRADEFLOW_JUDGE_LOCAL_MODEL_FILE=str(tmp_path / "model.gguf"),
-        GRADEFLOW_JUDGE_LOCAL_MODEL_DIR=str(tmp_path / "models"),
-    )
+    env = _env(tmp_path, **fake_embedded_judge(tmp_path))
     answered, pids = tmp_path / "answered.log", tmp_path / "pids.log"
     process = _score(env, tmp_path / "out", "local")
     for kill, after in enumerate((4, 10, 16), start=1):
@@ -102,7 +95,8 @@ def test_embedded_server_killed_three_times_the_round_still_completes(tmp_path: 
 
 
 def _fake_endpoint(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
-    server = subprocess.Popen([sys.executable, str(FAKE), "--port", str(port)], env=env, stdout=subprocess.DEVNULL)
+    command = [sys.executable, str(FAKE_LLAMA_SERVER), "--port", str(port)]
+    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:

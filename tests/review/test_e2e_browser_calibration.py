@@ -9,7 +9,6 @@ reviewer's grade as their final points.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -22,6 +21,7 @@ from pipeline.review import add_reviewer
 from pipeline.store import read_table
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "support"))
+from round_env import round_env  # noqa: E402
 from stub_judge import StubJudgeServer  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
@@ -69,15 +69,11 @@ def test_grade_the_calibration_queue_in_the_browser_calibrate_and_rescore(browse
                                                                           monkeypatch):
     out = tmp_path / "out"
     with StubJudgeServer() as stub:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("GRADEFLOW_", "PREFECT_"))} | {
-            "GRADEFLOW_JUDGE_BASE_URL": stub.base_url,
-            "GRADEFLOW_JUDGE_MODEL": "stub",
-            "GRADEFLOW_JUDGE_CACHE_DIR": str(tmp_path / "judge"),
-            "GRADEFLOW_CACHE_DIR": str(tmp_path / "cache"),
-            "PREFECT_HOME": str(tmp_path / "prefect"),
-            "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180",
-            "COLUMNS": "300",
-        }
+        env = round_env(
+            tmp_path, GRADEFLOW_JUDGE_BASE_URL=stub.base_url, GRADEFLOW_JUDGE_MODEL="stub",
+            GRADEFLOW_JUDGE_CACHE_DIR=str(tmp_path / "judge"), GRADEFLOW_CACHE_DIR=str(tmp_path / "cache"),
+            COLUMNS="300",
+        )  # fmt: skip
         _run(["score", str(DEMO), "--out", str(out), "--judge", "openai"], env)
         station = StationProcess(out, DEMO, double=0.0, per_question=K)
         monkeypatch.setenv("GRADEFLOW_CACHE_DIR", env["GRADEFLOW_CACHE_DIR"])  # the station's answer vectors
