@@ -402,7 +402,7 @@ def _score_locked(
         ]
         results = [result for future in futures for result in future.result()]
     results += [rejected_result(rnd.exam, r) for r in rejected]
-    rows = round_rows(rnd.config.round_id, exam_sha(rnd.exam), results)
+    rows = round_rows(rnd.config.round_id, exam_sha(rnd.exam), results, submissions)
     write_tables(out_dir, rnd.config.round_id, quote(rows))
     return summarize(rnd.exam, rnd.config.round_id, rows, out_dir=Path(out_dir))
 

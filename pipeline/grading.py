@@ -22,8 +22,10 @@ from pipeline.ingest import Item, RejectedFile, Submission
 from pipeline.reasons import ReviewKind, classify, kinds_of
 from pipeline.scoring import CriterionAward, CriterionScore, QuestionScore, score_exam, score_missing, score_question
 from pipeline.store import (
+    CodeBlockValue,
     CriterionScoreRow,
     ExecutorRunRow,
+    ItemRow,
     ItemScoreRow,
     JudgeCallRow,
     RoundRows,
@@ -409,20 +411,46 @@ def rejected_result(exam: Exam, rejected: RejectedFile) -> SubmissionResult:
 
 
 def round_rows(
-    round_id: str, rubric_sha: str, results: Sequence[SubmissionResult], *, scored_at: datetime | None = None
+    round_id: str,
+    rubric_sha: str,
+    results: Sequence[SubmissionResult],
+    submissions: Sequence[Submission],
+    *,
+    scored_at: datetime | None = None,
 ) -> RoundRows:
-    """All rows of a round, per table, with round id and provenance stamped on."""
+    """All rows of a round, per table, with round id and provenance stamped on; `submissions` (the round's
+    split files) give the `items` table, so no reader splits the round again.
+    """
     scored_at = scored_at or datetime.now(UTC)
     stamp = {"round_id": round_id, "rubric_sha": rubric_sha, "gradeflow_version": __version__}
     version = {"round_id": round_id, "gradeflow_version": __version__}
-    tables = RoundRows(submissions=[], item_scores=[], criterion_scores=[], judge_calls=[], executor_runs=[])
+    tables = RoundRows(
+        submissions=[], item_scores=[], criterion_scores=[], judge_calls=[], executor_runs=[], items=[]
+    )
     for result in sorted(results, key=lambda r: r.submission.submission_id):
         tables["submissions"].append(stamped(result.submission, **stamp, scored_at=scored_at))
         tables["item_scores"] += [stamped(row, **stamp) for row in result.items]
         tables["criterion_scores"] += [stamped(row, **stamp) for row in result.criteria]
         tables["judge_calls"] += [stamped(row, **version) for row in result.judge_calls]
         tables["executor_runs"] += [stamped(row, **version) for row in result.executor_runs]
+    for submission in sorted(submissions, key=lambda s: s.submission_id):
+        tables["items"] += [_item_row(submission, item, **version) for item in submission.items.values()]
     return tables
+
+
+def _item_row(submission: Submission, item: Item, **columns: Any) -> ItemRow:
+    """An `items` row: the answer as split, with its file and the file's notes."""
+    return ItemRow(
+        submission_id=item.submission_id,
+        question_id=item.question_id,
+        answer=item.answer,
+        text=item.text,
+        code_blocks=[CodeBlockValue(language=b.language, code=b.code) for b in item.code_blocks],
+        source_file=submission.source_file,
+        duplicated=item.question_id in submission.duplicates,
+        notes=list(submission.notes),
+        **columns,
+    )
 
 
 def judged_questions(exam: Exam) -> set[str]:

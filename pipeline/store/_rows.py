@@ -1,8 +1,8 @@
-"""Typed rows of the round tables, one frozen dataclass per table, checked against its pyarrow schema here.
+"""The columns of every table, declared once: one frozen dataclass per table, its pyarrow schema derived.
 
-A column is declared in `_tables.SCHEMAS` and here; `check_rows` (run when this module is imported, and
-by the tests) fails on a column missing, extra, out of order or of another type, so the two cannot
-drift apart. The round's own columns (round_id, provenance, scored_at) are None until `stamped`.
+A field's Python type gives the column's arrow type (`_ARROW`; `Int32` where the column is int32, a
+nested frozen dataclass for a struct); a field with no default, or declared with `key()`, is a required
+(non-nullable) column. The round's own columns (round_id, provenance, scored_at) are None until `stamped`.
 """
 
 from __future__ import annotations
@@ -11,27 +11,43 @@ import dataclasses
 import types
 import typing
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import pyarrow as pa
 
-from pipeline.store._tables import SCHEMAS
-
 _row = dataclasses.dataclass(frozen=True, kw_only=True, slots=True)
+
+Int32 = Annotated[int, pa.int32()]
+"""An int column stored as int32 (a plain int is int64)."""
+
+_ARROW: dict[Any, pa.DataType] = {
+    str: pa.string(),
+    int: pa.int64(),
+    float: pa.float64(),
+    bool: pa.bool_(),
+    datetime: pa.timestamp("us", tz="UTC"),
+}
+
+_REQUIRED = "required"
+
+
+def key() -> Any:
+    """A required column that a row gets only when the round is stamped (round_id): None until then."""
+    return dataclasses.field(default=None, metadata={_REQUIRED: True})
 
 
 @_row
 class SubmissionRow:
     """A `submissions` row: one file of the round, scored or rejected with its reason."""
 
-    round_id: str | None = None
+    round_id: str | None = key()
     submission_id: str
     candidate_id: str | None = None
     source_file: str | None = None
-    n_items: int | None = None
-    n_missing: int | None = None
-    n_unscored: int | None = None
-    n_needs_review: int | None = None
+    n_items: Int32 | None = None
+    n_missing: Int32 | None = None
+    n_unscored: Int32 | None = None
+    n_needs_review: Int32 | None = None
     raw_total: float | None = None
     calibrated_total: float | None = None
     final_total: float | None = None
@@ -49,7 +65,7 @@ class SubmissionRow:
 class ItemScoreRow:
     """An `item_scores` row: one question of one submission."""
 
-    round_id: str | None = None
+    round_id: str | None = key()
     submission_id: str
     question_id: str
     kind: str | None = None
@@ -76,7 +92,7 @@ class ItemScoreRow:
 class CriterionScoreRow:
     """A `criterion_scores` row: a criterion's points, or a rule's adjustment (source 'rule')."""
 
-    round_id: str | None = None
+    round_id: str | None = key()
     submission_id: str
     question_id: str
     criterion_id: str
@@ -98,10 +114,10 @@ class CriterionScoreRow:
 class JudgeCallRow:
     """A `judge_calls` row: one sample's call(s) for one item."""
 
-    round_id: str | None = None
+    round_id: str | None = key()
     submission_id: str
     question_id: str
-    sample: int | None = None
+    sample: Int32 | None = None
     model: str | None = None
     prompt_sha: str | None = None
     rubric_sha: str | None = None
@@ -128,7 +144,7 @@ class JudgeCallRow:
 class ExecutorRunRow:
     """An `executor_runs` row: one test of one code task run on one answer."""
 
-    round_id: str | None = None
+    round_id: str | None = key()
     submission_id: str
     question_id: str
     task_id: str
@@ -146,16 +162,92 @@ class ExecutorRunRow:
     gradeflow_version: str | None = None
 
 
+@_row
+class CodeBlockValue:
+    """One fenced code block of an answer, as the `items` table holds it."""
+
+    language: str | None = None
+    code: str | None = None
+
+
+@_row
+class ItemRow:
+    """An `items` row: one answer of one submission as the round split it, so no reader splits it again."""
+
+    round_id: str | None = key()
+    submission_id: str
+    question_id: str
+    answer: str | None = None
+    """The whole answer as the judge sees it (prose, then the code fenced)."""
+    text: str | None = None
+    """The prose, code blocks removed."""
+    code_blocks: list[CodeBlockValue] | None = None
+    source_file: str | None = None
+    duplicated: bool | None = None
+    """The question was answered more than once in the file: the parts were joined in order."""
+    notes: list[str] | None = None
+    """What a reviewer should check about how the file was read (the submission's notes)."""
+    gradeflow_version: str | None = None
+
+
+@_row
+class HumanReviewRow:
+    """A `human_reviews` row: one reviewer's grade of one criterion (written by the review export)."""
+
+    round_id: str | None = key()
+    submission_id: str
+    question_id: str
+    criterion_id: str
+    reviewer: str
+    points: float | None = None
+    item_points: float | None = None
+    comment: str | None = None
+    mode: str | None = None
+    graded_at: datetime | None = None
+    form_id: str | None = None
+    seq: int | None = None
+    current: bool | None = None
+    stale: bool | None = None
+    answer_sha: str | None = None
+    question_sha: str | None = None
+    gradeflow_version: str | None = None
+
+
+@_row
+class CalibrationFitRow:
+    """A `calibration_fits` row: one question's fit and its metrics in one calibration."""
+
+    calibration_id: str
+    question_id: str
+    method: str | None = None
+    n: int | None = None
+    pearson: float | None = None
+    spearman: float | None = None
+    qwk: float | None = None
+    mae: float | None = None
+    exact: float | None = None
+    adjacent: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    gradeflow_version: str | None = None
+    k: int | None = None
+    weight: float | None = None
+    judge_reversed: bool | None = None
+
+
 ROW_TYPES: dict[str, type] = {
     "submissions": SubmissionRow,
     "item_scores": ItemScoreRow,
     "criterion_scores": CriterionScoreRow,
     "judge_calls": JudgeCallRow,
     "executor_runs": ExecutorRunRow,
+    "human_reviews": HumanReviewRow,
+    "calibration_fits": CalibrationFitRow,
+    "items": ItemRow,
 }
-"""The tables a round writes, and the row type of each."""
+"""Every table gradeflow writes, and the row type that declares its columns."""
 
-Row = SubmissionRow | ItemScoreRow | CriterionScoreRow | JudgeCallRow | ExecutorRunRow
+Row = SubmissionRow | ItemScoreRow | CriterionScoreRow | JudgeCallRow | ExecutorRunRow | ItemRow
 
 
 class RoundRows(typing.TypedDict):
@@ -166,43 +258,41 @@ class RoundRows(typing.TypedDict):
     criterion_scores: list[CriterionScoreRow]
     judge_calls: list[JudgeCallRow]
     executor_runs: list[ExecutorRunRow]
-
-_ARROW_TYPES: dict[Any, tuple[pa.DataType, ...]] = {
-    str: (pa.string(),),
-    int: (pa.int32(), pa.int64()),
-    float: (pa.float64(),),
-    bool: (pa.bool_(),),
-    datetime: (pa.timestamp("us", tz="UTC"),),
-    list[str]: (pa.list_(pa.string()),),
-}
+    items: list[ItemRow]
 
 
-def _without_none(hint: Any) -> Any:
+def _arrow_type(hint: Any) -> pa.DataType:
+    """The arrow type of a field's type hint (None stripped: nullability is the field's, not the type's)."""
     if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
-        (inner,) = [arg for arg in typing.get_args(hint) if arg is not type(None)]
-        return inner
-    return hint
+        (hint,) = [arg for arg in typing.get_args(hint) if arg is not type(None)]
+    if typing.get_origin(hint) is Annotated:
+        return typing.get_args(hint)[1]
+    if typing.get_origin(hint) is list:
+        return pa.list_(_arrow_type(typing.get_args(hint)[0]))
+    if dataclasses.is_dataclass(hint):
+        return pa.struct(_fields(hint))
+    if hint not in _ARROW:
+        raise TypeError(f"no arrow type for {hint!r}")
+    return _ARROW[hint]
 
 
-def check_rows(row_types: dict[str, type] = ROW_TYPES) -> None:
-    """Raise TypeError unless every row type has its table's columns, in order, with matching types."""
-    if set(RoundRows.__annotations__) != set(ROW_TYPES):
-        raise TypeError(f"RoundRows holds {sorted(RoundRows.__annotations__)}, not the tables {sorted(ROW_TYPES)}")
-    for table, row_type in row_types.items():
-        schema = SCHEMAS[table]
-        names = [f.name for f in dataclasses.fields(row_type)]
-        if names != schema.names:
-            raise TypeError(f"{row_type.__name__}: fields {names} are not the columns of {table}: {schema.names}")
-        hints = typing.get_type_hints(row_type)
-        for column in schema:
-            allowed = _ARROW_TYPES.get(_without_none(hints[column.name]), ())
-            if column.type not in allowed:
-                raise TypeError(f"{row_type.__name__}.{column.name}: {hints[column.name]} is not {column.type}")
+def _fields(row_type: type) -> list[pa.Field]:
+    hints = typing.get_type_hints(row_type, include_extras=True)
+    return [
+        pa.field(
+            f.name,
+            _arrow_type(hints[f.name]),
+            nullable=not (f.metadata.get(_REQUIRED) or f.default is dataclasses.MISSING),
+        )
+        for f in dataclasses.fields(row_type)
+    ]
+
+
+def schema_of(row_type: type) -> pa.Schema:
+    """A table's pyarrow schema, from its row type: columns in field order."""
+    return pa.schema(_fields(row_type))
 
 
 def stamped(row: Row, **columns: Any) -> Row:
     """The row with the round's own columns filled in (round_id, provenance, scored_at)."""
     return dataclasses.replace(row, **columns)
-
-
-check_rows()

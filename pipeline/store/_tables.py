@@ -9,9 +9,7 @@ one, and re-running a round replaces its partition instead of adding to it.
 from __future__ import annotations
 
 import dataclasses
-import os
 import time
-import uuid
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -19,161 +17,11 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-_PROVENANCE = [
-    pa.field("rubric_sha", pa.string()),
-    pa.field("gradeflow_version", pa.string()),
-]
+from pipeline.files import atomic_file
+from pipeline.store._rows import ROW_TYPES, CodeBlockValue, ItemRow, schema_of
 
-SCHEMAS: dict[str, pa.Schema] = {
-    "submissions": pa.schema(
-        [
-            pa.field("round_id", pa.string(), nullable=False),
-            pa.field("submission_id", pa.string(), nullable=False),
-            pa.field("candidate_id", pa.string()),
-            pa.field("source_file", pa.string()),
-            pa.field("n_items", pa.int32()),
-            pa.field("n_missing", pa.int32()),
-            pa.field("n_unscored", pa.int32()),
-            pa.field("n_needs_review", pa.int32()),
-            pa.field("raw_total", pa.float64()),
-            pa.field("calibrated_total", pa.float64()),
-            pa.field("final_total", pa.float64()),
-            pa.field("decided_by", pa.string()),
-            pa.field("max_total", pa.float64()),
-            pa.field("status", pa.string()),
-            pa.field("status_reason", pa.string()),
-            pa.field("calibration_id", pa.string()),
-            pa.field("scored_at", pa.timestamp("us", tz="UTC")),
-            *_PROVENANCE,
-        ]
-    ),
-    "item_scores": pa.schema(
-        [
-            pa.field("round_id", pa.string(), nullable=False),
-            pa.field("submission_id", pa.string(), nullable=False),
-            pa.field("question_id", pa.string(), nullable=False),
-            pa.field("kind", pa.string()),
-            pa.field("max_points", pa.float64()),
-            pa.field("raw_points", pa.float64()),
-            pa.field("calibrated_points", pa.float64()),
-            pa.field("expected_points", pa.float64()),
-            pa.field("final_points", pa.float64()),
-            pa.field("decided_by", pa.string()),
-            pa.field("expected_error", pa.float64()),
-            pa.field("confidence", pa.float64()),
-            pa.field("needs_review", pa.bool_()),
-            pa.field("review_reason", pa.string()),
-            pa.field("review_kind", pa.string()),
-            pa.field("review_kinds", pa.list_(pa.string())),
-            pa.field("injection_suspected", pa.bool_()),
-            pa.field("model", pa.string()),
-            pa.field("prompt_sha", pa.string()),
-            *_PROVENANCE,
-        ]
-    ),
-    "criterion_scores": pa.schema(
-        [
-            pa.field("round_id", pa.string(), nullable=False),
-            pa.field("submission_id", pa.string(), nullable=False),
-            pa.field("question_id", pa.string(), nullable=False),
-            pa.field("criterion_id", pa.string(), nullable=False),
-            pa.field("points", pa.float64()),
-            pa.field("max_points", pa.float64()),
-            pa.field("evidence", pa.string()),
-            pa.field("evidence_verified", pa.bool_()),
-            pa.field("rationale", pa.string()),
-            pa.field("source", pa.string()),
-            pa.field("expected_points", pa.float64()),
-            pa.field("distribution", pa.string()),
-            pa.field("p_max", pa.float64()),
-            *_PROVENANCE,
-        ]
-    ),
-    "judge_calls": pa.schema(
-        [
-            pa.field("round_id", pa.string(), nullable=False),
-            pa.field("submission_id", pa.string(), nullable=False),
-            pa.field("question_id", pa.string(), nullable=False),
-            pa.field("sample", pa.int32()),
-            pa.field("model", pa.string()),
-            pa.field("prompt_sha", pa.string()),
-            pa.field("rubric_sha", pa.string()),
-            pa.field("cache_hit", pa.bool_()),
-            pa.field("latency_ms", pa.float64()),
-            pa.field("tokens_in", pa.int64()),
-            pa.field("tokens_out", pa.int64()),
-            pa.field("tokens_cached", pa.int64()),
-            pa.field("tokens_evaluated", pa.int64()),
-            pa.field("tokens_floor", pa.int64()),
-            pa.field("prefix_sha", pa.string()),
-            pa.field("prefix_tokens", pa.int64()),
-            pa.field("error", pa.string()),
-            pa.field("gradeflow_version", pa.string()),
-        ]
-    ),
-    "executor_runs": pa.schema(
-        [
-            pa.field("round_id", pa.string(), nullable=False),
-            pa.field("submission_id", pa.string(), nullable=False),
-            pa.field("question_id", pa.string(), nullable=False),
-            pa.field("task_id", pa.string(), nullable=False),
-            pa.field("test_id", pa.string(), nullable=False),
-            pa.field("status", pa.string()),
-            pa.field("callable", pa.string()),
-            pa.field("passed", pa.bool_()),
-            pa.field("max_abs_err", pa.float64()),
-            pa.field("candidate_ms", pa.float64()),
-            pa.field("reference_ms", pa.float64()),
-            pa.field("speed_ratio", pa.float64()),
-            pa.field("complexity_exponent", pa.float64()),
-            pa.field("device", pa.string()),
-            pa.field("error", pa.string()),
-            pa.field("gradeflow_version", pa.string()),
-        ]
-    ),
-    "human_reviews": pa.schema(
-        [
-            pa.field("round_id", pa.string(), nullable=False),
-            pa.field("submission_id", pa.string(), nullable=False),
-            pa.field("question_id", pa.string(), nullable=False),
-            pa.field("criterion_id", pa.string(), nullable=False),
-            pa.field("reviewer", pa.string(), nullable=False),
-            pa.field("points", pa.float64()),
-            pa.field("item_points", pa.float64()),
-            pa.field("comment", pa.string()),
-            pa.field("mode", pa.string()),
-            pa.field("graded_at", pa.timestamp("us", tz="UTC")),
-            pa.field("form_id", pa.string()),
-            pa.field("seq", pa.int64()),
-            pa.field("current", pa.bool_()),
-            pa.field("stale", pa.bool_()),
-            pa.field("answer_sha", pa.string()),
-            pa.field("question_sha", pa.string()),
-            pa.field("gradeflow_version", pa.string()),
-        ]
-    ),
-    "calibration_fits": pa.schema(
-        [
-            pa.field("calibration_id", pa.string(), nullable=False),
-            pa.field("question_id", pa.string(), nullable=False),
-            pa.field("method", pa.string()),
-            pa.field("n", pa.int64()),
-            pa.field("pearson", pa.float64()),
-            pa.field("spearman", pa.float64()),
-            pa.field("qwk", pa.float64()),
-            pa.field("mae", pa.float64()),
-            pa.field("exact", pa.float64()),
-            pa.field("adjacent", pa.float64()),
-            pa.field("ci_low", pa.float64()),
-            pa.field("ci_high", pa.float64()),
-            pa.field("gradeflow_version", pa.string()),
-            pa.field("k", pa.int64()),
-            pa.field("weight", pa.float64()),
-            pa.field("judge_reversed", pa.bool_()),
-        ]
-    ),
-}
-"""Every table gradeflow writes; the query views and the report read exactly these."""
+SCHEMAS: dict[str, pa.Schema] = {table: schema_of(row_type) for table, row_type in ROW_TYPES.items()}
+"""Every table gradeflow writes, from its row type (`_rows`); the query views and the report read exactly these."""
 
 PARTITION_KEYS: dict[str, str] = {name: "round_id" for name in SCHEMAS} | {
     "calibration_fits": "calibration_id"
@@ -188,7 +36,14 @@ def _values(row: Mapping[str, Any] | Any) -> Mapping[str, Any]:
     """A row's columns by name: a mapping as it is, a typed row (pipeline.store._rows) field by field."""
     if isinstance(row, Mapping):
         return row
-    return {field.name: getattr(row, field.name) for field in dataclasses.fields(row)}
+    return {field.name: _plain(getattr(row, field.name)) for field in dataclasses.fields(row)}
+
+
+def _plain(value: Any) -> Any:
+    """A list of nested rows (a struct column's values) as dicts, which arrow takes; anything else as it is."""
+    if isinstance(value, list) and value and dataclasses.is_dataclass(value[0]):
+        return [dataclasses.asdict(item) for item in value]
+    return value
 
 
 def to_arrow(table: str, rows: Iterable[Mapping[str, Any] | Any]) -> pa.Table:
@@ -224,8 +79,8 @@ STALE_STAGING_S = 3600.0
 
 
 def write_partition(out_dir: str | Path, table: str, value: str, rows: Iterable[Mapping[str, Any]]) -> Path:
-    """Replace one partition atomically: write a staging file in its folder, flush it to disk, rename it
-    over the partition's file.
+    """Replace one partition atomically: `atomic_file` writes a staging file in its folder, flushes it to
+    disk and renames it over the partition's file.
 
     One rename of one file, where the old store renamed the folder away and the new one in (readers in
     between saw an empty round or FileNotFoundError). The replaced file is unlinked by the rename itself; a
@@ -237,15 +92,8 @@ def write_partition(out_dir: str | Path, table: str, value: str, rows: Iterable[
         raise StoreError(f"{table}: every row must have {key}={value!r}")
     target = partition_dir(out_dir, table, value)
     target.mkdir(parents=True, exist_ok=True)
-    staging = target / f".{PART_FILE}.{uuid.uuid4().hex}.tmp"
-    try:
-        with staging.open("wb") as handle:
-            pq.write_table(data, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(staging, target / PART_FILE)
-    finally:
-        staging.unlink(missing_ok=True)
+    with atomic_file(target / PART_FILE) as handle:
+        pq.write_table(data, handle)
     _remove_stale_staging(target)
     return target
 
@@ -284,6 +132,24 @@ def _read_file(path: Path, schema: pa.Schema) -> pa.Table:
     """
     with path.open("rb") as handle:
         return pq.read_table(handle, schema=schema)
+
+
+def read_items(out_dir: str | Path, round_id: str) -> list[ItemRow]:
+    """The round's answers as it split them; StoreError, saying to re-score, for a round scored before the
+    items table existed (its partition was never written, where a round of rejected files has an empty one).
+    """
+    path = partition_dir(out_dir, "items", round_id) / PART_FILE
+    try:
+        rows = _read_file(path, SCHEMAS["items"]).to_pylist()
+    except FileNotFoundError:
+        raise StoreError(
+            f"{out_dir}: round {round_id!r} has no items table (it was scored by an older gradeflow); "
+            "score the round again to read its answers"
+        ) from None
+    return [
+        ItemRow(**row | {"code_blocks": [CodeBlockValue(**block) for block in row["code_blocks"] or []]})
+        for row in rows
+    ]
 
 
 def table_glob(out_dir: str | Path, table: str) -> str:

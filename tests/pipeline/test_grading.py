@@ -268,10 +268,29 @@ def test_grade_batch_runs_only_attempted_code_tasks_and_judges_judged_questions(
 
 def test_rejected_file_keeps_its_reason_and_round_rows_stamp_provenance(exam: Exam) -> None:
     result = rejected_result(exam, RejectedFile(source_file="subs/bad.md", reason="file is empty"))
-    rows = round_rows("r1", "sha", [result])
+    rows = round_rows("r1", "sha", [result], [])
     row = rows["submissions"][0]
     assert (row.submission_id, row.status, row.status_reason) == ("bad", "rejected", "file is empty")
     assert row.round_id == "r1" and row.rubric_sha == "sha" and row.gradeflow_version
+    assert rows["items"] == []  # a rejected file has no items
+
+
+def test_round_rows_keep_every_answer_as_split_in_the_items_table() -> None:
+    """Issue 22 item 1: the answer text, code blocks, file and notes are written once, with the round."""
+    prose = Item(submission_id="s1", question_id="1.1", text="Because gradients vanish.")
+    code = Item(
+        submission_id="s1", question_id="1.2", text="See:", code_blocks=[CodeBlock(language="python", code="x = 1")]
+    )
+    submission = _submission(**{"1.1": prose, "1.2": code}).model_copy(
+        update={"duplicates": ["1.2"], "notes": ["encoding guessed: gb18030"]}
+    )
+    rows = round_rows("r1", "sha", [], [submission])["items"]
+    assert [(r.round_id, r.submission_id, r.question_id) for r in rows] == [("r1", "s1", "1.1"), ("r1", "s1", "1.2")]
+    assert rows[1].answer == code.answer == "See:\n\n```python\nx = 1\n```"
+    assert rows[1].text == "See:" and [(b.language, b.code) for b in rows[1].code_blocks] == [("python", "x = 1")]
+    assert [r.duplicated for r in rows] == [False, True]
+    assert rows[0].source_file == "s1.md" and rows[0].notes == ["encoding guessed: gb18030"]
+    assert rows[0].gradeflow_version
 
 
 def _code_item(question_id: str, *blocks: tuple[str, str]) -> Item:

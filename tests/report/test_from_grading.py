@@ -128,7 +128,7 @@ def graded(tmp_path_factory) -> tuple[Path, dict[str, list[dict[str, Any]]]]:
     submissions, rejected = split_round(rnd.submissions_dir, [q.id for q in rnd.exam.questions])
     assert len(submissions) == 14 and not rejected
     results = grade_batch(rnd.exam, submissions, judge=FakeJudge(exam_sha(rnd.exam)), execute=fake_execute)
-    rows = round_rows(rnd.config.round_id, exam_sha(rnd.exam), results)
+    rows = round_rows(rnd.config.round_id, exam_sha(rnd.exam), results, submissions)
     out = tmp_path_factory.mktemp("graded") / "out"
     for table, table_rows in rows.items():
         write_partition(out, table, rnd.config.round_id, table_rows)

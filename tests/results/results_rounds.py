@@ -47,7 +47,7 @@ def grade_panel(out: Path) -> dict[str, list[dict]]:
     submissions, _ = split_round(rnd.submissions_dir, [q.id for q in rnd.exam.questions])
     judge = report_grading.FakeJudge(exam_sha(rnd.exam))
     results = grade_batch(rnd.exam, submissions, judge=judge, execute=report_grading.fake_execute)
-    rows = round_rows(rnd.config.round_id, exam_sha(rnd.exam), results)
+    rows = round_rows(rnd.config.round_id, exam_sha(rnd.exam), results, submissions)
     for table, table_rows in rows.items():
         write_partition(out, table, rnd.config.round_id, table_rows)
     return {table: [dataclasses.asdict(row) for row in table_rows] for table, table_rows in rows.items()}

@@ -165,6 +165,6 @@ def score(round_dir: Path, out: Path, *, flag_all: bool = False, explained: bool
     subs, rejected = split_round(rnd.submissions_dir, [q.id for q in rnd.exam.questions])
     assert not rejected
     results = grade_batch(rnd.exam, subs, judge=FakeJudge(flag_all, explained), execute=fake_execute)
-    for table, rows in round_rows(rnd.config.round_id, exam_sha(rnd.exam), results).items():
+    for table, rows in round_rows(rnd.config.round_id, exam_sha(rnd.exam), results, subs).items():
         write_partition(out, table, rnd.config.round_id, rows)
     return len(subs)

@@ -138,7 +138,7 @@ def _scored_rows(round_dir: str) -> dict:
     rnd = load_round(round_dir)
     subs, _ = split_round(rnd.submissions_dir, [q.id for q in rnd.exam.questions])
     results = grade_batch(rnd.exam, subs, judge=FakeJudge(False), execute=fake_execute)
-    return round_rows(rnd.config.round_id, exam_sha(rnd.exam), results)
+    return round_rows(rnd.config.round_id, exam_sha(rnd.exam), results, subs)
 
 
 def _generations(out: str) -> set[str]:
