@@ -78,7 +78,7 @@ def test_relations_and_sql_read_the_same_files(scored):
 def test_unknown_tables_and_folders_are_errors_that_say_what_there_is(scored, tmp_path):
     results = open_results(scored.out)
     with pytest.raises(ResultsError, match="item_scores"):
-        results.table("items")
+        results.table("answers")
     with pytest.raises(ResultsError, match="no result tables"):
         open_results(tmp_path / "nowhere")
     with pytest.raises(ResultsError, match="no round 'r9' \\(have r1\\)"):
