@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, ValidationError
+
+from pipeline.files import write_atomic
 
 
 class CachedReply(BaseModel):
@@ -65,13 +65,4 @@ class JudgeCache:
 
     def put(self, key: str, reply: CachedReply) -> None:
         """Store a reply; concurrent writers of one key write the same content, last rename wins."""
-        path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        try:
-            with os.fdopen(handle, "wb") as out:
-                out.write(reply.model_dump_json().encode())
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        write_atomic(self._path(key), reply.model_dump_json().encode())

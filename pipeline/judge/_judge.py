@@ -867,7 +867,7 @@ def _is_loopback(url: str) -> bool:
 
 @contextlib.contextmanager
 def open_judge(
-    settings: JudgeSettings | None = None,
+    settings: JudgeSettings,
     *,
     extra_body: dict[str, Any] | None = None,
     backend: ChatBackend | None = None,
@@ -877,9 +877,9 @@ def open_judge(
 
     `backend`: a round's shared embedded server (`embedded_backend`), used and left running. Calls to an
     endpoint (GRADEFLOW_JUDGE_BASE_URL) wait out its outages up to the settings' budget (`PatientChat`);
-    the embedded server's own calls are supervised inside LocalChat.
+    the embedded server's own calls are supervised inside LocalChat. `settings` come from the edge (the CLI,
+    the flow): nothing in the judge reads the environment.
     """
-    settings = settings or JudgeSettings()
     if backend is not None:
         yield Judge(backend, settings)
         return
