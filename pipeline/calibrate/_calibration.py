@@ -10,8 +10,6 @@ import base64
 import hashlib
 import json
 import math
-import os
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -25,6 +23,7 @@ from pipeline.calibrate._evaluate import CrossValidated, Evaluation, cross_valid
 from pipeline.calibrate._fit import CalibrationConfig, CalibrationModel, fit_model
 from pipeline.calibrate._metrics import Scale, infer_scale
 from pipeline.embed import Embedder, default_embedder
+from pipeline.files import write_atomic
 from rubric_schema import Exam
 
 FORMAT = "gradeflow.calibration/2"
@@ -245,18 +244,8 @@ def calibrate(
 
 
 def save_calibration(calibration: Calibration, path: str | Path) -> Path:
-    """Write the artifact atomically (temp file in the same folder, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(calibration.model_dump_json(indent=2))
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-    return path
+    """Write the artifact whole or not at all: a scoring run never reads half a calibration."""
+    return write_atomic(Path(path), calibration.model_dump_json(indent=2))
 
 
 def load_calibration(path: str | Path) -> Calibration:

@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 
 import httpx
 
+from pipeline.files import atomic_file, write_atomic
 from pipeline.judge._backend import (
     ChatCallError,
     ChatReply,
@@ -99,17 +100,15 @@ def assemble_model(
     if missing:
         raise LocalModelError(f"model part file(s) missing: {', '.join(missing)}; reinstall gradeflow[local]")
     directory.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_suffix(f".part-{os.getpid()}")
     digest = hashlib.sha256()
     size = 0
-    try:
-        with temporary.open("wb") as out:
-            for part in parts:
-                with part.open("rb") as source:
-                    while chunk := source.read(_CHUNK):
-                        digest.update(chunk)
-                        out.write(chunk)
-                        size += len(chunk)
+    with atomic_file(target) as out:  # a size or digest mismatch raises inside: no model file is left
+        for part in parts:
+            with part.open("rb") as source:
+                while chunk := source.read(_CHUNK):
+                    digest.update(chunk)
+                    out.write(chunk)
+                    size += len(chunk)
         if size != expected_size:
             raise LocalModelError(
                 f"assembled model {target} is {size:,} bytes, expected {expected_size:,}: "
@@ -120,11 +119,8 @@ def assemble_model(
                 f"assembled model {target} has sha256 {digest.hexdigest()}, expected {expected_sha256}: "
                 "a part is corrupt or from another release; reinstall gradeflow[local]"
             )
-        temporary.replace(target)
-    finally:
-        temporary.unlink(missing_ok=True)
     stat = target.stat()
-    _verified_marker(target).write_text(f"{expected_sha256} {stat.st_size} {stat.st_mtime_ns}\n")
+    write_atomic(_verified_marker(target), f"{expected_sha256} {stat.st_size} {stat.st_mtime_ns}\n")
     return target
 
 

@@ -6,12 +6,11 @@ never become markup; the page's Content-Security-Policy forbids scripts and any 
 
 from __future__ import annotations
 
-import os
-import uuid
 from pathlib import Path
 
 import jinja2
 
+from pipeline.files import write_atomic
 from pipeline.report import _plots
 from pipeline.report._data import ReportData, load_report_data, pick_round, review_counts
 
@@ -58,8 +57,4 @@ def write_report(
     round_id = pick_round(out_dir, round_id)
     html = render_html(load_report_data(out_dir, round_id))
     target = Path(out_file) if out_file is not None else Path(out_dir) / f"report-{round_id}.html"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
-    staging.write_text(html, encoding="utf-8")
-    os.replace(staging, target)
-    return target
+    return write_atomic(target, html)

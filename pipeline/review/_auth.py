@@ -21,6 +21,8 @@ import yaml
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from pipeline.files import write_atomic
+
 REVIEWERS_FILE = "reviewers.yaml"
 SECRET_FILE = ".review-secret"
 NAME = re.compile(r"^[A-Za-z0-9_.\-]{1,40}$")
@@ -74,10 +76,7 @@ def add_reviewer(path: str | Path, name: str) -> str:
     token = secrets.token_urlsafe(32)
     reviewers[name] = Reviewer(name=name, token_sha256=hash_token(token))
     data = ReviewersFile(reviewers=sorted(reviewers.values(), key=lambda r: r.name))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    staging = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    staging.write_text(yaml.safe_dump(data.model_dump(), sort_keys=False), encoding="utf-8")
-    os.replace(staging, path)
+    write_atomic(path, yaml.safe_dump(data.model_dump(), sort_keys=False))
     return token
 
 

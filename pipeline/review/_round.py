@@ -9,14 +9,13 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow.compute as pc
 
 from pipeline.calibrate import load_answers
+from pipeline.files import write_atomic
 from pipeline.review._store import ItemKey
 from pipeline.rounds import load_round
 from pipeline.store import read_partition, read_table
@@ -47,14 +46,8 @@ def record_round_source(out_dir: str | Path, round_dir: str | Path, round_id: st
 
     Replaced with one rename: a reader sees the old record or the new one, never half a file.
     """
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / ROUND_SOURCE_FILE
-    staging = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    staging.write_text(json.dumps({"round_dir": str(Path(round_dir).resolve()), "round_id": round_id}) + "\n",
-                       encoding="utf-8")
-    os.replace(staging, path)
-    return path
+    record = json.dumps({"round_dir": str(Path(round_dir).resolve()), "round_id": round_id}) + "\n"
+    return write_atomic(Path(out_dir) / ROUND_SOURCE_FILE, record)
 
 
 def read_round_source(out_dir: str | Path) -> RoundSource | None:
