@@ -56,7 +56,7 @@ from pipeline.calibrate import (
     read_item_scores,
     save_calibration,
 )
-from pipeline.calibrate.report import write_report
+from pipeline.calibrate.report import write_calibration_report
 from pipeline.store import write_partition
 from rubric_schema import load_exam
 
@@ -215,7 +215,7 @@ def run(judge_file: Path, set_name: str, mode: str, args: argparse.Namespace) ->
     )
     seconds = time.perf_counter() - started
     save_calibration(calibration, round_out / "calibration.json")
-    write_report(calibration, data, cv, round_out / "calibration-report")
+    write_calibration_report(calibration, data, cv, round_out / "calibration-report")
     write_partition(round_out, "calibration_fits", calibration.calibration_id, calibration.fits_rows())
     assert calibration.evaluation is not None
     return {

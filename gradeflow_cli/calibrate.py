@@ -174,7 +174,7 @@ def calibrate_command(
     ] = None,
 ) -> None:
     """Fit and cross-validate a calibration against human grades; write artifact, report, calibration_fits."""
-    from pipeline.calibrate.report import write_report  # matplotlib only when a report is written
+    from pipeline.calibrate.report import write_calibration_report  # matplotlib only when a report is written
 
     exam = load_or_exit(rubric) if rubric is not None else None
     try:
@@ -239,7 +239,7 @@ def calibrate_command(
         )
     out = out or round_out / "calibration.json"
     save_calibration(calibration, out)
-    report = write_report(calibration, data, cv, out.parent / f"{out.stem}-report")
+    report = write_calibration_report(calibration, data, cv, out.parent / f"{out.stem}-report")
     try:
         fits = write_partition(round_out, "calibration_fits", calibration.calibration_id, calibration.fits_rows())
     except StoreError as error:

@@ -1,5 +1,6 @@
 """Exam rubrics as validated data."""
 
+from rubric_schema._ids import natural_key
 from rubric_schema._key_points import MAX_KEY_POINTS, enumerated_points
 from rubric_schema._load import RubricError, exam_json_schema, exam_sha, load_exam, parse_exam, question_sha
 from rubric_schema._models import (
@@ -37,6 +38,7 @@ __all__ = [
     "enumerated_points",
     "exam_sha",
     "load_exam",
+    "natural_key",
     "parse_exam",
     "points_equal",
     "question_sha",

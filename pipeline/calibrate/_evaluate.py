@@ -8,7 +8,6 @@ seen, only the global map applies). The routing curve uses the k-fold prediction
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -18,6 +17,7 @@ from pydantic import BaseModel, ConfigDict
 from pipeline.calibrate._data import CalibrationData
 from pipeline.calibrate._fit import CalibrationConfig, fit_model, fold_ids
 from pipeline.calibrate._metrics import Estimate, Scale, agreement, agreement_batch, bootstrap_agreement
+from rubric_schema import natural_key
 
 ROUTING_SHARES = tuple(round(0.05 * i, 2) for i in range(21))
 """Shares of items sent to human review on the coverage-vs-agreement curve."""
@@ -252,7 +252,7 @@ def evaluate(
             )
         )
     per_question = []
-    for question_id in sorted(set(data.question_id.tolist()), key=question_order):
+    for question_id in sorted(set(data.question_id.tolist()), key=natural_key):
         rows = data.question_id == question_id
         qwk = bootstrap_agreement(kfold[rows], human[rows], scale, n_resamples=n_bootstrap, seed=seed)["qwk"]
         per_question.append(
@@ -274,8 +274,3 @@ def evaluate(
         per_question=per_question,
         routing=routing_curve(kfold, human, cv.kfold_error, scale, seed=seed),
     )
-
-
-def question_order(question_id: str) -> tuple[tuple[int, object], ...]:
-    """Natural order: runs of digits compare as numbers ("1.2" < "1.10", "Q2" < "Q10"), the rest as text."""
-    return tuple((0, int(p)) if p.isdigit() else (1, p) for p in re.split(r"(\d+)", question_id) if p)

@@ -19,8 +19,9 @@ import numpy as np  # noqa: E402
 
 from pipeline.calibrate._calibration import Calibration  # noqa: E402
 from pipeline.calibrate._data import CalibrationData  # noqa: E402
-from pipeline.calibrate._evaluate import CrossValidated, question_order  # noqa: E402
+from pipeline.calibrate._evaluate import CrossValidated  # noqa: E402
 from pipeline.calibrate._metrics import METRIC_NAMES, Scale  # noqa: E402
+from rubric_schema import natural_key  # noqa: E402
 
 MAX_QUESTION_PANELS = 24
 """Per-question scatter shows the questions with the most graded items, up to this many."""
@@ -39,7 +40,7 @@ def _per_question(
     path: Path,
 ) -> None:
     counts = {q: int((data.question_id == q).sum()) for q in set(data.question_id.tolist())}
-    shown = sorted(sorted(counts, key=lambda q: -counts[q])[:MAX_QUESTION_PANELS], key=question_order)
+    shown = sorted(sorted(counts, key=lambda q: -counts[q])[:MAX_QUESTION_PANELS], key=natural_key)
     columns = min(6, len(shown))
     rows = math.ceil(len(shown) / columns)
     figure, axes = plt.subplots(
@@ -171,7 +172,7 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def write_report(
+def write_calibration_report(
     calibration: Calibration, data: CalibrationData, cv: CrossValidated, folder: str | Path
 ) -> Path:
     """Write the PNG plots and `report.html` into `folder`; returns the HTML path."""

@@ -7,7 +7,6 @@ counted separately and never averaged in as zeros.
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from pydantic import BaseModel, ConfigDict
 from pipeline import __version__
 from pipeline.reasons import ReviewKind
 from pipeline.store import connect, partition_dir
+from rubric_schema import natural_key
 
 ROUND_TABLES = ("submissions", "item_scores", "criterion_scores", "judge_calls", "executor_runs")
 """The tables partitioned by round."""
@@ -31,7 +31,7 @@ class _Row(BaseModel):
     model_config = ConfigDict(frozen=True)
 
 
-class RejectedFile(_Row):
+class RejectedRow(_Row):
     """A file of the round that was not a submission, with the reason ingest gave."""
 
     submission_id: str
@@ -39,13 +39,13 @@ class RejectedFile(_Row):
     reason: str | None
 
 
-class RoundSummary(_Row):
+class RoundTotals(_Row):
     """Counts and totals of the round's submissions."""
 
     n_submissions: int
     statuses: dict[str, int]
     """Submissions per status (scored, needs_review, rejected, ...)."""
-    rejected: list[RejectedFile]
+    rejected: list[RejectedRow]
     max_total: float | None
     raw_totals: list[float]
     """Raw totals of the submissions that have one (rejected files have none)."""
@@ -208,7 +208,7 @@ class ReportData(_Row):
 
     round_id: str
     generated_at: datetime
-    summary: RoundSummary
+    summary: RoundTotals
     questions: list[QuestionStat]
     criteria: list[CriterionStat]
     code: list[CodeTaskStat]
@@ -216,11 +216,6 @@ class ReportData(_Row):
     provenance: Provenance
     human: list[HumanChange] = []
     """What reviewers changed (the review station)."""
-
-
-def natural_key(text: str) -> tuple[tuple[int, int | str], ...]:
-    """Sort key that puts question 2.1 before 10.1 (digit runs compare as numbers)."""
-    return tuple((0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", text) if part)
 
 
 def rounds_in(out_dir: str | Path) -> list[str]:
@@ -261,7 +256,7 @@ def _records(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> lis
     return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
 
 
-def round_summary(con: duckdb.DuckDBPyConnection, round_id: str) -> RoundSummary:
+def round_summary(con: duckdb.DuckDBPyConnection, round_id: str) -> RoundTotals:
     """Submissions per status, rejected files with reasons, and the totals for the histogram."""
     rows = _records(
         con,
@@ -274,11 +269,11 @@ def round_summary(con: duckdb.DuckDBPyConnection, round_id: str) -> RoundSummary
         statuses[row["status"] or "unknown"] = statuses.get(row["status"] or "unknown", 0) + 1
     max_totals = [r["max_total"] for r in rows if r["max_total"] is not None]
     stamps = [r["scored_at"] for r in rows if r["scored_at"] is not None]
-    return RoundSummary(
+    return RoundTotals(
         n_submissions=len(rows),
         statuses=dict(sorted(statuses.items())),
         rejected=[
-            RejectedFile(
+            RejectedRow(
                 submission_id=r["submission_id"], source_file=r["source_file"], reason=r["status_reason"]
             )
             for r in rows

@@ -14,8 +14,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.calibrate import HumanGrade, agreement, infer_scale, join_scores
-from pipeline.results._frames import natural_key
-from rubric_schema import Exam
+from rubric_schema import Exam, natural_key
 
 Points = Literal["raw", "calibrated", "final"]
 """Which points a helper reads: the judge's, the calibration's, or the final ones (see `item_points`)."""

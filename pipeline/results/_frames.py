@@ -9,11 +9,12 @@ Timestamps are UTC-aware.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 
 import pandas as pd
 import pyarrow as pa
+
+from rubric_schema import natural_key
 
 LABELS = frozenset(
     {
@@ -43,11 +44,6 @@ _DTYPES: dict[pa.DataType, pd.api.extensions.ExtensionDtype] = {
     pa.string(): pd.StringDtype(),
     pa.large_string(): pd.StringDtype(),
 }
-
-
-def natural_key(value: str) -> tuple[tuple[int, int | str], ...]:
-    """Sort key that reads digit runs as numbers: "2.1" < "10.1", "s2" < "s10", "1.1-c2" < "1.1-c10"."""
-    return tuple((0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", value) if part)
 
 
 def natural_sorted(values: Iterable[str]) -> list[str]:

@@ -19,7 +19,7 @@ from pipeline.files import write_atomic
 from pipeline.review._store import ItemKey
 from pipeline.rounds import load_round
 from pipeline.store import read_partition, read_table
-from rubric_schema import Criterion, Exam, Question, question_sha
+from rubric_schema import Criterion, Exam, Question, natural_key, question_sha
 
 MODES = ("review", "blind")
 """review: the flagged items with the judge's points shown; blind: every judged item, the judge hidden."""
@@ -139,10 +139,6 @@ def _hash_share(*parts: str) -> float:
     return int(hashlib.sha256("/".join(parts).encode()).hexdigest()[:12], 16) / 16**12
 
 
-def _natural(question_id: str) -> tuple[int, ...]:
-    return tuple(int(p) if p.isdigit() else 0 for p in question_id.split("."))
-
-
 def scored_at(round_out: Path, round_id: str) -> object:
     """When the round's tables were last scored: a re-score changes it, an export of grades never does."""
     column = read_partition(round_out, "submissions", round_id).column("scored_at")
@@ -232,7 +228,7 @@ class RoundView:
                 -(i.expected_error if i.expected_error is not None else -1.0),
                 i.confidence if i.confidence is not None else 0.0,
                 i.submission_id,
-                _natural(i.question_id),
+                natural_key(i.question_id),
             ),
         )
         self._blind = sorted((i for i in self.items.values() if i.raw_points is not None), key=lambda i: i.order)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from pipeline.calibrate._evaluate import question_order
+from rubric_schema import natural_key
 
 
 def test_questions_sort_naturally_whatever_their_ids_look_like():
     ids = ["Q10", "Q2", "1.10", "1.2", "A.2", "A.10", "os-q1", "2"]
-    assert sorted(ids, key=question_order) == ["1.2", "1.10", "2", "A.2", "A.10", "Q2", "Q10", "os-q1"]
+    assert sorted(ids, key=natural_key) == ["1.2", "1.10", "2", "A.2", "A.10", "Q2", "Q10", "os-q1"]
