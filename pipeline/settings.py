@@ -8,6 +8,9 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+DEFAULT_CACHE_ROOT = Path.home() / ".cache" / "gradeflow"
+"""Where every cache lives unless GRADEFLOW_CACHE_DIR says otherwise (the judge's and the code runs')."""
+
 
 class ScoreSettings(BaseSettings):
     """How a round is run: batching, parallelism, caches, the task runner."""
@@ -18,7 +21,7 @@ class ScoreSettings(BaseSettings):
     """Submissions per Prefect task: large enough that orchestration overhead stays small."""
     workers: int = Field(default=4, ge=1)
     """Batches scored at once (threads, or Dask workers' slots)."""
-    cache_dir: Path = Path.home() / ".cache" / "gradeflow"
+    cache_dir: Path = DEFAULT_CACHE_ROOT
     """Content-addressed caches (code runs; the judge keeps its own under the same root by default)."""
     task_runner: Literal["threads", "dask"] = "threads"
     dask_address: str | None = None

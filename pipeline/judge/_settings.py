@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEFAULT_CACHE_ROOT = Path.home() / ".cache" / "gradeflow"
+from pipeline.settings import DEFAULT_CACHE_ROOT
 
 
 class JudgeSettings(BaseSettings):
@@ -61,8 +61,13 @@ class JudgeSettings(BaseSettings):
     local_text_max_chars: int = Field(default=40, ge=8)
     """Longest evidence quote, rationale or mention a loopback server's grammar allows (JSON Schema
     maxLength): decoding time on a CPU is proportional to what the model writes."""
+    cache_root: Path = Field(
+        default=DEFAULT_CACHE_ROOT, validation_alias=AliasChoices("GRADEFLOW_CACHE_DIR", "cache_root")
+    )
+    """The root of gradeflow's caches (GRADEFLOW_CACHE_DIR, the round job's root too)."""
     cache_dir: Path = DEFAULT_CACHE_ROOT / "judge"
-    """Content-addressed cache of judgments; a re-run or a resumed round makes no calls."""
+    """Content-addressed cache of judgments; a re-run or a resumed round makes no calls. Default:
+    `judge` under the cache root, so GRADEFLOW_CACHE_DIR moves it too."""
     screen_injections: bool = True
     """Cut text addressed to the grader out of answers before judging (off only to measure the raw model)."""
     screen_meaning: bool = True
@@ -72,6 +77,15 @@ class JudgeSettings(BaseSettings):
     """Items whose confidence is below this are marked needs_review. Default: 0.75 for generated verdicts
     (the samples' agreement), 0.45 for distributions (whose confidence is 1 − 2·sd/points: the 1.5B model's
     distributions are broad, and 0.45 sends about the least sure quarter to review; docs/BENCHMARKS.md)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _judge_cache_under_the_root(cls, data: object) -> object:
+        """The judge cache follows GRADEFLOW_CACHE_DIR unless GRADEFLOW_JUDGE_CACHE_DIR names its own."""
+        if isinstance(data, dict) and data.get("cache_dir") is None:
+            root = data.get("cache_root", data.get("GRADEFLOW_CACHE_DIR", DEFAULT_CACHE_ROOT))
+            return data | {"cache_dir": Path(root) / "judge"}
+        return data
 
     @property
     def prefix_states_path(self) -> Path:
