@@ -15,10 +15,15 @@ from gradeflow_cli import (  # noqa: F401  (imported for their commands)
     score,  # score, serve
 )
 from gradeflow_cli._app import app
+from gradeflow_cli._exit import exit_process
 
-__all__ = ["app", "main"]
+__all__ = ["app", "exit_process", "main"]
 
 
 def main() -> None:
-    """Entry point of the `gradeflow` script."""
-    app()
+    """Entry point of the `gradeflow` script: the command's exit code is the process's (see `exit_process`)."""
+    try:
+        app()
+    except SystemExit as end:
+        exit_process(end.code)
+    exit_process(0)

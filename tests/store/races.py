@@ -104,18 +104,24 @@ def concurrent_reads(out: Path, reads: int) -> ReadRace:
                     generations=int(final[0].removeprefix("gen-")), seconds=round(seconds, 1))
 
 
+# The scorer and the exporter end as the `gradeflow` command does (gradeflow_cli.exit_process): Arrow's
+# thread pools can abort a process at interpreter teardown, after its work is done and printed.
 SCORER = """
 import json, sys
 sys.path.insert(0, {here!r})
 from races import rescore
+from gradeflow_cli import exit_process
 print(json.dumps(rescore(sys.argv[1], sys.argv[2], int(sys.argv[3]))))
+exit_process(0)
 """
 
 EXPORTER = """
 import json, sys
 sys.path.insert(0, {here!r})
 from races import export_loop
+from gradeflow_cli import exit_process
 print(json.dumps(export_loop(*sys.argv[1:4])))
+exit_process(0)
 """
 
 
