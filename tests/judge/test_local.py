@@ -131,6 +131,16 @@ def test_server_that_dies_while_starting_is_reported_with_its_log(tmp_path, monk
             pass
 
 
+def test_a_server_build_the_cpu_cannot_run_is_told_apart_and_says_how_to_rebuild(tmp_path, monkeypatch):
+    """A build for instructions the machine faults on (AMX on some VMs) dies by a signal as it starts."""
+    crashing = "#!/bin/sh\necho 'llama threadpool init, n_threads = 2' >&2\nkill -SEGV $$\n"
+    settings = _settings(tmp_path, crashing, monkeypatch)
+    expected = r"code -11 while starting; killed by SIGSEGV(.|\n)*make setup(.|\n)*threadpool"
+    with pytest.raises(LocalModelError, match=expected):
+        with local_server(settings):
+            pass
+
+
 def test_missing_binary_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setattr(_local, "assemble_model", lambda directory: tmp_path / "m.gguf")
     settings = JudgeSettings(local_model_dir=tmp_path, local_server_binary=tmp_path / "nope")
