@@ -18,7 +18,7 @@ from pipeline.judge._judge import (
     open_judge,
 )
 from pipeline.judge._local import MODEL_NAME, LocalChat, LocalModelError, assemble_model, local_server
-from pipeline.judge._prompts import PROMPTS_DIR, PromptError
+from pipeline.judge._prompts import PROMPTS_DIR, Exemplar, PromptError
 from pipeline.judge._settings import JudgeSettings
 
 __all__ = [
@@ -27,6 +27,7 @@ __all__ = [
     "ChatBackend",
     "ChatCallError",
     "ChatReply",
+    "Exemplar",
     "ItemJudgment",
     "Judge",
     "JudgeCache",

@@ -14,7 +14,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,7 +32,7 @@ from pipeline.judge._intent import default_intent_reader
 from pipeline.judge._local import LocalChat, sigterm_as_exit
 from pipeline.judge._outage import PatientChat, patience_for
 from pipeline.judge._prefix_states import PrefixStates, SlotServer
-from pipeline.judge._prompts import Mode, Prompt, build_prompt, neutralise
+from pipeline.judge._prompts import Exemplar, Mode, Prompt, build_prompt, neutralise, render_exemplars
 from pipeline.judge._schema import (
     allowed_points,
     criterion_model,
@@ -260,12 +260,21 @@ def _combine(criterion: Criterion, verdicts: list[_Verdict], samples: int) -> tu
 class Judge:
     """Judges items against their questions through a ChatBackend, with a cache and checks."""
 
-    def __init__(self, backend: ChatBackend, settings: JudgeSettings, *, cache: JudgeCache | None = None):
+    def __init__(
+        self,
+        backend: ChatBackend,
+        settings: JudgeSettings,
+        *,
+        cache: JudgeCache | None = None,
+        exemplars: Mapping[str, list[Exemplar]] | None = None,
+    ):
         self.backend = backend
         self.settings = settings
         self.cache = cache if cache is not None else JudgeCache(settings.cache_dir)
         self.stats = JudgeStats()
-        self._specs: dict[tuple[str, str | None, int | None], _Spec] = {}
+        self.exemplars = dict(exemplars or {})
+        """Graded answers per question id, shown in the distribution prompt's prefix (see `_exemplars_for`)."""
+        self._specs: dict[tuple[str, str | None, int | None, str | None], _Spec] = {}
         self._specs_lock = threading.Lock()
         self._shas: dict[int, tuple[Question, str]] = {}
         self._checked_labels: set[tuple[str, ...]] = set()
@@ -329,20 +338,36 @@ class Judge:
             return "criterion"
         return self.settings.mode
 
+    def _exemplar_left_out(self, question: Question, raw_answer: str) -> str | None:
+        """The sha of the question's exemplar that is this very answer, if one is: never shown to judge itself."""
+        sha = hashlib.sha256(raw_answer.encode()).hexdigest()
+        return sha if any(e.answer_sha == sha for e in self.exemplars.get(question.id, [])) else None
+
+    def _exemplars_for(self, question: Question, left_out: str | None) -> str:
+        """The question's `${exemplars}` block, less the exemplar `left_out` names."""
+        shown = [e for e in self.exemplars.get(question.id, []) if e.answer_sha != left_out]
+        return render_exemplars(question.language, shown, directory=self.settings.prompts_dir)
+
     def _spec(
-        self, question: Question, criterion: Criterion | None, mode: Mode | None = None, key_point: int | None = None
+        self,
+        question: Question,
+        criterion: Criterion | None,
+        mode: Mode | None = None,
+        key_point: int | None = None,
+        left_out: str | None = None,
     ) -> _Spec:
         mode = mode or self.mode
-        key = (self._question_sha(question) + mode, criterion.id if criterion else None, key_point)
+        key = (self._question_sha(question) + mode, criterion.id if criterion else None, key_point, left_out)
         with self._specs_lock:
             if key in self._specs:
                 return self._specs[key]
         if mode == "distribution":
             assert criterion is not None
+            exemplars = self._exemplars_for(question, left_out)
             spec = (
-                self._distribution_spec(question, criterion)
+                self._distribution_spec(question, criterion, exemplars)
                 if key_point is None
-                else self._key_point_spec(question, criterion, key_point)
+                else self._key_point_spec(question, criterion, key_point, exemplars)
             )
         else:
             spec = self._verdict_spec(question, criterion, mode)
@@ -350,7 +375,7 @@ class Judge:
             self._specs[key] = spec
         return spec
 
-    def _distribution_spec(self, question: Question, criterion: Criterion) -> _Spec:
+    def _distribution_spec(self, question: Question, criterion: Criterion, exemplars: str) -> _Spec:
         scale = criterion_scale(criterion)
         criteria = judged_criteria(question)
         prompt = build_prompt(
@@ -358,11 +383,14 @@ class Judge:
             schema=list(scale.labels), directory=self.settings.prompts_dir,
             ask="distribution_count" if scale.counts else "distribution_grade",
             ask_before_answer=len(criteria) == 1,  # the answer's only call: nothing after it to share
-            extra={"criterion_id": criterion.id, "criterion_title": criterion.title, "max_count": scale.labels[-1]},
+            extra={
+                "criterion_id": criterion.id, "criterion_title": criterion.title, "max_count": scale.labels[-1],
+                "exemplars": exemplars,
+            },
         )  # fmt: skip
         return _Spec(prompt=prompt, reply=BaseModel, schema={}, schema_name="", max_tokens=1, scale=scale)
 
-    def _key_point_spec(self, question: Question, criterion: Criterion, index: int) -> _Spec:
+    def _key_point_spec(self, question: Question, criterion: Criterion, index: int, exemplars: str) -> _Spec:
         """One key point of a criterion, asked after the answer like a grade: is it stated, 1 or 0."""
         key_points = criterion.judged_key_points
         prompt = build_prompt(
@@ -370,7 +398,7 @@ class Judge:
             schema=list(KEY_POINT_SCALE.labels), directory=self.settings.prompts_dir, ask="distribution_key_point",
             extra={
                 "criterion_id": criterion.id, "criterion_title": criterion.title, "key_point": key_points[index],
-                "key_point_number": str(index + 1), "key_points": str(len(key_points)),
+                "key_point_number": str(index + 1), "key_points": str(len(key_points)), "exemplars": exemplars,
             },
         )  # fmt: skip
         return _Spec(prompt=prompt, reply=BaseModel, schema={}, schema_name="", max_tokens=1, scale=KEY_POINT_SCALE)
@@ -579,12 +607,15 @@ class Judge:
         common = {"rubric_sha": rubric_sha, "answer": answer, "raw_answer": raw_answer, "sample": sample}
         if mode == "distribution":
             common["slot"] = slot
+            left_out = self._exemplar_left_out(question, raw_answer)
             for criterion in criteria:
                 key_points = len(criterion.judged_key_points) if self.settings.key_points else 0
                 if key_points:
-                    verdicts[criterion.id] = self._key_points_verdict(question, criterion, key_points, record, common)
+                    verdicts[criterion.id] = self._key_points_verdict(
+                        question, criterion, key_points, record, common, left_out
+                    )
                     continue
-                spec = self._spec(question, criterion, mode)
+                spec = self._spec(question, criterion, mode, left_out=left_out)
                 probabilities = self._call_distribution(spec, record=record, **common)
                 if probabilities is None:
                     verdicts[criterion.id] = _Verdict(points=None, reason=record.errors[-1])
@@ -636,12 +667,18 @@ class Judge:
         return verdicts, call
 
     def _key_points_verdict(
-        self, question: Question, criterion: Criterion, count: int, record: _Record, common: dict[str, Any]
+        self,
+        question: Question,
+        criterion: Criterion,
+        count: int,
+        record: _Record,
+        common: dict[str, Any],
+        left_out: str | None,
     ) -> _Verdict:
         """Ask each key point of a criterion (stated or not) and read the criterion's points from all of them."""
         p_stated = []
         for index in range(count):
-            spec = self._spec(question, criterion, "distribution", key_point=index)
+            spec = self._spec(question, criterion, "distribution", key_point=index, left_out=left_out)
             probabilities = self._call_distribution(spec, record=record, **common)
             if probabilities is None:
                 return _Verdict(points=None, reason=record.errors[-1])
@@ -871,6 +908,7 @@ def open_judge(
     *,
     extra_body: dict[str, Any] | None = None,
     backend: ChatBackend | None = None,
+    exemplars: Mapping[str, list[Exemplar]] | None = None,
 ) -> Iterator[Judge]:
     """Open a Judge on the configured endpoint, or on the embedded llama-server (started on the first
     cache miss, stopped on exit).
@@ -878,13 +916,14 @@ def open_judge(
     `backend`: a round's shared embedded server (`embedded_backend`), used and left running. Calls to an
     endpoint (GRADEFLOW_JUDGE_BASE_URL) wait out its outages up to the settings' budget (`PatientChat`);
     the embedded server's own calls are supervised inside LocalChat. `settings` come from the edge (the CLI,
-    the flow): nothing in the judge reads the environment.
+    the flow): nothing in the judge reads the environment. `exemplars`: graded answers per question id, shown
+    in the distribution prompts (Judge.exemplars).
     """
     if backend is not None:
-        yield Judge(backend, settings)
+        yield Judge(backend, settings, exemplars=exemplars)
         return
     if settings.provider and settings.provider != "local":
-        yield Judge(_patient(_langchain_backend(settings), settings), settings)
+        yield Judge(_patient(_langchain_backend(settings), settings), settings, exemplars=exemplars)
         return
     if settings.base_url:
         if not settings.model:
@@ -901,12 +940,12 @@ def open_judge(
             timeout_s=settings.timeout_s, max_retries=settings.max_retries, extra_body=extra_body,
             max_in_flight=settings.concurrency,
         )  # fmt: skip
-        yield Judge(_patient(chat, settings), settings)
+        yield Judge(_patient(chat, settings), settings, exemplars=exemplars)
         return
     local = _local_backend(settings, extra_body)
     with sigterm_as_exit():
         try:
-            yield Judge(local, settings)
+            yield Judge(local, settings, exemplars=exemplars)
         finally:
             local.close()
 

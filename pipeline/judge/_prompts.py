@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from dataclasses import dataclass
 from functools import cache
@@ -85,6 +86,54 @@ def rubric_entry(criterion: Criterion, allowed: list[float] | None, *, mentions:
     }
 
 
+EXEMPLAR_MAX_CHARS = 600
+"""An exemplar's text is cut here: each graded answer lengthens the question's prefix, evaluated once per round."""
+_EXAMPLE_TAG = re.compile(r"<\s*(/?)\s*example\s*>", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Exemplar:
+    """A graded answer of a question, shown in its prompt to anchor the grading standard (not judged itself)."""
+
+    answer: str
+    points: float
+    max_points: float
+
+    @property
+    def answer_sha(self) -> str:
+        """sha256 of the answer as written: an item with this answer is judged without this exemplar."""
+        return hashlib.sha256(self.answer.encode()).hexdigest()
+
+
+def _example_text(answer: str) -> str:
+    """An exemplar's answer, cut to EXEMPLAR_MAX_CHARS, unable to end its <example> block, forge chat tokens or
+    open a ${slot} of the template it is rendered into.
+    """
+    text = answer.strip()
+    if len(text) > EXEMPLAR_MAX_CHARS:
+        text = text[:EXEMPLAR_MAX_CHARS].rstrip() + " …"
+    text = _EXAMPLE_TAG.sub(lambda m: f"‹{m.group(1)}example›", neutralise(text))
+    return text.replace("${", "$ {")
+
+
+def render_exemplars(language: str, exemplars: list[Exemplar], *, directory: Path | None = None) -> str:
+    """The `${exemplars}` block of a distribution prompt: the graded answers, lowest grade first ("" for none)."""
+    if not exemplars:
+        return ""
+    directory = directory or PROMPTS_DIR
+    entry_name, block_name = f"exemplar.{language}.md", f"exemplars.{language}.md"
+    ordered = sorted(exemplars, key=lambda e: (e.points / e.max_points, e.answer_sha))
+    examples = [
+        render(_read(directory, entry_name), {
+            "number": str(number), "points": _number(e.points), "max_points": _number(e.max_points),
+            "grade": str(math.floor(5 * e.points / e.max_points + 0.5)), "text": _example_text(e.answer),
+        }, source=entry_name)
+        for number, e in enumerate(ordered, start=1)
+    ]  # fmt: skip
+    block = render(_read(directory, block_name), {"examples": "\n".join(examples).strip()}, source=block_name)
+    return "\n" + block.strip()
+
+
 @dataclass(frozen=True)
 class Prompt:
     """A rendered prompt with an empty answer slot; `sha` identifies template, rubric text and schema."""
@@ -141,6 +190,7 @@ def build_prompt(
         "question_title": question.title,
         "question_prompt": question.prompt,
         "criteria": "\n".join(entries).strip(),
+        "exemplars": "",
         **(extra or {}),
     }
     if ask is not None:
