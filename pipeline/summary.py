@@ -171,4 +171,3 @@ def _prompt_tokens(calls: list[JudgeCallRow]) -> dict[str, int | None]:
     prefixes = {c.prefix_sha: c.prefix_tokens or 0 for c in made if c.prefix_sha}
     floor = sum(c.tokens_floor or 0 for c in made) + sum(prefixes.values())
     return {"prompt_tokens_evaluated": evaluated, "prompt_tokens_floor": floor}
-

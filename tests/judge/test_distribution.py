@@ -11,8 +11,8 @@ from judge_fakes import answer_of, make_item, peaked
 
 from pipeline.judge import JudgeConfigError, OpenAIChat, judged_criteria
 from pipeline.judge._backend import ChatCallError, NoLogprobsError, label_grammar, renormalise
-from pipeline.reasons import ReviewKind
 from pipeline.judge._distribution import criterion_scale, read, snap, stated_count
+from pipeline.reasons import ReviewKind
 
 LABELS = ("0", "1", "2", "3", "4", "5")
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.reasons import ReviewKind, ReviewReason
 from pipeline.scoring import (
     NO_ANSWER,
     CriterionAward,
@@ -16,7 +17,6 @@ from pipeline.scoring import (
     score_missing,
     score_question,
 )
-from pipeline.reasons import ReviewKind, ReviewReason
 from rubric_schema import Exam, Question, load_exam, parse_exam
 
 TOPK_TASK = {

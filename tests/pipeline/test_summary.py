@@ -51,7 +51,9 @@ def _item(
 
 
 def _summary(
-    items: list[ItemScoreRow], criteria: list[CriterionScoreRow] | None = None, reasons: list[ReviewReason] | None = None
+    items: list[ItemScoreRow],
+    criteria: list[CriterionScoreRow] | None = None,
+    reasons: list[ReviewReason] | None = None,
 ):
     submissions = [
         SubmissionRow(submission_id=s, source_file=f"{s}.md", status="incomplete", status_reason="", raw_total=None)
@@ -76,7 +78,8 @@ def test_review_is_counted_per_kind_not_per_fragment_of_text():
 
 
 def test_items_waiting_for_the_judge_are_one_line_not_one_per_item():
-    refused = ReviewReason(kind=ReviewKind.JUDGE_ERROR, detail="HTTP 400 from judge").under("c: unscored: call failed: ")
+    refused = ReviewReason(kind=ReviewKind.JUDGE_ERROR, detail="HTTP 400 from judge")
+    refused = refused.under("c: unscored: call failed: ")
     summary = _summary(
         [_item(s, q, None, ["judge_unavailable"], GONE.text) for s in ("s1", "s2", "s3") for q in ("Q1", "Q2")]
         + [_item("s4", "Q1", None, ["judge_error"], refused.text)],
