@@ -404,7 +404,8 @@ def _score_locked(
     results += [rejected_result(rnd.exam, r) for r in rejected]
     rows = round_rows(rnd.config.round_id, exam_sha(rnd.exam), results, submissions)
     write_tables(out_dir, rnd.config.round_id, quote(rows))
-    return summarize(rnd.exam, rnd.config.round_id, rows, out_dir=Path(out_dir))
+    reasons = [reason for result in results for reason in result.reasons]
+    return summarize(rnd.exam, rnd.config.round_id, rows, out_dir=Path(out_dir), reasons=reasons)
 
 
 def run_round(

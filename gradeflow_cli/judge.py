@@ -69,10 +69,11 @@ def _show(question: Question, judgment: ItemJudgment) -> None:
         if award.expected_points is not None:
             points += f" (expected {award.expected_points:.2f})"
         mark = "" if award.evidence_verified or not award.evidence else " [red](not in answer)[/]"
-        table.add_row(criterion.id, points, award.evidence + mark, award.rationale or award.reason)
+        why = award.reason.text if award.reason else ""
+        table.add_row(criterion.id, points, award.evidence + mark, award.rationale or why)
     console.print(table)
     for reason in judgment.review_reasons:
-        console.print(f"[yellow]review:[/] {reason}", highlight=False)
+        console.print(f"[yellow]review:[/] {reason.text}", highlight=False)
 
 
 @app.command()

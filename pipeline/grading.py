@@ -19,7 +19,7 @@ from typing import Any, Protocol
 from pipeline import __version__
 from pipeline.files import write_atomic
 from pipeline.ingest import Item, RejectedFile, Submission
-from pipeline.reasons import ReviewKind, classify, kinds_of
+from pipeline.reasons import ReviewKind, ReviewReason, kinds_of
 from pipeline.scoring import CriterionAward, CriterionScore, QuestionScore, score_exam, score_missing, score_question
 from pipeline.store import (
     CodeBlockValue,
@@ -45,7 +45,7 @@ class ItemJudgmentLike(Protocol):
     awards: dict[str, CriterionAward]
     confidence: float
     needs_review: bool
-    review_reasons: list[str]
+    review_reasons: list[ReviewReason]
     injection_suspected: bool
     calls: Sequence[Any]
 
@@ -112,7 +112,9 @@ class CalibratorLike(Protocol):
         answer: str | None = None,
     ) -> tuple[float, float]: ...
 
-    def review_reason(self, expected_error: float, max_points: float, question_id: str | None = None) -> str | None: ...
+    def review_reason(
+        self, expected_error: float, max_points: float, question_id: str | None = None
+    ) -> ReviewReason | None: ...
 
 
 @dataclass(frozen=True)
@@ -124,6 +126,8 @@ class SubmissionResult:
     criteria: list[CriterionScoreRow] = field(default_factory=list)
     judge_calls: list[JudgeCallRow] = field(default_factory=list)
     executor_runs: list[ExecutorRunRow] = field(default_factory=list)
+    reasons: list[ReviewReason] = field(default_factory=list)
+    """The review reasons of its items in row order, typed: the summary quotes a judge outage from them."""
 
 
 def python_code(item: Item) -> str:
@@ -242,17 +246,28 @@ def _review_reasons(
     runs: list[ExecResultLike],
     duplicated: bool,
     file_notes: list[str],
-) -> list[str]:
-    reasons: list[str] = list(file_notes)  # how the file was read (a guessed encoding) concerns every answer in it
+) -> list[ReviewReason]:
+    """Each reason once (by its text), in the order the review_reason column has always listed them."""
+    # how the file was read (a guessed encoding) concerns every answer in it
+    reasons = [ReviewReason(kind=ReviewKind.OTHER, detail=note) for note in file_notes]
     if judgment is not None and judgment.needs_review:
-        reasons += judgment.review_reasons or ["judge asked for review"]
-    reasons += [f"unscored {r}" for r in score.unscored_reasons]
+        reasons += judgment.review_reasons or [_JUDGE_ASKED]
+    reasons += [r.under("unscored ") for r in score.unscored_reasons]
     for run in runs:
         if run.status != "ok" or not run.checks.get("correct", False):
-            reasons.append(f"code task {run.task_id}: {run.status}: {run.reason}".rstrip(": "))
+            said = f"code task {run.task_id}: {run.status}: {run.reason}".rstrip(": ")
+            reasons.append(ReviewReason(kind=ReviewKind.CODE, detail=said))
     if duplicated:
-        reasons.append(f"question {question.id} answered more than once; parts joined")
-    return list(dict.fromkeys(reasons))
+        said = f"question {question.id} answered more than once; parts joined"
+        reasons.append(ReviewReason(kind=ReviewKind.DUPLICATE_ANSWER, detail=said))
+    once: dict[str, ReviewReason] = {}
+    for reason in reasons:
+        once.setdefault(reason.text, reason)
+    return list(once.values())
+
+
+_JUDGE_ASKED = ReviewReason(kind=ReviewKind.OTHER, detail="judge asked for review")
+"""A judgment that wants review without saying why (a judge other than ours)."""
 
 
 def final_points(raw: float | None, calibrated: float | None) -> tuple[float | None, str | None]:
@@ -280,6 +295,7 @@ def grade_submission(
     question_scores: dict[str, QuestionScore] = {}
     calibrated_total = 0.0
     waiting = 0
+    all_reasons: list[ReviewReason] = []
     for question in exam.questions:
         key = {"submission_id": submission.submission_id, "question_id": question.id}
         item = submission.items.get(question.id)
@@ -329,7 +345,8 @@ def grade_submission(
             if reason:
                 reasons.append(reason)
         calibrated_total += calibrated or 0.0
-        kinds = kinds_of([classify(r) for r in reasons])
+        kinds = kinds_of(reasons)
+        all_reasons += reasons
         waiting += ReviewKind.JUDGE_UNAVAILABLE in kinds
         calls = list(judgment.calls) if judgment is not None else []
         final, decided_by = final_points(score.raw_points, calibrated)
@@ -346,7 +363,7 @@ def grade_submission(
                 expected_error=expected_error,
                 confidence=judgment.confidence if judgment is not None else 1.0,
                 needs_review=bool(reasons),
-                review_reason="; ".join(reasons),
+                review_reason="; ".join(r.text for r in reasons),
                 review_kind=kinds[0].value if kinds else None,
                 review_kinds=[k.value for k in kinds],
                 injection_suspected=bool(judgment and judgment.injection_suspected),
@@ -388,7 +405,12 @@ def grade_submission(
         calibration_id=calibrator.calibration_id if calibrator is not None else None,
     )
     return SubmissionResult(
-        submission=row, items=items, criteria=criteria, judge_calls=judge_calls, executor_runs=executor_runs
+        submission=row,
+        items=items,
+        criteria=criteria,
+        judge_calls=judge_calls,
+        executor_runs=executor_runs,
+        reasons=all_reasons,
     )
 
 

@@ -1,13 +1,14 @@
 """Why an item is in the review queue, as a kind that can be counted and a detail that can be read.
 
-The judge, the scoring rules, the executors and the calibration each say why in prose; `classify` maps
-every such sentence to one `ReviewKind`, so the summary and the report group by kind instead of by
-fragments of the text. A producer that knows its kind can hand a `ReviewReason` over directly.
+Each producer (the judge, the scoring rules, grading's code runs and duplicate answers, the calibration)
+knows why it asks for a person, so it says so as a `ReviewReason` where the reason arises; the reason
+travels typed to the item row, and the summary, the report and the round's exit code read its kind,
+never its wording.
 """
 
 from __future__ import annotations
 
-import re
+from collections.abc import Sequence
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
@@ -37,6 +38,9 @@ class ReviewKind(StrEnum):
     OTHER = "other"
 
 
+_ORDER = list(ReviewKind)
+
+
 class ReviewReason(BaseModel):
     """One reason an item needs a person: its kind and the sentence that explains it."""
 
@@ -44,41 +48,29 @@ class ReviewReason(BaseModel):
 
     kind: ReviewKind
     detail: str
+    """The producer's own sentence (the summary quotes a judge outage by it, without the criterion)."""
+    line: str = ""
+    """The reason as the item's `review_reason` column writes it: where it arose in front of the detail,
+    other causes of the same criterion joined; empty while it is the detail itself."""
+
+    @property
+    def text(self) -> str:
+        """What a person reads: the line, or the detail where nothing was put around it."""
+        return self.line or self.detail
+
+    def under(self, prefix: str) -> ReviewReason:
+        """The same reason said of a criterion or a call: `prefix` in front of its text, kind and detail kept."""
+        return self.model_copy(update={"line": prefix + self.text})
 
 
-_RULES: list[tuple[ReviewKind, re.Pattern[str]]] = [
-    (ReviewKind.JUDGE_UNAVAILABLE, re.compile(r"judge unavailable")),
-    (ReviewKind.INJECTION, re.compile(r"prompt injection|addressed to the grader|the screen removed")),
-    (
-        ReviewKind.JUDGE_ERROR,
-        re.compile(
-            r"call failed|reply does not fit|reply cut off|no choices|answered with no json|no top_logprobs"
-            r"|none of the labels|splits the label"
-        ),
-    ),
-    (ReviewKind.CODE, re.compile(r"^code task ")),
-    (ReviewKind.EVIDENCE, re.compile(r"evidence not found|no evidence quoted|mention\(s\) not found")),
-    (ReviewKind.LOW_CONFIDENCE, re.compile(r"^confidence [\d.]+ below")),
-    (ReviewKind.CALIBRATION, re.compile(r"^calibration expects")),
-    (ReviewKind.DUPLICATE_ANSWER, re.compile(r"answered more than once")),
-    (ReviewKind.UNSCORED, re.compile(r"unscored|not judged")),
-]
-
-
-def classify(reason: str | ReviewReason) -> ReviewReason:
-    """The kind of one review reason (a ReviewReason is returned as it is)."""
-    if isinstance(reason, ReviewReason):
-        return reason
-    text = reason.strip().lower()
-    for kind, pattern in _RULES:
-        if pattern.search(text):
-            return ReviewReason(kind=kind, detail=reason)
-    return ReviewReason(kind=ReviewKind.OTHER, detail=reason)
-
-
-_ORDER = list(ReviewKind)
-
-
-def kinds_of(reasons: list[ReviewReason]) -> list[ReviewKind]:
+def kinds_of(reasons: Sequence[ReviewReason]) -> list[ReviewKind]:
     """The distinct kinds of some reasons, most urgent first."""
     return sorted({r.kind for r in reasons}, key=_ORDER.index)
+
+
+def joined(reasons: Sequence[ReviewReason]) -> ReviewReason:
+    """Several reasons as one ("; " between their texts), of the most urgent kind and with its detail."""
+    first = min(reasons, key=lambda r: _ORDER.index(r.kind))
+    if len(reasons) == 1:
+        return first
+    return first.model_copy(update={"line": "; ".join(r.text for r in reasons)})

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from pipeline.reasons import ReviewKind
+from pipeline.reasons import ReviewKind, ReviewReason
 from pipeline.store import JudgeCallRow, RoundRows
 from rubric_schema import Exam
 
@@ -47,7 +48,7 @@ class RoundSummary(BaseModel):
     waiting_items: int = 0
     """Items left unscored because the judge was unavailable: the next run judges them."""
     waiting_reason: str = ""
-    """What made the judge unavailable, as the first waiting item recorded it."""
+    """What made the judge unavailable, as the first waiting item's reason said it (the outage alone)."""
     judge_calls: int
     judge_cache_hits: int
     judge_errors: int
@@ -103,8 +104,12 @@ class RoundSummary(BaseModel):
         return {"min": self.totals[0], "p25": q1, "median": median, "p75": q3, "max": self.totals[-1]}
 
 
-def summarize(exam: Exam, round_id: str, rows: RoundRows, *, out_dir: Path) -> RoundSummary:
-    """Summarise a round from the rows just written (`pipeline.grading.round_rows`)."""
+def summarize(
+    exam: Exam, round_id: str, rows: RoundRows, *, out_dir: Path, reasons: Sequence[ReviewReason] = ()
+) -> RoundSummary:
+    """Summarise a round from the rows just written (`pipeline.grading.round_rows`); `reasons`, the items'
+    review reasons as their producers typed them, say what made the judge unavailable.
+    """
     submissions = rows["submissions"]
     items = [r for r in rows["item_scores"] if r.kind != "missing"]
     questions = []
@@ -143,7 +148,7 @@ def summarize(exam: Exam, round_id: str, rows: RoundRows, *, out_dir: Path) -> R
         review_kinds=dict(review_kinds.most_common()),
         failures=failures,
         waiting_items=len(waiting),
-        waiting_reason=_unavailable(waiting[0].review_reason or "") if waiting else "",
+        waiting_reason=next((r.detail for r in reasons if r.kind is ReviewKind.JUDGE_UNAVAILABLE), ""),
         judge_calls=len(calls),
         judge_cache_hits=sum(1 for c in calls if c.cache_hit),
         judge_errors=sum(1 for c in calls if c.error),
@@ -166,10 +171,3 @@ def _prompt_tokens(calls: list[JudgeCallRow]) -> dict[str, int | None]:
     prefixes = {c.prefix_sha: c.prefix_tokens or 0 for c in made if c.prefix_sha}
     floor = sum(c.tokens_floor or 0 for c in made) + sum(prefixes.values())
     return {"prompt_tokens_evaluated": evaluated, "prompt_tokens_floor": floor}
-
-
-def _unavailable(review_reason: str) -> str:
-    """The judge-unavailable clause of an item's review reason (its criterion and call prefixes dropped)."""
-    start = review_reason.find("judge unavailable")
-    clause = review_reason[start:] if start >= 0 else review_reason
-    return clause.split("; ")[0]

@@ -24,6 +24,7 @@ from pipeline.calibrate._fit import CalibrationConfig, CalibrationModel, fit_mod
 from pipeline.calibrate._metrics import Scale, infer_scale
 from pipeline.embed import Embedder, default_embedder
 from pipeline.files import write_atomic
+from pipeline.reasons import ReviewKind, ReviewReason, joined
 from rubric_schema import Exam
 
 FORMAT = "gradeflow.calibration/2"
@@ -133,22 +134,25 @@ class Calibration(BaseModel):
                 )
         return embedder.embed([answer])
 
-    def review_reason(self, expected_error: float, max_points: float, question_id: str | None = None) -> str | None:
+    def review_reason(
+        self, expected_error: float, max_points: float, question_id: str | None = None
+    ) -> ReviewReason | None:
         """Why an item goes to review, or None: its expected error is above the threshold, or (given its
         question) the judge orders that question's graded answers the wrong way and was dropped there.
         """
-        reasons = []
+        said: list[str] = []
         fit = self.model.questions.get(question_id) if question_id is not None else None
         if fit is not None and fit.judge_reversed:
             r = "" if fit.judge_correlation is None else f" (r = {fit.judge_correlation:.2f})"
-            reasons.append(
+            said.append(
                 f"calibration: the judge orders this question's {fit.n} graded answers against the humans{r}; "
                 "judge ignored, scored from graded neighbours and reference similarity"
             )
         limit = self.review_threshold * max_points
         if expected_error > limit:
-            reasons.append(f"calibration expects an error of {expected_error:.2f} points (review above {limit:.2f})")
-        return "; ".join(reasons) or None
+            said.append(f"calibration expects an error of {expected_error:.2f} points (review above {limit:.2f})")
+        reasons = [ReviewReason(kind=ReviewKind.CALIBRATION, detail=sentence) for sentence in said]
+        return joined(reasons) if reasons else None
 
     def fits_rows(self) -> list[dict[str, Any]]:
         """Rows of the calibration_fits table: one per question and "*" for all items (k-fold metrics).

@@ -30,7 +30,7 @@ from pipeline.judge._distribution import KEY_POINT_SCALE, Scale, criterion_scale
 from pipeline.judge._injection import Screening, canonical, screen
 from pipeline.judge._intent import default_intent_reader
 from pipeline.judge._local import LocalChat, sigterm_as_exit
-from pipeline.judge._outage import PatientChat, patience_for
+from pipeline.judge._outage import JudgeUnavailable, PatientChat, patience_for
 from pipeline.judge._prefix_states import PrefixStates, SlotServer
 from pipeline.judge._prompts import Exemplar, Mode, Prompt, build_prompt, neutralise, render_exemplars
 from pipeline.judge._schema import (
@@ -42,7 +42,8 @@ from pipeline.judge._schema import (
     verdict_points,
 )
 from pipeline.judge._settings import JudgeSettings
-from pipeline.scoring import CriterionAward, judged_points
+from pipeline.reasons import ReviewKind, ReviewReason, joined
+from pipeline.scoring import NOT_JUDGED, CriterionAward, judged_points
 from rubric_schema import Criterion, Question, question_sha
 
 log = logging.getLogger(__name__)
@@ -89,7 +90,7 @@ class ItemJudgment(_Frozen):
     confidence: float = Field(ge=0, le=1)
     """Agreement between samples, weighted by points; with one sample it only drops for failed calls."""
     needs_review: bool
-    review_reasons: list[str] = Field(default_factory=list)
+    review_reasons: list[ReviewReason] = Field(default_factory=list)
     injection_suspected: bool = False
     calls: list[JudgeCall] = Field(default_factory=list)
 
@@ -140,7 +141,7 @@ class _Verdict:
     """One sample's verdict on one criterion, after the checks."""
 
     points: float | None
-    reason: str = ""
+    reason: ReviewReason | None = None
     mentions: int | None = None
     evidence: str = ""
     verified: bool = False
@@ -164,7 +165,7 @@ class _Record:
     """The prompt size of each call the model was asked (not the cache), in order."""
     prefix: Prompt | None = None
     """The prompt of the first such call: its prefix is the question's."""
-    errors: list[str] = field(default_factory=list)
+    errors: list[ReviewReason] = field(default_factory=list)
     prompt_shas: list[str] = field(default_factory=list)
 
     def spent(self, prompt: Prompt, tokens_in: int, cached: int | None, evaluated: int | None) -> None:
@@ -206,10 +207,13 @@ def check_verdict(criterion: Criterion, raw: BaseModel, answer: str) -> _Verdict
     rationale = two_sentences(getattr(raw, "rationale", ""))
     if criterion.per_mention is not None:
         kept, rejected = distinct_mentions(answer, raw.mentions)
-        reason = ""
+        reason = None
         if rejected:
             listed = ", ".join(repr(m[:40]) for m in rejected[:3])
-            reason = f"{len(rejected)} mention(s) not found in the answer, not counted: {listed}"
+            reason = ReviewReason(
+                kind=ReviewKind.EVIDENCE,
+                detail=f"{len(rejected)} mention(s) not found in the answer, not counted: {listed}",
+            )
         return _Verdict(
             points=judged_points(criterion, mentions=len(kept)),  # the rule is scoring's: the judge counts
             mentions=len(kept),
@@ -222,10 +226,11 @@ def check_verdict(criterion: Criterion, raw: BaseModel, answer: str) -> _Verdict
     evidence = getattr(raw, "evidence", "").strip()
     verified = bool(evidence) and quote_in(answer, evidence)
     if points > 0 and not verified:
-        reason = (
-            f"evidence not found in the answer ({evidence[:60]!r}); {points:g} point(s) withheld"
+        reason = ReviewReason(
+            kind=ReviewKind.EVIDENCE,
+            detail=f"evidence not found in the answer ({evidence[:60]!r}); {points:g} point(s) withheld"
             if evidence
-            else f"no evidence quoted; {points:g} point(s) withheld"
+            else f"no evidence quoted; {points:g} point(s) withheld",
         )
         return _Verdict(points=0.0, evidence=evidence, verified=False, rationale=rationale, reason=reason)
     return _Verdict(points=float(points), evidence=evidence, verified=verified, rationale=rationale)
@@ -235,8 +240,9 @@ def _combine(criterion: Criterion, verdicts: list[_Verdict], samples: int) -> tu
     """Median over the samples that scored; the award carries the evidence of a sample at the median."""
     scored = [v for v in verdicts if v.points is not None]
     if not scored:
-        reasons = sorted({v.reason for v in verdicts if v.reason})
-        return CriterionAward(points=None, reason="; ".join(reasons) or "not judged"), 0.0
+        failures = {v.reason.text: v.reason for v in verdicts if v.reason is not None}
+        reason = joined([failures[text] for text in sorted(failures)]) if failures else NOT_JUDGED
+        return CriterionAward(points=None, reason=reason), 0.0
     if criterion.per_mention is not None:
         middle = combine([v.mentions or 0 for v in scored])
         chosen = next(v for v in scored if (v.mentions or 0) == middle)
@@ -436,7 +442,8 @@ class Judge:
     def _failed(self, record: _Record, started: float, error: ChatCallError) -> None:
         """Count a call that failed after its retries; its criteria stay unscored with the error as reason."""
         record.latency_ms += (time.perf_counter() - started) * 1000
-        record.errors.append(f"call failed: {error}")
+        kind = ReviewKind.JUDGE_UNAVAILABLE if isinstance(error, JudgeUnavailable) else ReviewKind.JUDGE_ERROR
+        record.errors.append(ReviewReason(kind=kind, detail=str(error)).under("call failed: "))
         self.stats.add(calls=1, failures=1)
 
     def _call_distribution(
@@ -576,7 +583,7 @@ class Judge:
         try:
             parsed = parse_reply(spec.reply, reply.content)
         except ReplyError as error:
-            record.errors.append(str(error))
+            record.errors.append(ReviewReason(kind=ReviewKind.JUDGE_ERROR, detail=str(error)))
             self.stats.add(failures=1)
             return None
         self.cache.put(
@@ -662,7 +669,7 @@ class Judge:
             tokens_floor=floor,
             prefix_sha=record.prefix.prefix_sha if record.prefix is not None else None,
             prefix_tokens=prefix_tokens,
-            error="; ".join(record.errors) or None,
+            error="; ".join(e.text for e in record.errors) or None,
         )
         return verdicts, call
 
@@ -739,18 +746,17 @@ class Judge:
             return ItemJudgment(**base, awards={}, confidence=1.0, needs_review=False)
         full_text = canonical(item.answer)
         if not full_text:
-            awards = {c.id: CriterionAward(points=0.0, reason="empty answer") for c in criteria}
+            awards = {c.id: CriterionAward(points=0.0, reason=_EMPTY) for c in criteria}
             return ItemJudgment(**base, awards=awards, confidence=1.0, needs_review=False)
         screening = (
             screen(item.answer, intent=self.intent)
             if self.settings.screen_injections
             else Screening(text=full_text, findings=[])
         )
-        reasons: list[str] = []
+        reasons: list[ReviewReason] = []
         if screening.suspected:
-            reasons.append(
-                "possible prompt injection, removed before judging: " + " | ".join(screening.findings[:3])
-            )
+            said = "possible prompt injection, removed before judging: " + " | ".join(screening.findings[:3])
+            reasons.append(ReviewReason(kind=ReviewKind.INJECTION, detail=said))
         removed = 1.0 - len(screening.text.strip()) / max(len(full_text.strip()), 1)
         awards, agreements, calls = self._judge_text(
             question, criteria, screening.text, item.answer, samples, slot
@@ -767,21 +773,24 @@ class Judge:
             )
             if not screening.text.strip():
                 # Nothing of the answer is left to score, and the full text may be the injection: a person decides.
-                awards = {c.id: CriterionAward(points=None, reason=both + ": a person decides") for c in criteria}
+                undecided = ReviewReason(kind=ReviewKind.INJECTION, detail=both + ": a person decides")
+                awards = {c.id: CriterionAward(points=None, reason=undecided) for c in criteria}
             elif _lower(full, screened):
                 awards, agreements = full, full_agreements
             agreements = [min(a, LOW_CONFIDENCE) for a in agreements]
-            reasons.append(both + ("" if not screening.text.strip() else ": the lower stands"))
+            said = both + ("" if not screening.text.strip() else ": the lower stands")
+            reasons.append(ReviewReason(kind=ReviewKind.INJECTION, detail=said))
         for criterion in criteria:
             award = awards[criterion.id]
             if award.points is None:
-                reasons.append(f"{criterion.id}: unscored: {award.reason}")
-            elif award.reason:
-                reasons.append(f"{criterion.id}: {award.reason}")
+                reasons.append((award.reason or NOT_JUDGED).under(f"{criterion.id}: unscored: "))
+            elif award.reason is not None:
+                reasons.append(award.reason.under(f"{criterion.id}: "))
         score_confidence = confidence([c.points for c in criteria], agreements)
         threshold = self.settings.review_below(self.mode)
         if score_confidence < threshold:
-            reasons.append(f"confidence {score_confidence:.2f} below {threshold:g}")
+            below = f"confidence {score_confidence:.2f} below {threshold:g}"
+            reasons.append(ReviewReason(kind=ReviewKind.LOW_CONFIDENCE, detail=below))
         judgment = ItemJudgment(
             **base,
             awards=awards,
@@ -873,6 +882,8 @@ class Judge:
         return [r for r in results if r is not None]
 
 
+_EMPTY = ReviewReason(kind=ReviewKind.OTHER, detail="empty answer")
+"""Why an empty answer's criteria get 0 (no review: there is nothing to read)."""
 MOST_OF_THE_ANSWER = 0.5
 """Share of an answer the screen may remove before the full text is judged as well (a paired check)."""
 LOW_CONFIDENCE = 0.25

@@ -25,7 +25,7 @@ from pipeline.judge._backend import ChatCallError
 T = TypeVar("T")
 
 UNAVAILABLE_PREFIX = "judge unavailable"
-"""How a `JudgeUnavailable` message starts: the review reasons built from it are classified by it."""
+"""How a `JudgeUnavailable` message starts (the judge gives its failed calls the kind by the error's type)."""
 
 _RETRY_STATUS = {408, 409, 429}
 

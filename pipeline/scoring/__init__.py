@@ -2,6 +2,7 @@
 
 from pipeline.scoring._rules import (
     NO_ANSWER,
+    NOT_JUDGED,
     CriterionAward,
     CriterionScore,
     ExamScore,
@@ -18,6 +19,7 @@ from pipeline.scoring._rules import (
 
 __all__ = [
     "NO_ANSWER",
+    "NOT_JUDGED",
     "CriterionAward",
     "CriterionScore",
     "ExamScore",

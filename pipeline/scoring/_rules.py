@@ -12,10 +12,13 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from pipeline.reasons import ReviewKind, ReviewReason
 from rubric_schema import ChoiceGroup, CodeCheckName, Criterion, Exam, Question
 
 Source = Literal["judge", "executor", "rule"]
 NO_ANSWER = "no answer"
+NOT_JUDGED = ReviewReason(kind=ReviewKind.UNSCORED, detail="not judged")
+"""The reason of a judged criterion without a verdict that says none of its own."""
 
 
 class _Frozen(BaseModel):
@@ -31,8 +34,8 @@ class CriterionAward(_Frozen):
     evidence: str = ""
     evidence_verified: bool = False
     rationale: str = ""
-    reason: str = ""
-    """Why points were withheld or the criterion is unscored."""
+    reason: ReviewReason | None = None
+    """Why points were withheld or the criterion is unscored, of the kind its producer knows."""
     expected_points: float | None = None
     """A distribution judge's expected points before snapping to the step (None for a generated verdict)."""
     distribution: dict[str, float] | None = None
@@ -60,7 +63,8 @@ class QuestionScore(_Frozen):
     max_points: float
     raw_points: float | None
     rows: list[CriterionScore]
-    unscored_reasons: list[str] = Field(default_factory=list)
+    unscored_reasons: list[ReviewReason] = Field(default_factory=list)
+    """Why each unscored criterion is (its id in front), of the kind the award's reason has."""
 
 
 class ExamScore(_Frozen):
@@ -109,7 +113,7 @@ def criterion_score(
     criterion: Criterion,
     award: CriterionAward | None,
     code_checks: Mapping[str, Mapping[CodeCheckName, bool]],
-) -> tuple[CriterionScore, str | None]:
+) -> tuple[CriterionScore, ReviewReason | None]:
     """Points for one criterion, from the judge, the executor, or both (the better of the two)."""
     from_code = code_points(criterion, code_checks.get(criterion.code.task) if criterion.code else None)
     if criterion.answer_kind == "code":
@@ -121,7 +125,7 @@ def criterion_score(
         )
         return row, None
     if award is None or award.points is None:
-        reason = (award.reason if award else "") or "not judged"
+        reason = (award.reason if award else None) or NOT_JUDGED
         if criterion.answer_kind == "both" and from_code >= criterion.points:
             # The code alone earns everything; a missing verdict cannot change that.
             row = CriterionScore(
@@ -134,7 +138,7 @@ def criterion_score(
         row = CriterionScore(
             criterion_id=criterion.id, points=None, max_points=criterion.points, source="judge"
         )
-        return row, f"{criterion.id}: {reason}"
+        return row, reason.under(f"{criterion.id}: ")
     judged = judged_points(criterion, award.points, mentions=award.mentions)
     source: Source = "judge"
     if criterion.answer_kind == "both" and from_code > judged:
@@ -197,7 +201,7 @@ def score_question(
     """Apply the question's rules to per-criterion awards; rows add up to the raw points."""
     code_checks = code_checks or {}
     rows: list[CriterionScore] = []
-    unscored: list[str] = []
+    unscored: list[ReviewReason] = []
 
     def score(criterion: Criterion) -> float:
         row, problem = criterion_score(criterion, awards.get(criterion.id), code_checks)

@@ -69,7 +69,7 @@ def test_review_reason_names_the_expected_error(fitted: Calibration) -> None:
     limit = fitted.review_threshold * 5
     assert fitted.review_reason(limit * 0.9, 5.0) is None
     reason = fitted.review_reason(limit * 1.5, 5.0)
-    assert reason is not None and "expects an error of" in reason
+    assert reason is not None and reason.kind == "calibration" and "expects an error of" in reason.text
 
 
 def test_fits_rows_cover_each_question_and_all_items(fitted: Calibration) -> None:

@@ -90,7 +90,7 @@ def test_guard_zeroes_the_judge_on_a_reversed_question_and_says_so() -> None:
     assert low == high  # the judge has no weight there
     assert calibration.apply("q0", 1.0, 10.0)[0] < calibration.apply("q0", 9.0, 10.0)[0]
     reason = calibration.review_reason(0.0, 10.0, question_id="q3")
-    assert reason is not None and "against the humans" in reason
+    assert reason is not None and reason.kind == "calibration" and "against the humans" in reason.text
     assert calibration.review_reason(0.0, 10.0, question_id="q0") is None
     rows = {row["question_id"]: row for row in calibration.fits_rows()}
     assert rows["q3"]["judge_reversed"] and rows["q3"]["k"] == 5 and rows["*"]["k"] is None

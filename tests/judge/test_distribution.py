@@ -12,6 +12,7 @@ from judge_fakes import answer_of, make_item, peaked
 from pipeline.judge import JudgeConfigError, OpenAIChat, judged_criteria
 from pipeline.judge._backend import ChatCallError, NoLogprobsError, label_grammar, renormalise
 from pipeline.judge._distribution import criterion_scale, read, snap, stated_count
+from pipeline.reasons import ReviewKind
 
 LABELS = ("0", "1", "2", "3", "4", "5")
 
@@ -260,8 +261,8 @@ def test_an_honest_answer_the_screen_cuts_whole_is_not_zeroed(make_judge, questi
     answer = "User: the person who calls the API. System: the whole service."
     judgment = judge.judge_item(question, make_item(question, answer))
     assert judgment.injection_suspected and judgment.needs_review and judgment.confidence <= 0.25
-    assert judgment.awards["heap"].points is None and "a person decides" in judgment.awards["heap"].reason
-    assert any("full text 5.5 point(s)" in r for r in judgment.review_reasons)
+    assert judgment.awards["heap"].points is None and "a person decides" in judgment.awards["heap"].reason.text
+    assert any("full text 5.5 point(s)" in r.text for r in judgment.review_reasons)
     assert any(answer_of(c["messages"]) == answer for c in fake.calls)
 
 
@@ -276,7 +277,7 @@ def test_when_the_screen_removes_most_of_an_answer_the_lower_score_stands(make_j
     judgment = judge.judge_item(question, make_item(question, answer))
     assert judgment.needs_review and judgment.confidence <= 0.25
     assert judgment.awards["heap"].points == 0.5  # grade 1 of 5 on 2 points, not the full text's 2
-    assert any("the lower stands" in r for r in judgment.review_reasons)
+    assert any("the lower stands" in r.text and r.kind is ReviewKind.INJECTION for r in judgment.review_reasons)
 
 
 def test_the_review_threshold_follows_the_mode_unless_set():

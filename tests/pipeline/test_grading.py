@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from pipeline.grading import defines, grade_batch, grade_submission, python_code, rejected_result, round_rows
 from pipeline.ingest import CodeBlock, Item, RejectedFile, Submission
+from pipeline.reasons import ReviewKind, ReviewReason
 from pipeline.scoring import CriterionAward
 from rubric_schema import Exam, parse_exam
 
@@ -91,7 +92,7 @@ class Judgment:
     awards: dict[str, CriterionAward]
     confidence: float = 1.0
     needs_review: bool = False
-    review_reasons: list[str] = field(default_factory=list)
+    review_reasons: list[ReviewReason] = field(default_factory=list)
     injection_suspected: bool = False
     calls: list[Any] = field(default_factory=lambda: [Call()])
 
@@ -146,8 +147,12 @@ def test_failing_code_sends_the_item_to_review_with_the_reason(exam: Exam) -> No
     result = grade_submission(exam, _submission(**{"1.1": item}), {"1.1": judgment}, {"1.1": [run]})
     row = next(r for r in result.items if r.question_id == "1.1")
     assert row.needs_review is True
-    assert "wrong length on trial 2" in row.review_reason
+    assert row.review_reason == "code task lis: failed: wrong length on trial 2"
+    assert row.review_kinds == ["code"]
     assert result.submission.status == "needs_review"
+
+
+NOT_JSON = ReviewReason(kind=ReviewKind.JUDGE_ERROR, detail="judge reply was not JSON")
 
 
 def test_a_failed_judge_call_leaves_the_item_unscored_not_zero(exam: Exam) -> None:
@@ -155,14 +160,16 @@ def test_a_failed_judge_call_leaves_the_item_unscored_not_zero(exam: Exam) -> No
     judgment = Judgment(
         "s1",
         "1.2",
-        {"why": CriterionAward(points=None, reason="judge reply was not JSON")},
+        {"why": CriterionAward(points=None, reason=NOT_JSON)},
         needs_review=True,
-        review_reasons=["judge reply was not JSON"],
+        review_reasons=[NOT_JSON.under("why: unscored: ")],
     )
     result = grade_submission(exam, _submission(**{"1.2": item}), {"1.2": judgment}, {})
     row = next(r for r in result.items if r.question_id == "1.2")
     assert row.raw_points is None
-    assert "not JSON" in row.review_reason
+    # the judge's reason and the scoring rule's, each as its producer typed it, in the order they arose
+    assert row.review_reason == "why: unscored: judge reply was not JSON; unscored why: judge reply was not JSON"
+    assert (row.review_kind, row.review_kinds) == ("judge_error", ["judge_error"])
     assert result.submission.n_unscored == 1
     assert result.submission.status == "needs_review"
 
@@ -174,8 +181,28 @@ def test_a_note_on_how_the_file_was_read_sends_its_answers_to_review(exam: Exam)
     judgment = Judgment("s1", "1.2", {"why": CriterionAward(points=4)})
     result = grade_submission(exam, submission, {"1.2": judgment}, {})
     row = next(r for r in result.items if r.question_id == "1.2")
-    assert row.needs_review and note in row.review_reason
+    assert row.needs_review and row.review_reason == note and row.review_kinds == ["other"]
     assert result.submission.status == "needs_review"
+
+
+def test_an_unjudged_criterion_and_a_duplicated_answer_say_their_kinds(exam: Exam) -> None:
+    """No judgment at all: the scoring rule says "not judged" (unscored); ingest's joined parts say theirs."""
+    item = Item(submission_id="s1", question_id="1.2", text="because")
+    submission = _submission(**{"1.2": item}).model_copy(update={"duplicates": ["1.2"]})
+    result = grade_submission(exam, submission, {}, {})
+    row = next(r for r in result.items if r.question_id == "1.2")
+    assert row.review_reason == "unscored why: not judged; question 1.2 answered more than once; parts joined"
+    assert (row.review_kind, row.review_kinds) == ("unscored", ["unscored", "duplicate_answer"])
+    assert [r.kind for r in result.reasons] == [ReviewKind.UNSCORED, ReviewKind.DUPLICATE_ANSWER]
+
+
+def test_a_reason_said_twice_is_written_once_with_the_first_kind(exam: Exam) -> None:
+    item = Item(submission_id="s1", question_id="1.2", text="because")
+    twice = ReviewReason(kind=ReviewKind.LOW_CONFIDENCE, detail="confidence 0.10 below 0.75")
+    judgment = Judgment("s1", "1.2", {"why": CriterionAward(points=1)}, needs_review=True, review_reasons=[twice] * 2)
+    result = grade_submission(exam, _submission(**{"1.2": item}), {"1.2": judgment}, {})
+    row = next(r for r in result.items if r.question_id == "1.2")
+    assert (row.review_reason, row.review_kinds) == ("confidence 0.10 below 0.75", ["low_confidence"])
 
 
 def test_missing_answers_score_zero_with_the_reason(exam: Exam) -> None:
@@ -198,7 +225,8 @@ def test_calibration_fills_calibrated_points_and_routes_large_expected_errors(ex
         def review_reason(self, expected_error: float, max_points: float, question_id: str | None = None):
             # the question decides too: a question whose judge is reversed goes to review at any error
             if question_id == "1.2":
-                return f"calibration expects an error of {expected_error:.2f} points; judge reversed on {question_id}"
+                said = f"calibration expects an error of {expected_error:.2f} points; judge reversed on {question_id}"
+                return ReviewReason(kind=ReviewKind.CALIBRATION, detail=said)
             return None
 
     item = Item(submission_id="s1", question_id="1.2", text="because")
@@ -210,6 +238,7 @@ def test_calibration_fills_calibrated_points_and_routes_large_expected_errors(ex
     assert (row.raw_points, row.calibrated_points) == (4.0, 2.0)
     assert "calibration expects an error of 3.00" in row.review_reason
     assert "judge reversed on 1.2" in row.review_reason
+    assert row.review_kinds == ["calibration"]
     assert result.submission.calibrated_total == 2.0
     assert result.submission.calibration_id == "cal-1"
 
@@ -339,13 +368,17 @@ def test_task_code_keeps_everything_when_the_entrypoint_is_not_in_a_clean_block(
 def test_review_kinds_are_recorded_most_urgent_first(exam: Exam) -> None:
     """Issue 13 item 4: item_scores carries the kind of every reason, not only the joined text."""
     item = Item(submission_id="s1", question_id="1.2", text="because")
+    withheld = ReviewReason(kind=ReviewKind.EVIDENCE, detail="no evidence quoted; 2 point(s) withheld")
     judgment = Judgment(
         "s1",
         "1.2",
-        {"why": CriterionAward(points=0.0, reason="no evidence quoted; 2 point(s) withheld")},
+        {"why": CriterionAward(points=0.0, reason=withheld)},
         confidence=0.5,
         needs_review=True,
-        review_reasons=["why: no evidence quoted; 2 point(s) withheld", "confidence 0.50 below 0.75"],
+        review_reasons=[
+            ReviewReason(kind=ReviewKind.LOW_CONFIDENCE, detail="confidence 0.50 below 0.75"),
+            withheld.under("why: "),
+        ],
     )
     result = grade_submission(exam, _submission(**{"1.2": item}), {"1.2": judgment}, {})
     row = next(r for r in result.items if r.question_id == "1.2")
@@ -357,7 +390,8 @@ def test_review_kinds_are_recorded_most_urgent_first(exam: Exam) -> None:
 
 def test_an_item_whose_judge_was_unavailable_makes_the_submission_incomplete(exam: Exam) -> None:
     """Never a silent zero, never 'scored': the item is unscored and the submission waits for the next run."""
-    reason = "call failed: judge unavailable: no answer from http://judge/v1 for 5 s (cannot reach it)"
+    outage = "judge unavailable: no answer from http://judge/v1 for 5 s (cannot reach it)"
+    reason = ReviewReason(kind=ReviewKind.JUDGE_UNAVAILABLE, detail=outage).under("call failed: ")
     item = Item(submission_id="s1", question_id="1.2", text="because")
     judgment = Judgment(
         "s1",
@@ -365,12 +399,13 @@ def test_an_item_whose_judge_was_unavailable_makes_the_submission_incomplete(exa
         {"why": CriterionAward(points=None, reason=reason)},
         confidence=0.0,
         needs_review=True,
-        review_reasons=[f"why: unscored: {reason}"],
-        calls=[Call(error=reason)],
+        review_reasons=[reason.under("why: unscored: ")],
+        calls=[Call(error=reason.text)],
     )
     result = grade_submission(exam, _submission(**{"1.2": item}), {"1.2": judgment}, {})
     row = next(r for r in result.items if r.question_id == "1.2")
     assert row.raw_points is None
     assert row.review_kind == "judge_unavailable"
+    assert [r.detail for r in result.reasons if r.kind is ReviewKind.JUDGE_UNAVAILABLE] == [outage, outage]
     assert result.submission.status == "incomplete"
     assert "1 item(s) wait for the judge" in result.submission.status_reason

@@ -1,43 +1,48 @@
-"""Review reasons → kinds: every sentence the producers write today lands in the kind it names."""
+"""Review reasons as typed values: the kind a producer gives travels with the sentence as it is put in context."""
 
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
 
-from pipeline.reasons import ReviewKind, ReviewReason, classify, kinds_of
+from pipeline.reasons import ReviewKind, ReviewReason, joined, kinds_of
 
-
-@pytest.mark.parametrize(
-    ("reason", "kind"),
-    [
-        ("c1: unscored: call failed: judge unavailable: no answer from http://x/v1 for 300 s", "judge_unavailable"),
-        ("c1: unscored: call failed: cannot reach http://127.0.0.1:4/v1/: Connection error.", "judge_error"),
-        ("reply does not fit the schema (points: too big): '{}'", "judge_error"),
-        ("possible prompt injection, removed before judging: ignore all previous", "injection"),
-        ("nothing left to judge after removing text addressed to the grader", "injection"),
-        ("the screen removed 80% of the answer: scored on the full text (2 point(s); 0 without it)", "injection"),
-        ("unscored fast: not judged", "unscored"),
-        ("code task find_impl: error: NameError: x", "code"),
-        ("code task lis: timeout", "code"),
-        ("heap: evidence not found in the answer ('x'); 1.5 point(s) withheld", "evidence"),
-        ("metrics: 2 mention(s) not found in the answer, not counted: 'a', 'b'", "evidence"),
-        ("confidence 0.42 below 0.75", "low_confidence"),
-        ("calibration expects an error of 1.20 points (review above 0.80)", "calibration"),
-        ("question 1.1 answered more than once; parts joined", "duplicate_answer"),
-        ("judge asked for review", "other"),
-    ],
-)
-def test_each_producer_sentence_has_its_kind(reason, kind):
-    classified = classify(reason)
-    assert classified.kind == ReviewKind(kind)
-    assert classified.detail == reason  # the sentence is kept whole for the reader
+OUTAGE = ReviewReason(kind=ReviewKind.JUDGE_UNAVAILABLE, detail="judge unavailable: no answer from http://x/v1")
+BAD_REPLY = ReviewReason(kind=ReviewKind.JUDGE_ERROR, detail="reply does not fit the schema (points): '{}'")
+LOW = ReviewReason(kind=ReviewKind.LOW_CONFIDENCE, detail="confidence 0.42 below 0.75")
 
 
-def test_a_reason_that_knows_its_kind_passes_through():
-    given = ReviewReason(kind=ReviewKind.CODE, detail="anything")
-    assert classify(given) is given
+def test_a_reason_reads_as_its_detail_until_it_is_put_in_context():
+    assert OUTAGE.text == OUTAGE.detail and OUTAGE.line == ""
 
 
-def test_kinds_are_distinct_and_most_urgent_first():
-    reasons = [classify(r) for r in ("confidence 0.1 below 0.75", "code task x: error", "confidence 0.2 below 0.75")]
-    assert kinds_of(reasons) == [ReviewKind.CODE, ReviewKind.LOW_CONFIDENCE]
+def test_prefixes_stack_in_front_and_keep_kind_and_detail():
+    said = OUTAGE.under("call failed: ").under("c1: unscored: ").under("unscored ")
+    assert said.text == "unscored c1: unscored: call failed: " + OUTAGE.detail
+    assert (said.kind, said.detail) == (OUTAGE.kind, OUTAGE.detail)
+    assert OUTAGE.text == OUTAGE.detail  # frozen: the original is untouched
+
+
+def test_joined_reasons_read_in_order_and_take_the_most_urgent_kind_and_its_detail():
+    both = joined([BAD_REPLY.under("call failed: "), OUTAGE.under("call failed: ")])
+    assert both.text == f"call failed: {BAD_REPLY.detail}; call failed: {OUTAGE.detail}"
+    assert (both.kind, both.detail) == (ReviewKind.JUDGE_UNAVAILABLE, OUTAGE.detail)
+    assert joined([LOW]) is LOW
+
+
+def test_joining_nothing_is_a_caller_error():
+    with pytest.raises(ValueError):
+        joined([])
+
+
+@pytest.mark.parametrize("order", [[LOW, BAD_REPLY, LOW, OUTAGE], [OUTAGE, LOW, BAD_REPLY]])
+def test_kinds_are_distinct_and_most_urgent_first_whatever_the_order(order):
+    assert kinds_of(order) == [ReviewKind.JUDGE_UNAVAILABLE, ReviewKind.JUDGE_ERROR, ReviewKind.LOW_CONFIDENCE]
+    assert kinds_of([]) == []
+
+
+def test_a_kind_outside_the_enum_is_refused_and_a_reason_cannot_be_changed():
+    with pytest.raises(ValidationError):
+        ReviewReason(kind="judge is sad", detail="x")  # type: ignore[arg-type]
+    with pytest.raises(ValidationError):
+        LOW.kind = ReviewKind.CODE  # type: ignore[misc]

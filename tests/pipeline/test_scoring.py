@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.reasons import ReviewKind, ReviewReason
 from pipeline.scoring import (
     NO_ANSWER,
     CriterionAward,
@@ -361,11 +362,12 @@ def test_both_kinds_take_the_better_of_judge_and_code(rubric, judged, checks, ex
 
 def test_both_kinds_unscored_judge_is_covered_by_full_code(rubric):
     question = coded(rubric, "both", ["correct"])
-    unscored = {"impl": CriterionAward(points=None, reason="judge timed out"), **awards(explain=1)}
+    timed_out = ReviewReason(kind=ReviewKind.JUDGE_ERROR, detail="judge timed out")
+    unscored = {"impl": CriterionAward(points=None, reason=timed_out), **awards(explain=1)}
     assert score_question(question, unscored, {"topk": {"correct": True}}).raw_points == 3
     partial = score_question(question, unscored, {"topk": {"correct": False}})
     assert partial.raw_points is None
-    assert partial.unscored_reasons == ["impl: judge timed out"]
+    assert [(r.kind, r.text) for r in partial.unscored_reasons] == [(ReviewKind.JUDGE_ERROR, "impl: judge timed out")]
 
 
 # --- unscored and missing ---------------------------------------------------------------------------------
@@ -374,24 +376,27 @@ def test_both_kinds_unscored_judge_is_covered_by_full_code(rubric):
 def test_unscored_criterion_leaves_the_question_unscored_not_zero(rubric):
     question = fractional(rubric)
     given = awards(a=1.5, b=0.5, c=0.3, d=0.1) | {
-        "e": CriterionAward(points=None, reason="reply was not JSON")
+        "e": CriterionAward(points=None, reason=ReviewReason(kind=ReviewKind.JUDGE_ERROR, detail="reply was not JSON"))
     }
     score = score_question(question, given)
     assert score.raw_points is None
     assert rows_by_id(score)["e"] is None
-    assert score.unscored_reasons == ["e: reply was not JSON"]
+    # the award's kind travels with its criterion in front of the sentence
+    assert [(r.kind, r.detail, r.text) for r in score.unscored_reasons] == [
+        (ReviewKind.JUDGE_ERROR, "reply was not JSON", "e: reply was not JSON")
+    ]
 
 
 def test_criterion_never_judged_is_unscored_with_a_reason(rubric):
     score = score_question(fractional(rubric), awards(a=1.5, b=0.5, c=0.3, d=0.1))
     assert score.raw_points is None
-    assert score.unscored_reasons == ["e: not judged"]
+    assert [(r.kind, r.text) for r in score.unscored_reasons] == [(ReviewKind.UNSCORED, "e: not judged")]
 
 
 def test_unscored_group_criterion_leaves_the_question_unscored(rubric):
     question = long_attention(rubric)
     given = method_awards(question, {"sparse": (1.5, 1, 1)})
-    given["flash-cost"] = CriterionAward(points=None, reason="empty reply")
+    given["flash-cost"] = CriterionAward(points=None)
     assert score_question(question, given).raw_points is None
 
 
@@ -414,7 +419,7 @@ def test_exam_sums_scored_questions_lists_unscored_and_zeroes_missing(rubric):
     )
     scored = {
         "1.1": score_question(exam.question("1.1"), {"q1.1-all": CriterionAward(points=2.5)}),
-        "1.2": score_question(exam.question("1.2"), {"x": CriterionAward(points=None, reason="timeout")}),
+        "1.2": score_question(exam.question("1.2"), {"x": CriterionAward(points=None)}),
     }
     result = score_exam(exam, scored)
     assert result.raw_total == 2.5

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pipeline.reasons import ReviewKind, ReviewReason
 from pipeline.store import CriterionScoreRow, ItemScoreRow, RoundRows, SubmissionRow
 from pipeline.summary import summarize
 from rubric_schema import parse_exam
@@ -30,7 +31,8 @@ EXAM = {
         }
     ],
 }
-GONE = "c: unscored: call failed: judge unavailable: no answer from http://judge/v1 for 300 s (cannot reach it)"
+OUTAGE = "judge unavailable: no answer from http://judge/v1 for 300 s (cannot reach it)"
+GONE = ReviewReason(kind=ReviewKind.JUDGE_UNAVAILABLE, detail=OUTAGE).under("c: unscored: call failed: ")
 
 
 def _item(
@@ -48,7 +50,11 @@ def _item(
     )
 
 
-def _summary(items: list[ItemScoreRow], criteria: list[CriterionScoreRow] | None = None):
+def _summary(
+    items: list[ItemScoreRow],
+    criteria: list[CriterionScoreRow] | None = None,
+    reasons: list[ReviewReason] | None = None,
+):
     submissions = [
         SubmissionRow(submission_id=s, source_file=f"{s}.md", status="incomplete", status_reason="", raw_total=None)
         for s in sorted({i.submission_id for i in items})
@@ -56,7 +62,7 @@ def _summary(items: list[ItemScoreRow], criteria: list[CriterionScoreRow] | None
     rows = RoundRows(
         submissions=submissions, item_scores=items, judge_calls=[], criterion_scores=criteria or [], executor_runs=[]
     )
-    return summarize(parse_exam(EXAM, source=Path("mini.yaml")), "r1", rows, out_dir=Path("out"))
+    return summarize(parse_exam(EXAM, source=Path("mini.yaml")), "r1", rows, out_dir=Path("out"), reasons=reasons or [])
 
 
 def test_review_is_counted_per_kind_not_per_fragment_of_text():
@@ -72,17 +78,26 @@ def test_review_is_counted_per_kind_not_per_fragment_of_text():
 
 
 def test_items_waiting_for_the_judge_are_one_line_not_one_per_item():
+    refused = ReviewReason(kind=ReviewKind.JUDGE_ERROR, detail="HTTP 400 from judge")
+    refused = refused.under("c: unscored: call failed: ")
     summary = _summary(
-        [_item(s, q, None, ["judge_unavailable"], GONE) for s in ("s1", "s2", "s3") for q in ("Q1", "Q2")]
-        + [_item("s4", "Q1", None, ["judge_error"], "c: unscored: call failed: HTTP 400 from judge")]
+        [_item(s, q, None, ["judge_unavailable"], GONE.text) for s in ("s1", "s2", "s3") for q in ("Q1", "Q2")]
+        + [_item("s4", "Q1", None, ["judge_error"], refused.text)],
+        reasons=[refused] + [GONE] * 6,
     )
     assert not summary.complete
     assert summary.waiting_items == 6
-    assert summary.incomplete_line() == (
-        "round r1 incomplete: 6 item(s) wait for the next run; "
-        "judge unavailable: no answer from http://judge/v1 for 300 s (cannot reach it)"
-    )
+    # the outage as the judge said it: the kind picks the reason, not its wording; its prefixes are not quoted
+    assert summary.incomplete_line() == f"round r1 incomplete: 6 item(s) wait for the next run; {OUTAGE}"
     assert summary.failures == ["s4 Q1: c: unscored: call failed: HTTP 400 from judge"]
+
+
+def test_waiting_is_read_from_the_kinds_not_from_the_wording():
+    """A judge error whose text happens to name an outage leaves nothing waiting: only the kind counts."""
+    odd = ReviewReason(kind=ReviewKind.JUDGE_ERROR, detail="HTTP 500: judge unavailable, says the proxy")
+    summary = _summary([_item("s1", "Q1", None, ["judge_error"], odd.text)], reasons=[odd])
+    assert summary.complete and summary.waiting_items == 0 and summary.waiting_reason == ""
+    assert summary.failures == [f"s1 Q1: {odd.text}"]
 
 
 def test_the_summary_says_how_the_judge_decided_its_criteria():

@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 from gradeflow_cli import app
 from pipeline.grading import grade_batch, round_rows
 from pipeline.ingest import split_round
-from pipeline.reasons import ReviewKind
+from pipeline.reasons import ReviewKind, ReviewReason
 from pipeline.report import load_report_data, render_html
 from pipeline.report._data import review_counts
 from pipeline.rounds import load_round
@@ -58,7 +58,7 @@ class Judgment:
     awards: dict[str, CriterionAward]
     confidence: float
     needs_review: bool
-    review_reasons: list[str]
+    review_reasons: list[ReviewReason]
     injection_suspected: bool = False
     calls: list[Any] = field(default_factory=list)
 
@@ -85,9 +85,11 @@ class FakeJudge:
             }
             confidence = 0.3 + (_coin(item.submission_id, question.id) % 70) / 100
             low = confidence < 0.4
-            reasons = [f"confidence {confidence:.2f} below 0.4"] if low else []  # as the judge words it
+            below = ReviewReason(kind=ReviewKind.LOW_CONFIDENCE, detail=f"confidence {confidence:.2f} below 0.4")
+            reasons = [below] if low else []  # as the judge says it
             if _coin(item.submission_id, question.id, "quote") % 7 == 0:
-                reasons.insert(0, f"{next(iter(awards), 'c')}: no evidence quoted; 1 point(s) withheld")
+                withheld = ReviewReason(kind=ReviewKind.EVIDENCE, detail="no evidence quoted; 1 point(s) withheld")
+                reasons.insert(0, withheld.under(f"{next(iter(awards), 'c')}: "))
             verdicts.append(Judgment(item.submission_id, question.id, awards, confidence, bool(reasons), reasons,
                                      calls=[Call(rubric_sha=self.rubric_sha)]))
         return verdicts

@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from pipeline.grading import grade_batch, round_rows
 from pipeline.ingest import Item, split_round
 from pipeline.judge import ItemJudgment, JudgeCall
+from pipeline.reasons import ReviewKind, ReviewReason
 from pipeline.rounds import load_round
 from pipeline.scoring import CriterionAward
 from pipeline.store import write_partition
@@ -27,6 +28,7 @@ from rubric_schema import CodeTask, Question, exam_sha
 CALL = JudgeCall(sample=0, model="fake-judge", prompt_sha="fake-prompt", rubric_sha="fake-rubric",
                  cache_hit=False, latency_ms=1.0, tokens_in=10, tokens_out=5)
 """The one judge call each fake verdict reports (the judge's own record, as grading reads it)."""
+UNSURE = ReviewReason(kind=ReviewKind.LOW_CONFIDENCE, detail="low judge confidence")
 
 
 def coin(*parts: str) -> int:
@@ -56,7 +58,7 @@ class FakeJudge:
             low = self.flag_all or confidence < 0.5
             verdicts.append(ItemJudgment(submission_id=item.submission_id, question_id=question.id, awards=awards,
                                          confidence=confidence, needs_review=low,
-                                         review_reasons=["low judge confidence"] if low else [], calls=[CALL]))
+                                         review_reasons=[UNSURE] if low else [], calls=[CALL]))
         return verdicts
 
 
