@@ -151,7 +151,7 @@ class ExecutorPool:
         self.task_module = Path(task_module).resolve()
         if torch is None:
             torch = task_registry(self.task_module).needs_torch
-        size = workers or self.settings.workers
+        size = workers or self.settings.sandboxes()
         self._idle: queue.Queue[Worker] = queue.Queue()
         self._workers = [
             Worker(self.settings, slot=slot, torch=torch, task_module=self.task_module) for slot in range(size)
@@ -241,7 +241,7 @@ def run_code_task(task: CodeTask, code: str, *, settings: ExecSettings) -> ExecR
 
 
 def run_code_tasks(jobs: Iterable[tuple[CodeTask, str]], *, settings: ExecSettings) -> list[ExecResult]:
-    """Run a batch of answers (e.g. from one Prefect task) on `settings.workers` warm sandboxes per module."""
+    """Run a batch of answers (e.g. from one Prefect task) on `settings.sandboxes()` warm sandboxes per module."""
     jobs = list(jobs)
     results: dict[int, ExecResult] = {}
     by_module: dict[Path, list[int]] = {}
