@@ -57,8 +57,8 @@ from pipeline.calibrate import (
     save_calibration,
 )
 from pipeline.calibrate.report import write_calibration_report
-from pipeline.store import write_partition
 from pipeline.settings import ScoreSettings
+from pipeline.store import write_partition
 from rubric_schema import load_exam
 
 ROOT = Path(__file__).resolve().parents[1]
