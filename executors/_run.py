@@ -141,17 +141,17 @@ class ExecutorPool:
 
     def __init__(
         self,
-        settings: ExecSettings | None = None,
+        settings: ExecSettings,
         *,
         task_module: Path,
         torch: bool | None = None,
         workers: int | None = None,
     ):
-        self.settings = settings or ExecSettings()
+        self.settings = settings
         self.task_module = Path(task_module).resolve()
         if torch is None:
             torch = task_registry(self.task_module).needs_torch
-        size = workers or self.settings.workers
+        size = workers or self.settings.sandboxes()
         self._idle: queue.Queue[Worker] = queue.Queue()
         self._workers = [
             Worker(self.settings, slot=slot, torch=torch, task_module=self.task_module) for slot in range(size)
@@ -225,7 +225,7 @@ def shared_pool(settings: ExecSettings, *, task_module: Path, torch: bool) -> Ex
         return _SHARED[key]
 
 
-def run_code_task(task: CodeTask, code: str, *, settings: ExecSettings | None = None) -> ExecResult:
+def run_code_task(task: CodeTask, code: str, *, settings: ExecSettings) -> ExecResult:
     """Run one code answer against the task's reference, thread-safe.
 
     The answer gets its own freshly forked runner in a warm sandbox this process keeps (one per core,
@@ -237,13 +237,11 @@ def run_code_task(task: CodeTask, code: str, *, settings: ExecSettings | None = 
         return early
     assert task.module is not None  # _precheck said so
     torch = task_registry(task.module).get(task.id).torch
-    return shared_pool(settings or ExecSettings(), task_module=task.module, torch=torch).run(task, code)
+    return shared_pool(settings, task_module=task.module, torch=torch).run(task, code)
 
 
-def run_code_tasks(
-    jobs: Iterable[tuple[CodeTask, str]], *, settings: ExecSettings | None = None
-) -> list[ExecResult]:
-    """Run a batch of answers (e.g. from one Prefect task) on `settings.workers` warm sandboxes per module."""
+def run_code_tasks(jobs: Iterable[tuple[CodeTask, str]], *, settings: ExecSettings) -> list[ExecResult]:
+    """Run a batch of answers (e.g. from one Prefect task) on `settings.sandboxes()` warm sandboxes per module."""
     jobs = list(jobs)
     results: dict[int, ExecResult] = {}
     by_module: dict[Path, list[int]] = {}

@@ -37,8 +37,9 @@ class ExecSettings(BaseSettings):
     max_open_files: int = Field(default=64, ge=16)
     tmp_size_mb: int = Field(default=64, ge=1)
     """Size of the sandbox's private /tmp (tmpfs)."""
-    workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
-    """Warm sandboxes a batch runs in parallel (one answer at a time each)."""
+    workers: int | None = Field(default=None, ge=1)
+    """Warm sandboxes a batch runs in parallel (one answer at a time each); unset: one per core of the
+    machine the pool runs on (`sandboxes()`: a Dask worker's own, with settings read by the round job)."""
     uid_base: int = Field(default=200_000, ge=1000)
     """Sandboxed workers run as uid uid_base + slot: unprivileged, and none shares another's uid."""
     unsafe_no_sandbox: bool = False
@@ -54,6 +55,10 @@ class ExecSettings(BaseSettings):
     """Complexity sizes stop growing before one call would take longer than this."""
     timing_budget_s: float = Field(default=20.0, gt=0)
     """Sizes stop growing once timing an answer has taken this long."""
+
+    def sandboxes(self) -> int:
+        """How many warm sandboxes a pool starts here: `workers`, else every core of this machine."""
+        return self.workers or os.cpu_count() or 1
 
     def limits(self) -> Limits:
         """Return what the in-sandbox checker needs."""

@@ -56,9 +56,9 @@ class RoundSandboxes:
 
 
 @contextlib.contextmanager
-def round_sandboxes(settings: ExecSettings | None = None) -> Iterator[RoundSandboxes]:
-    """The round's sandboxes for the block (the executors' settings from the environment by default)."""
-    sandboxes = RoundSandboxes(settings or ExecSettings())
+def round_sandboxes(settings: ExecSettings) -> Iterator[RoundSandboxes]:
+    """The round's sandboxes for the block, on the executors' settings the flow was handed."""
+    sandboxes = RoundSandboxes(settings)
     try:
         yield sandboxes
     finally:

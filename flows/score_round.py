@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, nullcontext
@@ -17,6 +18,7 @@ from prefect.states import Completed, Failed, State
 from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.utilities.annotations import quote
 
+from executors import ExecSettings
 from flows.progress import RoundProgress
 from flows.sandboxes import RoundSandboxes, round_sandboxes
 from pipeline.grading import (
@@ -61,6 +63,8 @@ class RoundResources:
     """
 
     judge_settings: JudgeSettings
+    exec_settings: ExecSettings
+    """What code answers run under: the sandboxes' here, each Dask worker's own pool's there."""
     judge_backend: ChatBackend | None = None
     """The embedded server every in-process task judges on; None: each task opens its judge from the settings."""
     sandboxes: RoundSandboxes | None = None
@@ -127,10 +131,14 @@ def score_batch(
     code caches).
     """
     from executors import run_code_task
-    from pipeline.calibrate import calibration_for
+    from pipeline.calibrate import calibration_for, default_embedder
 
-    calibrator = calibration_for(calibration, exam) if calibration else None
-    run = resources.sandboxes.run if resources.sandboxes is not None else run_code_task
+    calibrator = calibration_for(calibration, exam, default_embedder(settings.cache_dir)) if calibration else None
+    run = (
+        resources.sandboxes.run
+        if resources.sandboxes is not None
+        else functools.partial(run_code_task, settings=resources.exec_settings)
+    )
     execute = cached_execute(run, settings.cache_dir / "exec")
     progress = resources.progress
     with open_judge(resources.judge_settings, backend=resources.backend()) as judge:
@@ -244,10 +252,15 @@ def judge_settings_for(judge: JudgeKind) -> JudgeSettings:
 
 @contextmanager
 def open_round_resources(
-    settings: JudgeSettings, progress: RoundProgress, *, in_process: bool, per_worker: Any | None = None
+    settings: JudgeSettings,
+    progress: RoundProgress,
+    *,
+    exec_settings: ExecSettings,
+    in_process: bool,
+    per_worker: Any | None = None,
 ) -> Iterator[RoundResources]:
     """The round's shared resources: the judge endpoint (configured, or the embedded server), the
-    sandboxes and the progress; closed when the block ends.
+    sandboxes (on `exec_settings`) and the progress; closed when the block ends.
 
     With threads, the embedded server is shared by the tasks and started on the first cache miss (a fully
     cached re-run never loads the model), and so are the sandboxes. Dask workers are other processes: they
@@ -259,14 +272,16 @@ def open_round_resources(
         from flows.dask_judge import worker_judges
 
         with worker_judges(per_worker, settings) as name:
-            yield RoundResources(settings, worker_judge=name)
+            yield RoundResources(settings, exec_settings, worker_judge=name)
         return
     with _judge_endpoint(settings, in_process) as (endpoint, backend):
         if not in_process:
-            yield RoundResources(endpoint)
+            yield RoundResources(endpoint, exec_settings)
             return
-        with round_sandboxes() as sandboxes:
-            yield RoundResources(endpoint, judge_backend=backend, sandboxes=sandboxes, progress=progress)
+        with round_sandboxes(exec_settings) as sandboxes:
+            yield RoundResources(
+                endpoint, exec_settings, judge_backend=backend, sandboxes=sandboxes, progress=progress
+            )
 
 
 @contextmanager
@@ -325,6 +340,7 @@ def score_round(
     out_dir: str,
     settings: ScoreSettings,
     judge_settings: JudgeSettings,
+    exec_settings: ExecSettings,
     calibration: str | None = None,
     samples: int | None = None,
     progress: RoundProgress | None = None,
@@ -342,8 +358,8 @@ def score_round(
     rnd = load(round_dir)
     with round_lock(out_dir, rnd.config.round_id) as held:
         summary = _score_locked(
-            rnd, out_dir, judge_settings, calibration, samples, settings, progress or RoundProgress(),
-            allow_shrink=allow_shrink,
+            rnd, out_dir, judge_settings, exec_settings, calibration, samples, settings,
+            progress or RoundProgress(), allow_shrink=allow_shrink,
         )
         record_round_source(out_dir, round_dir, rnd.config.round_id)  # review and explain need no --round-dir
         reapply_reviews(out_dir, round_dir, rnd.config.round_id, held)
@@ -359,6 +375,7 @@ def _score_locked(
     rnd: Round,
     out_dir: str,
     judge_settings: JudgeSettings,
+    exec_settings: ExecSettings,
     calibration: str | None,
     samples: int | None,
     settings: ScoreSettings,
@@ -389,7 +406,9 @@ def _score_locked(
     per_worker = None
     if context is not None and not in_process and settings.dask_judge == "per-worker":
         per_worker = context.task_runner.client
-    with open_round_resources(judge_settings, progress, in_process=in_process, per_worker=per_worker) as resources:
+    with open_round_resources(
+        judge_settings, progress, exec_settings=exec_settings, in_process=in_process, per_worker=per_worker
+    ) as resources:
         # In one process the round is judged in one pass first (one question after another on each server
         # slot); Dask workers judge their own batches, on the shared endpoint or each on its own judge.
         judged = judge_round(quote(rnd.exam), quote(submissions), quote(resources), samples) if in_process else {}
@@ -416,17 +435,18 @@ def run_round(
     calibration: str | None = None,
     samples: int | None = None,
     settings: ScoreSettings | None = None,
+    exec_settings: ExecSettings | None = None,
     progress: RoundProgress | None = None,
     allow_shrink: bool = False,
 ) -> RoundSummary:
-    """Run the flow with the caller's settings (else the environment's) on the task runner they ask for;
-    the summary says whether the round is complete. `progress` receives the round's progress;
-    `allow_shrink` lets a run with fewer submission files than last time replace the tables.
+    """Run the flow with the caller's settings (else the environment's, read here once: the edge) on the
+    task runner they ask for; the summary says whether the round is complete. `progress` receives the
+    round's progress; `allow_shrink` lets a run with fewer submission files than last time replace the tables.
     """
     settings = settings or ScoreSettings()
     state = round_flow(settings)(
-        str(round_dir), str(out_dir), settings, judge_settings_for(judge), calibration=calibration, samples=samples,
-        progress=progress, allow_shrink=allow_shrink, return_state=True,
+        str(round_dir), str(out_dir), settings, judge_settings_for(judge), exec_settings or ExecSettings(),
+        calibration=calibration, samples=samples, progress=progress, allow_shrink=allow_shrink, return_state=True,
     )  # fmt: skip
     return summary_of(state)
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from prefect import flow, get_run_logger
 from prefect.states import Completed, Failed, State
 
+from executors import ExecSettings
 from flows.score_round import JudgeKind, judge_settings_for, round_flow, summary_of
 from pipeline.rounds import RoundBusy, RoundShrunk, load_round
 from pipeline.settings import ScoreSettings
@@ -42,8 +43,8 @@ def score_new_rounds(
     that lost submission files since its tables were written is left as it was (RoundShrunk) and the run ends Failed.
     """
     logger = get_run_logger()
-    settings = ScoreSettings()  # this run's environment (a worker's), read once and handed to every round
-    judge_settings = judge_settings_for(judge)
+    # this run's environment (a worker's), read once here (the serve edge) and handed to every round
+    settings, judge_settings, exec_settings = ScoreSettings(), judge_settings_for(judge), ExecSettings()
     score_round = round_flow(settings)
     scored: list[str] = []
     waiting: list[str] = []
@@ -56,7 +57,9 @@ def score_new_rounds(
             logger.info("round %s unchanged since its last scoring", round_id)
             continue
         try:
-            state = score_round(str(round_dir), str(out_dir), settings, judge_settings, return_state=True)
+            state = score_round(
+                str(round_dir), str(out_dir), settings, judge_settings, exec_settings, return_state=True
+            )
             summary = summary_of(state)
         except RoundBusy as error:
             logger.warning("%s", error)

@@ -31,6 +31,7 @@ from pipeline.calibrate import (
     save_calibration,
 )
 from pipeline.rounds import RoundError, load_round
+from pipeline.settings import ScoreSettings
 from pipeline.store import StoreError, read_items, write_partition
 from rubric_schema import Exam, RubricError
 
@@ -201,7 +202,7 @@ def calibrate_command(
         if similarity is not None:
             data = data.with_similarity(load_similarities(similarity))
         if answers is not None:
-            embedder = default_embedder()
+            embedder = default_embedder(ScoreSettings().cache_dir)  # GRADEFLOW_CACHE_DIR, read at the edge
             before = embedder.computed
             # Graded answers the round did not score still show how humans grade a question: neighbours only.
             shares = graded_shares(sheet, dict(zip(data.question_id, data.max_points, strict=True)), sheet_exam)

@@ -14,7 +14,7 @@ import typer
 from pydantic import BaseModel
 from rich.table import Table
 
-from executors import ExecResult, run_code_tasks
+from executors import ExecResult, ExecSettings, run_code_tasks
 from gradeflow_cli._app import app, console, fail
 from gradeflow_cli.rubric import RubricPath, load_or_exit
 from pipeline.grading import code_runs
@@ -97,7 +97,7 @@ def execute(
         if as_json:
             typer.echo(ExecRefusal(reason=str(refusal)).model_dump_json(indent=2))
         raise fail(str(refusal)) from None
-    results = run_code_tasks(jobs)
+    results = run_code_tasks(jobs, settings=ExecSettings())  # GRADEFLOW_EXEC_*, read here at the edge
     if as_json:
         payload = [r.model_dump(mode="json") for r in results]
         typer.echo(json.dumps(payload[0] if len(payload) == 1 else payload, indent=2, ensure_ascii=False))

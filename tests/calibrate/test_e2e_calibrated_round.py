@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.calibrate import load_calibration
+from pipeline.calibrate import default_embedder, load_calibration
 from pipeline.ingest import split_round
 from pipeline.store import read_table
 from rubric_schema import load_exam
@@ -71,10 +71,11 @@ def test_score_calibrate_and_score_with_the_calibration(tmp_path: Path) -> None:
     exam = load_exam(EXAM / "rubric.yaml")
     submissions, _ = split_round(DEMO / "submissions", [q.id for q in exam.questions])
     answers = {(s.submission_id, qid): item.answer for s in submissions for qid, item in s.items.items()}
+    embedder = default_embedder(tmp_path / "cache")  # the runs' GRADEFLOW_CACHE_DIR: their vectors
     for item in judged:
         answer = answers[(item["submission_id"], item["question_id"])]
         expected = calibration.apply(item["question_id"], item["raw_points"], item["max_points"],
-                                     confidence=item["confidence"], answer=answer)  # fmt: skip
+                                     confidence=item["confidence"], answer=answer, embedder=embedder)  # fmt: skip
         assert (item["calibrated_points"], item["expected_error"]) == pytest.approx(expected)
     submissions = read_table(tmp_path / "calibrated", "submissions").to_pylist()
     assert {s["calibration_id"] for s in submissions} == {calibration.calibration_id}

@@ -14,11 +14,13 @@ from pipeline.calibrate import (
     calibrate,
     calibration_for,
     candidates,
+    default_embedder,
     default_prior,
     fit_model,
     propose,
     shrinkage_weights,
 )
+from pipeline.settings import ScoreSettings
 from rubric_schema import load_exam
 
 REPO = Path(__file__).resolve().parents[2]
@@ -159,12 +161,13 @@ def test_the_shipped_prior_is_labelled_and_uses_similarity_once_references_are_b
 def test_score_calibration_prior_is_the_shipped_prior_bound_to_the_rounds_exam(tmp_path: Path) -> None:
     """`gradeflow score --calibration prior`: an exam with no grades yet scored with the prior, labelled."""
     exam = load_exam(REPO / "eval_sets" / "ai-engineer-mid" / "rubric.yaml")
-    prior = calibration_for("prior", exam)
+    embedder = default_embedder(ScoreSettings().cache_dir)
+    prior = calibration_for("prior", exam, embedder)
     assert prior.calibration_id.startswith("prior-")
     assert set(prior.references) == {q.id for q in exam.questions if any(c.reference for c in q.all_criteria())}
     artifact = tmp_path / "cal.json"
     artifact.write_text(default_prior().model_dump_json(), encoding="utf-8")
-    assert calibration_for(artifact, exam).references == {}  # a file is taken as it is
+    assert calibration_for(artifact, exam, embedder).references == {}  # a file is taken as it is
 
 
 def test_calibrate_cli_picks_empirical_pooling_for_few_grades_and_records_k(tmp_path: Path) -> None:

@@ -101,9 +101,9 @@ def test_a_declared_module_that_is_missing_fails_the_rubric(rubric):
 def test_a_missing_module_or_task_id_is_an_error_result_not_a_crash(rubric, tmp_path):
     task = {"id": "softmax2", "question_id": "1.1", "entrypoint": "f", "signature": "def f(x)"}
     exam = load_exam(rubric.write(rubric.exam(rubric.question("1.1", 2), code_tasks=[task])))
-    missing = run_code_task(exam.code_tasks[0], "def f(x): return x")
+    missing = run_code_task(exam.code_tasks[0], "def f(x): return x", settings=ExecSettings())
     assert missing.status == "error" and f"{tmp_path / 'code_tasks.py'}" in missing.reason
     write_module(tmp_path, SOFTMAX_MODULE.read_text(encoding="utf-8"))
-    unknown = run_code_task(exam.code_tasks[0], "def f(x): return x")
+    unknown = run_code_task(exam.code_tasks[0], "def f(x): return x", settings=ExecSettings())
     assert unknown.status == "error" and "defines no code task 'softmax2' (it defines: softmax)" in unknown.reason
     assert not any(unknown.checks.values())

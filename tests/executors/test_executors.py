@@ -52,7 +52,7 @@ def test_an_empty_answer_is_no_code_and_runs_nothing():
 
 def test_a_task_without_checks_is_an_error_naming_the_known_tasks():
     task = TASKS["topk"].model_copy(update={"id": "sudoku"})
-    result = run_code_task(task, "def kth_largest(n, k): return 0")
+    result = run_code_task(task, "def kth_largest(n, k): return 0", settings=ExecSettings())
     assert result.status == "error" and "sudoku" in result.reason and "topk" in result.reason
 
 

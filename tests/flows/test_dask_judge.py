@@ -20,6 +20,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
+from executors import ExecSettings
 from flows.dask_judge import WorkerJudge, worker_backend, worker_judges
 from flows.score_round import RoundResources
 from pipeline.judge import JudgeSettings
@@ -77,7 +78,7 @@ def test_each_worker_opens_its_own_judge_once_and_closes_it_when_the_round_ends(
             workers = sorted(client.scheduler_info()["workers"])
             with worker_judges(client, settings, opener=fake_opener) as name:
                 assert EVENTS == []  # attached, not opened: a worker opens its judge on its first batch
-                resources = RoundResources(settings, worker_judge=name)
+                resources = RoundResources(settings, ExecSettings(), worker_judge=name)
                 futures = [
                     client.submit(_judge_on_worker, resources, pure=False, workers=[workers[i % 2]])
                     for i in range(8)
@@ -106,7 +107,9 @@ def test_a_configured_endpoint_serves_every_worker_even_in_per_worker_mode() -> 
 
     settings = JudgeSettings(base_url="http://judge.example:8000/v1", model="m", provider=None)
     never = object()  # a client that registering a plugin on would fail
-    with open_round_resources(settings, RoundProgress(), in_process=False, per_worker=never) as resources:
+    with open_round_resources(
+        settings, RoundProgress(), exec_settings=ExecSettings(), in_process=False, per_worker=never
+    ) as resources:
         assert resources.worker_judge is None and resources.backend() is None
         assert resources.judge_settings.base_url == "http://judge.example:8000/v1"
 

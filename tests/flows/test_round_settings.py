@@ -1,5 +1,5 @@
-"""The caller's settings reach every batch (issue 15 item 3): `run_round(settings=…)` is not re-read from
-the environment inside the flow, and the thread runner's workers come from the settings.
+"""The caller's settings reach every batch (issue 15 item 3): `run_round(settings=…, exec_settings=…)` are
+not re-read from the environment inside the flow, and the thread runner's workers come from the settings.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from pathlib import Path
 from prefect import task
 from prefect.context import FlowRunContext
 import flows.score_round as score_round
+from executors import ExecSettings
 from pipeline.settings import ScoreSettings
 
 seen = []
@@ -36,12 +37,14 @@ seen = []
 def recording_batch(exam, submissions, resources, samples, calibration, settings, judged):
     runner = FlowRunContext.get().task_runner
     seen.append({"size": len(submissions), "samples": samples, "cache_dir": str(settings.cache_dir),
-                 "workers": runner._max_workers})
+                 "workers": runner._max_workers, "exec_seed": resources.exec_settings.seed,
+                 "sandbox_seed": resources.sandboxes._settings.seed})
     return []
 
 score_round.score_batch = recording_batch
 settings = ScoreSettings(batch_size=1, samples=3, workers=2, cache_dir=Path(sys.argv[3]))
-score_round.run_round(sys.argv[1], sys.argv[2], judge="local", settings=settings)
+score_round.run_round(sys.argv[1], sys.argv[2], judge="local", settings=settings,
+                      exec_settings=ExecSettings(seed=7))
 print(json.dumps(seen))
 """
 
@@ -65,6 +68,7 @@ def test_run_round_hands_every_batch_the_callers_settings_not_the_environments(t
         GRADEFLOW_SAMPLES="1",
         GRADEFLOW_WORKERS="4",
         GRADEFLOW_CACHE_DIR=str(tmp_path / "environment-cache"),
+        GRADEFLOW_EXEC_SEED="3",
         GRADEFLOW_JUDGE_LOCAL_SERVER_BINARY=str(tmp_path / "no-such-llama-server"),
         PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="600",
     )
@@ -75,4 +79,5 @@ def test_run_round_hands_every_batch_the_callers_settings_not_the_environments(t
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     seen = json.loads(done.stdout.strip().splitlines()[-1])
-    assert seen == [{"size": 1, "samples": 3, "cache_dir": str(caller_cache), "workers": 2}] * 3
+    batch = {"size": 1, "samples": 3, "cache_dir": str(caller_cache), "workers": 2, "exec_seed": 7, "sandbox_seed": 7}
+    assert seen == [batch] * 3

