@@ -5,12 +5,14 @@
 The learning curve's sample (`judge_<set>_distribution_askfirst_t2.jsonl`: 15 questions, 10 judged answers
 each): `propose` picks K answers per question, as an operator would grade them in the station; their human
 grades become the question's exemplars (answer → points, in the prompt prefix; `Judge(exemplars=...)`).
-The other 10 − K answers of every question are judged twice in this one run, each on a fresh judge cache:
-without exemplars (today's prompt) and with them. Figures on those ungraded answers only: Pearson and QWK
-against the humans with 95 % bootstrap intervals, the paired difference (with − without, bootstrap over
-the answers), the mean within-question Pearson (the judge's ordering), and beside them the few-grade
-calibration of the learning curve (fitted on the K graded, judge without exemplars). No exemplar is ever
-an answer being scored. Figures land in `benchmarks/results/exemplars_<set>.json`.
+Every answer of the sample is judged twice in this one run, each time on a fresh judge cache: without
+exemplars (today's prompt) and with them, where a graded answer is judged with the other K − 1 shown (no
+answer is ever judged with itself shown), as a re-score of the round would. Figures on the 10 − K
+ungraded answers of every question only: Pearson and QWK against the humans with 95 % bootstrap
+intervals, raw and through the few-grade calibration fitted on the K graded answers (the learning
+curve's fit, on that variant's judge), the paired difference (with − without, bootstrap over the
+answers), and the mean within-question Pearson (the judge's ordering). Figures land in
+`benchmarks/results/exemplars_<set>.json`.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import statistics
 import tempfile
 import time
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -105,20 +108,24 @@ def main() -> None:
         if picked:
             exemplars[key[1]].append(Exemplar(answer=texts[key], points=float(human), max_points=float(top)))
     rest = data.subset(~graded)
-    ungraded = sorted((k for k, picked in zip(keys, graded, strict=True) if not picked), key=lambda k: (k[1], k[0]))
-    order = {key: i for i, key in enumerate(ungraded)}
-    positions = [order[(str(s), str(q))] for s, q in zip(rest.submission_id, rest.question_id, strict=True)]
-    result: dict[str, Any] = {"set": args.set, "k": args.k, "n_ungraded": len(ungraded)}
+    in_question_order = sorted(keys, key=lambda k: (k[1], k[0]))
+    order = {key: i for i, key in enumerate(in_question_order)}
+    positions = [order[key] for key in keys]
+    result: dict[str, Any] = {"set": args.set, "k": args.k, "n_ungraded": int((~graded).sum())}
     shares = {}
     for name, shown in (("without_exemplars", {}), ("with_exemplars", dict(exemplars))):
-        judged, cost = judged_shares(args.set, ungraded, shown, args.parallel)
-        shares[name] = judged[positions]
-        scored = np.isfinite(shares[name])
+        judged, cost = judged_shares(args.set, in_question_order, shown, args.parallel)
+        everyone = judged[positions]
+        shares[name] = everyone[~graded]
+        judged_data = replace(data, raw_points=np.nan_to_num(everyone) * data.max_points)
+        calibrated, reversed_ = score_rest(judged_data, graded, FEW)
         result[name] = {
-            **figures(np.nan_to_num(shares[name]), rest, SCALES[args.set], args.bootstrap),
-            "unscored": int((~scored).sum()),
-            "within_question_pearson": within_question_pearson(shares[name], rest),
-            "mean_share": round(float(np.nanmean(shares[name])), 3),
+            "raw": figures(np.nan_to_num(shares[name]), rest, SCALES[args.set], args.bootstrap),
+            "few_grade_fit": figures(calibrated, rest, SCALES[args.set], args.bootstrap),
+            "questions_with_the_judge_dropped": reversed_,
+            "unscored": int((~np.isfinite(everyone)).sum()),
+            "within_question_pearson_ungraded": within_question_pearson(shares[name], rest),
+            "mean_share_ungraded": round(float(np.nanmean(shares[name])), 3),
             **cost,
         }
         print(name, json.dumps(result[name]), flush=True)
@@ -127,8 +134,8 @@ def main() -> None:
         np.nan_to_num(shares["with_exemplars"]), np.nan_to_num(shares["without_exemplars"]),
         rest.human / rest.max_points, args.bootstrap,
     )  # fmt: skip
-    calibrated, _ = score_rest(data, graded, FEW)
-    result["few_grade_fit_without_exemplars_stored_judge"] = figures(calibrated, rest, SCALES[args.set], args.bootstrap)
+    stored, _ = score_rest(data, graded, FEW)
+    result["few_grade_fit_on_the_stored_judge"] = figures(stored, rest, SCALES[args.set], args.bootstrap)
     result["exemplars_per_question"] = statistics.mean(len(v) for v in exemplars.values())
     result["machine"] = machine()
     (RESULTS / f"exemplars_{args.set}.json").write_text(json.dumps(result, indent=2, default=float), encoding="utf-8")

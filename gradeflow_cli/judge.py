@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
@@ -76,6 +76,15 @@ def _show(question: Question, judgment: ItemJudgment) -> None:
         console.print(f"[yellow]review:[/] {reason.text}", highlight=False)
 
 
+def _as_json(judgment: ItemJudgment) -> dict[str, Any]:
+    """A judgment as `--json` prints it: each reason as the sentence a person reads, as it always was."""
+    printed = judgment.model_dump(mode="json")
+    printed["review_reasons"] = [reason.text for reason in judgment.review_reasons]
+    for criterion_id, award in judgment.awards.items():
+        printed["awards"][criterion_id]["reason"] = award.reason.text if award.reason else ""
+    return printed
+
+
 @app.command()
 def judge(
     rubric: RubricPath,
@@ -113,7 +122,7 @@ def judge(
         + (f"; generated verdicts instead of score distributions: {stats.fallback}" if stats.fallback else "")
     )
     if as_json:
-        typer.echo(json.dumps([j.model_dump(mode="json") for j in judgments], indent=2, ensure_ascii=False))
+        typer.echo(json.dumps([_as_json(j) for j in judgments], indent=2, ensure_ascii=False))
         errors.print(summary, highlight=False)
         return
     for (q, _), judgment in zip(pairs, judgments, strict=True):

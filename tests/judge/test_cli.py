@@ -132,3 +132,18 @@ def test_an_endpoint_without_logprobs_is_named_in_the_summary(files, fake_judge,
     result = CliRunner().invoke(app, ["judge", str(files[0]), str(files[1]), "--question", "1.1"])
     assert result.exit_code == 0, result.output
     assert "generated verdicts instead of score distributions" in result.output and "5/5" in result.output
+
+
+def test_json_prints_each_reason_as_the_sentence_a_person_reads(files, fake_judge):
+    """The reasons travel typed inside; `--json` keeps printing them as text, as its readers expect."""
+    fake_judge.respond = lambda messages, schema: verdicts(
+        {cid: {"evidence": "words the answer never wrote", "rationale": "?", "points": 1}
+         for cid in schema["properties"]}
+    )  # fmt: skip
+    result = CliRunner().invoke(app, ["judge", str(files[0]), str(files[1]), "--json"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    reasons = [r for j in payload for r in j["review_reasons"]]
+    assert reasons and all(isinstance(r, str) for r in reasons)
+    assert any("evidence" in r for r in reasons)
+    assert all(isinstance(a["reason"], str) for j in payload for a in j["awards"].values())
