@@ -3,8 +3,9 @@
 Arrow's and DuckDB's C++ thread pools can abort the process while CPython finalizes its modules, after the
 last table was written (apache/arrow#34314: "terminate called without an active exception", SIGABRT).
 A round that wrote every table would then exit 134, and a scheduler would retry or page for nothing. So
-the process does what finalization does that matters here (join the non-daemon threads, run the atexit
-handlers that stop servers and flush logs, flush the streams) and then leaves with `os._exit`.
+the process does what finalization does that matters here (the threading exit hooks and the join of the
+non-daemon threads, the atexit handlers that stop servers and flush logs, flushing the streams) and then
+leaves with `os._exit`.
 """
 
 from __future__ import annotations
@@ -28,10 +29,9 @@ def _code(status: object) -> int:
 def exit_process(status: object = None) -> None:
     """Finish the process as `sys.exit(status)` would, short of the native finalizers."""
     code = _code(status)
-    main = threading.main_thread()
-    for thread in threading.enumerate():
-        if thread is not main and not thread.daemon:
-            thread.join()
+    # The interpreter's own first steps of finalization, in its order: the threading exit hooks (they tell
+    # idle thread-pool workers to stop), the join of the non-daemon threads, then the atexit handlers.
+    threading._shutdown()  # type: ignore[attr-defined]
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
         try:

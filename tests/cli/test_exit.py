@@ -35,3 +35,15 @@ def test_threads_atexit_handlers_and_buffered_output_finish_before_the_exit() ->
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("tables written")
     assert done.stdout.index("thread finished") < done.stdout.index("server stopped")
+
+
+def test_an_idle_thread_pool_does_not_hold_the_exit() -> None:
+    """Its workers are non-daemon threads that stop only when told to, as the interpreter's exit hooks do."""
+    done = _run("""
+        from concurrent.futures import ThreadPoolExecutor
+        pool = ThreadPoolExecutor(2)
+        print(pool.submit(lambda: "pool worked").result())
+        exit_process(0)
+    """)
+    assert done.returncode == 0, done.stderr
+    assert "pool worked" in done.stdout
