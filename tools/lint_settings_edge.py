@@ -130,13 +130,7 @@ def _gradeflow_key(node: ast.AST) -> str | None:
     return None
 
 
-def main() -> int:
-    """Print the findings under the folder given (the current one by default); exit 1 when there are any."""
-    found = findings(Path(sys.argv[1]) if len(sys.argv) > 1 else Path.cwd())
-    for line in found:
-        print(line)
-    return 1 if found else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    from _lint_main import lint_main  # the sibling module: tools/ is on sys.path when this runs as a script
+
+    sys.exit(lint_main(findings))
